@@ -1,0 +1,359 @@
+"""Load `sources.yaml` once, validate it, and hand out frozen typed objects.
+
+Nothing downstream sees a raw dict. Every problem is reported in one `ConfigError` whose lines
+name the file, the key path (`sources[3].url`), the problem and the value.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+
+from monitor.errors import ConfigError, SourceNotFoundError
+
+__all__ = [
+    "Config",
+    "CrawlSettings",
+    "DigestSettings",
+    "Recipient",
+    "Selectors",
+    "SmtpSettings",
+    "Source",
+    "Watch",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_USER_AGENT = (
+    "monitor/0.1 (+https://github.com/monitor-watchdog/monitor; "
+    "procurement and news watch for civil-society research)"
+)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
+        raise ValueError("not an http(s) URL")
+    return value
+
+
+def _check_slug(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+        raise ValueError("must be a lowercase slug: letters, digits and _, starting with a letter")
+    return value
+
+
+def _check_schedule(value: str) -> str:
+    if re.fullmatch(r"every\s+\d+\s*[smhd]", value):
+        return value
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        raise ValueError(f"not a cron expression or 'every N[smhd]' ({exc})") from None
+    return value
+
+
+def _check_email(value: str) -> str:
+    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value):
+        raise ValueError("not an email address")
+    return value
+
+
+def _check_term(value: str) -> str:
+    if not value.strip():
+        raise ValueError("empty alias or keyword")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+Slug = Annotated[str, AfterValidator(_check_slug)]
+Schedule = Annotated[str, AfterValidator(_check_schedule)]
+Email = Annotated[str, AfterValidator(_check_email)]
+Term = Annotated[str, AfterValidator(_check_term)]
+
+
+class Selectors(_Frozen):
+    """Where a `page` source finds things. CSS by default; a value starting with `/` or `(` is
+    XPath. Missing title/date fall back to the page's metadata, a missing body to trafilatura."""
+
+    links: str
+    title: str | None = None
+    date: str | None = None
+    body: str | None = None
+    next_page: str | None = None
+
+
+class Source(_Frozen):
+    """One site to crawl."""
+
+    name: Slug
+    kind: Literal["feed", "page", "sitemap"]
+    url: Url | None = None
+    urls: tuple[Url, ...] = ()
+    enabled: bool = True
+    tags: tuple[str, ...] = ()
+    schedule: Schedule | None = None
+    language: str | None = None
+    # feed: also fetch each entry's link and extract the article's full text
+    follow_links: bool = False
+    # page: how to read the listing and the article pages
+    selectors: Selectors | None = None
+    # page: listing pages to follow through selectors.next_page
+    max_pages: int = Field(default=1, ge=1, le=100)
+    # sitemap: only URLs whose lastmod is this recent
+    max_age_days: float = Field(default=3, gt=0)
+    # any kind: stop after this many articles per run (a guard against runaway listings)
+    max_items: int = Field(default=500, ge=1)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Source:
+        if (self.url is None) == (not self.urls):
+            raise ValueError("give exactly one of `url` or `urls`")
+        if self.kind == "page" and self.selectors is None:
+            raise ValueError("a `page` source needs `selectors` (at least `links`)")
+        if self.kind != "page" and self.selectors is not None:
+            raise ValueError(f"`selectors` only apply to `page` sources, not `{self.kind}`")
+        if self.kind != "feed" and self.follow_links:
+            raise ValueError("`follow_links` only applies to `feed` sources")
+        return self
+
+    @property
+    def start_urls(self) -> tuple[str, ...]:
+        return (self.url,) if self.url else self.urls
+
+
+class Watch(_Frozen):
+    """A company, person or topic to look for."""
+
+    name: str = Field(min_length=1)
+    aliases: tuple[Term, ...] = ()
+    keywords: tuple[Term, ...] = ()
+    tags: tuple[str, ...] = ()
+    priority: Literal["high", "normal", "low"] = "normal"
+
+    @model_validator(mode="after")
+    def _has_terms(self) -> Watch:
+        if not self.aliases and not self.keywords:
+            raise ValueError("a watch needs at least one of `aliases` or `keywords`")
+        return self
+
+    @property
+    def terms(self) -> tuple[tuple[str, str], ...]:
+        """(kind, text) for every alias, the watch's name included, and keyword."""
+        aliases = dict.fromkeys((self.name, *self.aliases))
+        return tuple(("alias", a) for a in aliases) + tuple(("keyword", k) for k in self.keywords)
+
+
+class Recipient(_Frozen):
+    """Who gets a digest, and of what: watches named in `watches` or carrying one of `tags`;
+    everything when both are empty."""
+
+    email: Email
+    name: str | None = None
+    watches: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def wants(self, watch: Watch) -> bool:
+        if not self.watches and not self.tags:
+            return True
+        return watch.name in self.watches or bool(set(self.tags) & set(watch.tags))
+
+
+class SmtpSettings(_Frozen):
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    # the NAME of the environment variable holding the password, never the password itself
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    sender: Email = "monitor@localhost"
+    timeout: float = Field(default=30, gt=0)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
+class CrawlSettings(_Frozen):
+    """Politeness and safety limits shared by every spider."""
+
+    # seconds between two requests to one site; Scrapy varies it 0.5x-1.5x
+    delay: float = Field(default=2.0, ge=0)
+    timeout: float = Field(default=30, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    max_page_bytes: int = Field(default=10_000_000, ge=10_000)
+    concurrency_per_domain: int = Field(default=1, ge=1, le=32)
+    user_agent: str = DEFAULT_USER_AGENT
+    obey_robots: bool = True
+    http_cache: bool = True
+
+
+class DigestSettings(_Frozen):
+    subject_prefix: str = "monitor"
+    # send a digest even when nothing matched and every source was fine
+    send_empty: bool = False
+    snippet_chars: int = Field(default=120, ge=20, le=1000)
+
+
+class Config(_Frozen):
+    sources: tuple[Source, ...] = ()
+    watches: tuple[Watch, ...] = ()
+    recipients: tuple[Recipient, ...] = ()
+    smtp: SmtpSettings | None = None
+    crawl: CrawlSettings = CrawlSettings()
+    digest: DigestSettings = DigestSettings()
+
+    _path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path | None:
+        """The file this config was read from (the crawler child re-reads it)."""
+        return self._path
+
+    @model_validator(mode="after")
+    def _unique_and_linked(self) -> Config:
+        _no_duplicates("sources", [s.name for s in self.sources], "name")
+        _no_duplicates("watches", [w.name for w in self.watches], "name")
+        _no_duplicates("recipients", [r.email for r in self.recipients], "email")
+        names = {w.name for w in self.watches}
+        for i, recipient in enumerate(self.recipients):
+            for name in recipient.watches:
+                if name not in names:
+                    raise ValueError(
+                        f"recipients[{i}].watches: no watch named {name!r} "
+                        f"(watches are: {', '.join(sorted(names)) or 'none'})"
+                    )
+        return self
+
+    def source(self, name: str) -> Source:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise SourceNotFoundError(f"{self._where()}: no source named {name!r} (sources: {known})")
+
+    def select(self, names: tuple[str, ...] | list[str] = ()) -> tuple[Source, ...]:
+        """The named sources (even disabled ones: naming one is asking for it), or every
+        enabled source."""
+        if names:
+            return tuple(self.source(n) for n in dict.fromkeys(names))
+        return tuple(s for s in self.sources if s.enabled)
+
+    def _where(self) -> str:
+        return str(self._path) if self._path else "config"
+
+
+def _no_duplicates(key: str, values: list[str], field: str) -> None:
+    seen: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if value in seen:
+            raise ValueError(
+                f"{key}[{i}].{field}: duplicate {value!r} (already used by {key}[{seen[value]}])"
+            )
+        seen[value] = i
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _describe(error: Any, model_fields: dict[tuple[int | str, ...], list[str]]) -> str:
+    loc = tuple(error["loc"])
+    where = _loc(loc)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        allowed = model_fields.get(loc[:-1])
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return f"{where}: unknown key{hint}"
+    if error["type"] == "value_error" and re.match(r"^\w+\[\d+\]\.", message):
+        return message  # a cross-field check that already names its own path
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) or value is None else f": {value!r}"
+    return f"{where or '(top level)'}: {message}{shown}"
+
+
+def _allowed_keys(data: Any) -> dict[tuple[int | str, ...], list[str]]:
+    """Map a dict's key path to the keys its model accepts, for 'unknown key' hints."""
+    table: dict[tuple[int | str, ...], list[str]] = {(): list(Config.model_fields)}
+    sections: dict[str, type[BaseModel]] = {
+        "sources": Source,
+        "watches": Watch,
+        "recipients": Recipient,
+    }
+    if isinstance(data, dict):
+        for key, model in sections.items():
+            items = data.get(key)
+            if isinstance(items, list):
+                for i, item in enumerate(items):
+                    table[(key, i)] = list(model.model_fields)
+                    if key == "sources" and isinstance(item, dict):
+                        table[(key, i, "selectors")] = list(Selectors.model_fields)
+        table[("smtp",)] = list(SmtpSettings.model_fields)
+        table[("crawl",)] = list(CrawlSettings.model_fields)
+        table[("digest",)] = list(DigestSettings.model_fields)
+    return table
+
+
+def parse_config(data: Any, where: str = "config") -> Config:
+    """Validate already-parsed YAML data. `where` names the input in error messages."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping, not {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        allowed = _allowed_keys(data)
+        lines = [_describe(e, allowed) for e in exc.errors()]
+        if len(lines) == 1:
+            raise ConfigError(f"{where}: {lines[0]}") from None
+        listed = "\n".join(f"  {line}" for line in lines)
+        raise ConfigError(f"{where}: {len(lines)} problems:\n{listed}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a sources.yaml file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found (give one with --config or MONITOR_CONFIG)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{at}: {problem}") from None
+    config = parse_config(data, str(path))
+    config._path = path.resolve()
+    return config

@@ -1,0 +1,49 @@
+"""Every error monitor raises on purpose, as one tree.
+
+    MonitorError
+    ├── ConfigError                 the config file is missing, unreadable or invalid
+    │   └── MissingEnvVarError      a secret's environment variable is not set
+    ├── SourceNotFoundError         a source name given on the command line is not in the config
+    ├── StoreError                  the SQLite database cannot be opened or written
+    ├── CrawlError                  the crawler process could not be started or died
+    └── DeliveryError               a digest could not be handed to the SMTP server
+
+The CLI turns each into a one-line message and an exit code (`exit_code`). Messages name the
+input (file, key, URL), the problem and the offending value.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base class. Raised for every expected failure, from any stage."""
+
+    exit_code = 1
+
+
+class ConfigError(MonitorError):
+    """Raised when the config file is missing, unreadable or invalid, from `monitor.config`."""
+
+    exit_code = 2
+
+
+class MissingEnvVarError(ConfigError):
+    """Raised when an environment variable named in the config is unset, from `monitor.mail`."""
+
+
+class SourceNotFoundError(MonitorError):
+    """Raised when a source named by the user is not in the config, from `monitor.config`."""
+
+    exit_code = 2
+
+
+class StoreError(MonitorError):
+    """Raised when the database cannot be opened, migrated or written, from `monitor.store`."""
+
+
+class CrawlError(MonitorError):
+    """Raised when the crawler child process cannot run at all, from `monitor.crawl`."""
+
+
+class DeliveryError(MonitorError):
+    """Raised when queued digests could not be sent (they stay queued), from `monitor.mail`."""

@@ -1,0 +1,432 @@
+"""All SQLite access: items and their versions, matches, runs, the digest outbox.
+
+One file, `<state>/monitor.db`, in WAL mode so the crawler child writes while the daemon or a
+digest reads. Every write is one `BEGIN IMMEDIATE` transaction: two processes never interleave
+a read-then-write, and a process killed mid-crawl loses at most the item it was writing.
+The schema is a list of named migrations, applied on open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from monitor.errors import StoreError
+from monitor.models import Item, Match, RunResult, StoreOutcome
+
+__all__ = ["Store", "utcnow"]
+
+DB_NAME = "monitor.db"
+BUSY_TIMEOUT_S = 60
+
+migrations = Migrations("monitor")
+
+
+@migrations(name="001_initial")
+def _initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            key TEXT NOT NULL,
+            url TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            published_at TEXT,
+            language TEXT,
+            content_hash TEXT NOT NULL,
+            raw_hash TEXT,
+            version INTEGER NOT NULL DEFAULT 1,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            first_run_id INTEGER,
+            UNIQUE (source, key)
+        );
+        CREATE INDEX items_source_url ON items (source, url);
+        CREATE TABLE item_versions (
+            item_id INTEGER NOT NULL REFERENCES items (id),
+            version INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            published_at TEXT,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (item_id, version)
+        );
+        CREATE TABLE matches (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items (id),
+            watch TEXT NOT NULL,
+            term TEXT NOT NULL,
+            term_kind TEXT NOT NULL,
+            field TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            found TEXT NOT NULL,
+            snippet TEXT NOT NULL,
+            snippet_start INTEGER NOT NULL,
+            snippet_end INTEGER NOT NULL,
+            run_id INTEGER,
+            matched_at TEXT NOT NULL,
+            UNIQUE (item_id, watch, field, term, found)
+        );
+        CREATE INDEX matches_watch ON matches (watch, matched_at);
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            seconds REAL,
+            fetched INTEGER NOT NULL DEFAULT 0,
+            new_items INTEGER NOT NULL DEFAULT 0,
+            changed_items INTEGER NOT NULL DEFAULT 0,
+            new_matches INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            pid INTEGER
+        );
+        CREATE INDEX runs_source_started ON runs (source, started_at);
+        CREATE INDEX runs_finished ON runs (finished_at);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            message BLOB NOT NULL,
+            status TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_attempt_at TEXT,
+            next_attempt_at TEXT,
+            last_error TEXT,
+            sent_at TEXT,
+            sent_via TEXT,
+            eml_path TEXT,
+            html_path TEXT,
+            findings INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX outbox_status ON outbox (status);
+        CREATE TABLE deliveries (
+            match_id INTEGER NOT NULL REFERENCES matches (id),
+            recipient TEXT NOT NULL,
+            outbox_id INTEGER NOT NULL REFERENCES outbox (id),
+            PRIMARY KEY (match_id, recipient)
+        );
+        CREATE TABLE digests (
+            recipient TEXT PRIMARY KEY,
+            last_digest_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class Store:
+    """The database of one state directory. Open it, use it, `close()` it (or `with`)."""
+
+    def __init__(self, state_dir: str | Path) -> None:
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / DB_NAME
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            # autocommit mode: transactions are ours, opened explicitly with BEGIN IMMEDIATE
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self.db = sqlite_utils.Database(conn)
+            with self._write():
+                migrations.apply(self.db)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.db.conn.execute(sql, params)
+        columns = [c[0] for c in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(self, source: str, pid: int | None = None) -> int:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (source, status, started_at, pid) VALUES (?, 'running', ?, ?)",
+                (source, utcnow(), pid),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, result: RunResult) -> None:
+        finished = utcnow()
+        with self._write() as conn:
+            conn.execute(
+                """UPDATE runs SET status = ?, finished_at = ?, seconds = ?, fetched = ?,
+                   new_items = ?, changed_items = ?, new_matches = ?, errors = ?, error = ?
+                   WHERE id = ? AND status = 'running'""",
+                (
+                    result.status, finished, round(result.seconds, 3), result.fetched,
+                    result.new_items, result.changed_items, result.new_matches, result.errors,
+                    result.error, run_id,
+                ),
+            )
+
+    def close_runs(self, run_ids: Sequence[int], status: str, error: str) -> int:
+        """Close runs left `running` by a process that died; their counts are rebuilt from
+        what was stored. Returns how many were closed."""
+        closed = 0
+        finished = utcnow()
+        with self._write() as conn:
+            for run_id in run_ids:
+                counts = conn.execute(
+                    """SELECT
+                         (SELECT COUNT(*) FROM items WHERE first_run_id = :r),
+                         (SELECT COUNT(*) FROM matches WHERE run_id = :r)""",
+                    {"r": run_id},
+                ).fetchone()
+                cursor = conn.execute(
+                    """UPDATE runs SET status = ?, finished_at = ?, error = ?, new_items = ?,
+                       new_matches = ?, errors = errors + 1,
+                       seconds = ROUND((julianday(?) - julianday(started_at)) * 86400, 3)
+                       WHERE id = ? AND status = 'running'""",
+                    (status, finished, error, counts[0], counts[1], finished, run_id),
+                )
+                closed += cursor.rowcount
+        return closed
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return rows[0] if rows else None
+
+    def runs_finished_between(self, after: str | None, until: str) -> list[dict[str, Any]]:
+        return self._rows(
+            """SELECT * FROM runs WHERE finished_at IS NOT NULL
+               AND finished_at > COALESCE(?, '') AND finished_at <= ?
+               ORDER BY source, finished_at""",
+            (after, until),
+        )
+
+    # -- items ------------------------------------------------------------------------------
+
+    def raw_hashes(self, source: str) -> dict[str, str]:
+        """URL -> raw body hash of the source's stored items, so spiders skip extracting
+        pages that did not change."""
+        rows = self.db.conn.execute(
+            "SELECT url, raw_hash FROM items WHERE source = ? AND raw_hash IS NOT NULL",
+            (source,),
+        )
+        return dict(rows.fetchall())
+
+    def touch(self, source: str, url: str) -> bool:
+        """Mark an unchanged page as seen again. False when no item has that URL."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE items SET last_seen_at = ? WHERE source = ? AND url = ?",
+                (utcnow(), source, url),
+            )
+            return cursor.rowcount > 0
+
+    def add(self, item: Item, matches: Sequence[Match], run_id: int | None = None) -> StoreOutcome:
+        """Store an item (new, changed or unchanged by content hash) and its matches.
+        Matches already stored for the item are not added again."""
+        now = utcnow()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id, content_hash, version FROM items WHERE source = ? AND key = ?",
+                (item.source, item.key),
+            ).fetchone()
+            if row is None:
+                cursor = conn.execute(
+                    """INSERT INTO items (source, key, url, title, text, published_at, language,
+                       content_hash, raw_hash, version, first_seen_at, last_seen_at, changed_at,
+                       first_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)""",
+                    (
+                        item.source, item.key, item.url, item.title, item.text,
+                        item.published_at, item.language, item.content_hash, item.raw_hash,
+                        now, now, now, run_id,
+                    ),
+                )
+                item_id, state, version = int(cursor.lastrowid or 0), "new", 1
+            elif row[1] == item.content_hash:
+                conn.execute(
+                    "UPDATE items SET last_seen_at = ?, raw_hash = COALESCE(?, raw_hash) "
+                    "WHERE id = ?",
+                    (now, item.raw_hash, row[0]),
+                )
+                return StoreOutcome(item_id=row[0], state="unchanged", new_matches=0)
+            else:
+                item_id, state, version = row[0], "changed", row[2] + 1
+                conn.execute(
+                    """UPDATE items SET url = ?, title = ?, text = ?, published_at = ?,
+                       language = ?, content_hash = ?, raw_hash = ?, version = ?,
+                       last_seen_at = ?, changed_at = ? WHERE id = ?""",
+                    (
+                        item.url, item.title, item.text, item.published_at, item.language,
+                        item.content_hash, item.raw_hash, version, now, now, item_id,
+                    ),
+                )
+            conn.execute(
+                """INSERT INTO item_versions (item_id, version, content_hash, title, text,
+                   published_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (item_id, version, item.content_hash, item.title, item.text,
+                 item.published_at, now),
+            )
+            new_matches = 0
+            for m in matches:
+                cursor = conn.execute(
+                    """INSERT OR IGNORE INTO matches (item_id, watch, term, term_kind, field,
+                       start, "end", found, snippet, snippet_start, snippet_end, run_id,
+                       matched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        item_id, m.watch, m.term, m.term_kind, m.field, m.start, m.end,
+                        m.found, m.snippet, m.snippet_start, m.snippet_end, run_id, now,
+                    ),
+                )
+                new_matches += cursor.rowcount
+        return StoreOutcome(item_id=item_id, state=state, new_matches=new_matches)
+
+    def count(self, table: str) -> int:
+        return int(self.db.conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
+
+    # -- digest and outbox ------------------------------------------------------------------
+
+    def last_digest_at(self, recipient: str) -> str | None:
+        row = self.db.conn.execute(
+            "SELECT last_digest_at FROM digests WHERE recipient = ?", (recipient,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def undelivered_matches(
+        self, recipient: str, watches: Sequence[str], *, since: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Matches of these watches not yet put in a digest for this recipient, with their
+        item's fields, newest first."""
+        if not watches:
+            return []
+        marks = ", ".join("?" for _ in watches)
+        return self._rows(
+            f"""SELECT m.id AS match_id, m.watch, m.term, m.term_kind, m.field, m.found,
+                       m.snippet, m.snippet_start, m.snippet_end, m.matched_at,
+                       i.id AS item_id, i.source, i.url, i.title, i.published_at,
+                       i.first_seen_at, i.version
+                FROM matches m JOIN items i ON i.id = m.item_id
+                WHERE m.watch IN ({marks}) AND m.matched_at >= COALESCE(?, '')
+                  AND NOT EXISTS (SELECT 1 FROM deliveries d
+                                  WHERE d.match_id = m.id AND d.recipient = ?)
+                ORDER BY COALESCE(i.published_at, i.first_seen_at) DESC, m.id""",
+            (*watches, since, recipient),
+        )
+
+    def queue_digest(
+        self,
+        *,
+        recipient: str,
+        subject: str,
+        message_id: str,
+        message: bytes,
+        match_ids: Sequence[int],
+        until: str,
+        eml_path: str | None,
+        html_path: str | None,
+        findings: int,
+    ) -> int:
+        """Put a composed digest in the outbox and record its matches as delivered to the
+        recipient, atomically: a match is in exactly one digest per recipient."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                """INSERT INTO outbox (recipient, subject, message_id, message, status,
+                   created_at, eml_path, html_path, findings)
+                   VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)""",
+                (recipient, subject, message_id, message, utcnow(), eml_path, html_path,
+                 findings),
+            )
+            outbox_id = int(cursor.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO deliveries (match_id, recipient, outbox_id) VALUES (?, ?, ?)",
+                [(match_id, recipient, outbox_id) for match_id in match_ids],
+            )
+            self._mark_digest(conn, recipient, until)
+        return outbox_id
+
+    def mark_digest(self, recipient: str, until: str) -> None:
+        """Close a digest window that produced no email (nothing new, nothing failed)."""
+        with self._write() as conn:
+            self._mark_digest(conn, recipient, until)
+
+    @staticmethod
+    def _mark_digest(conn: sqlite3.Connection, recipient: str, until: str) -> None:
+        conn.execute(
+            """INSERT INTO digests (recipient, last_digest_at) VALUES (?, ?)
+               ON CONFLICT (recipient) DO UPDATE SET last_digest_at = excluded.last_digest_at""",
+            (recipient, until),
+        )
+
+    def queued_messages(self, *, due_only: bool = False) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM outbox WHERE status = 'queued'"
+        if due_only:
+            sql += " AND COALESCE(next_attempt_at, '') <= ?"
+            return self._rows(sql + " ORDER BY id", (utcnow(),))
+        return self._rows(sql + " ORDER BY id")
+
+    def outbox(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT id, recipient, subject, status, created_at, attempts, last_error, sent_at, "
+            "sent_via, eml_path, html_path, findings FROM outbox ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+
+    def mark_sent(self, outbox_id: int, via: str) -> None:
+        now = utcnow()
+        with self._write() as conn:
+            conn.execute(
+                """UPDATE outbox SET status = 'sent', sent_at = ?, sent_via = ?,
+                   attempts = attempts + 1, last_attempt_at = ?, last_error = NULL
+                   WHERE id = ? AND status = 'queued'""",
+                (now, via, now, outbox_id),
+            )
+
+    def mark_attempt_failed(self, outbox_id: int, error: str) -> None:
+        """Keep the message queued; retry after 1, 2, 4 ... minutes, at most an hour."""
+        with self._write() as conn:
+            attempts = conn.execute(
+                "SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)
+            ).fetchone()[0]
+            delay = timedelta(minutes=min(60, 2**attempts))
+            now = datetime.now(UTC).replace(microsecond=0)
+            conn.execute(
+                """UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?,
+                   next_attempt_at = ?, last_error = ? WHERE id = ?""",
+                (now.isoformat(), (now + delay).isoformat(), error, outbox_id),
+            )

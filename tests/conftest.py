@@ -1,0 +1,138 @@
+"""Shared fixtures: a session-wide local HTTP server, a real SMTP server, clean environment,
+and helpers to write a config and open a store. No test touches the network."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiosmtpd.controller import Controller
+from pytest_httpserver import HTTPServer
+
+from monitor.config import Config, load_config
+from monitor.store import Store
+
+PAGES = Path(__file__).parent / "pages"
+
+ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's own config, state or secrets."""
+    for name in ("MONITOR_CONFIG", "MONITOR_STATE", "MONITOR_SMTP_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def _site_server() -> Iterator[HTTPServer]:
+    # threaded: a deliberately slow handler must not block the other requests
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
+def site(_site_server: HTTPServer) -> Iterator[HTTPServer]:
+    """The session's local HTTP server, emptied for each test, with a robots.txt that
+    disallows /private/. Use `site.url_for(path)` and `site.expect_request(...)`."""
+    _site_server.clear()
+    _site_server.expect_request("/robots.txt").respond_with_data(
+        ROBOTS_TXT, content_type="text/plain"
+    )
+    yield _site_server
+    _site_server.clear()
+
+
+def page(path: str) -> bytes:
+    """A saved page from tests/pages/."""
+    return (PAGES / path).read_bytes()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a free local port that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[Any] = []
+        self._lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        with self._lock:
+            self.envelopes.append(envelope)
+            self.messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp_down() -> Iterator[SmtpSink]:
+    """An SMTP sink that is not started: its port refuses connections until `.start()`."""
+    sink = SmtpSink()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "state"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def store(state_dir: Path) -> Iterator[Store]:
+    with Store(state_dir) as opened:
+        yield opened
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Config]:
+    """Write a sources.yaml from a dict (crawl delays off, cache off) and load it."""
+
+    def write(data: dict[str, Any], name: str = "sources.yaml") -> Config:
+        data = dict(data)
+        crawl = {"delay": 0, "timeout": 5, "retries": 0, "http_cache": False}
+        crawl.update(data.get("crawl", {}))
+        data["crawl"] = crawl
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+        return load_config(path)
+
+    return write
