@@ -145,6 +145,8 @@ class Watch(_Frozen):
     """A company, person or topic to look for."""
 
     name: str = Field(min_length=1)
+    # the name is itself an alias unless this is false (a topic watch named in prose)
+    match_name: bool = True
     aliases: tuple[Term, ...] = ()
     keywords: tuple[Term, ...] = ()
     tags: tuple[str, ...] = ()
@@ -152,14 +154,16 @@ class Watch(_Frozen):
 
     @model_validator(mode="after")
     def _has_terms(self) -> Watch:
-        if not self.aliases and not self.keywords:
-            raise ValueError("a watch needs at least one of `aliases` or `keywords`")
+        if not self.match_name and not self.aliases and not self.keywords:
+            raise ValueError("a watch with `match_name: false` needs `aliases` or `keywords`")
         return self
 
     @property
     def terms(self) -> tuple[tuple[str, str], ...]:
-        """(kind, text) for every alias, the watch's name included, and keyword."""
-        aliases = dict.fromkeys((self.name, *self.aliases))
+        """(kind, text) for every alias (the name too, unless match_name is false) and
+        keyword."""
+        names = (self.name,) if self.match_name else ()
+        aliases = dict.fromkeys((*names, *self.aliases))
         return tuple(("alias", a) for a in aliases) + tuple(("keyword", k) for k in self.keywords)
 
 

@@ -1,0 +1,75 @@
+"""Downloader middleware: honour `Retry-After`, which Scrapy's RetryMiddleware ignores."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+logger = logging.getLogger(__name__)
+
+# a server asking for more than this is effectively down for this run: report, don't wait
+MAX_WAIT_S = 300.0
+
+
+def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if value is None:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    now = now or datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class RetryAfterMiddleware:
+    """On 429 or 503 with a Retry-After header, wait that long (this request only) and retry,
+    at most RETRY_TIMES times; a wait above MAX_WAIT_S gives the response to the spider as
+    an error instead."""
+
+    def __init__(self, max_retries: int) -> None:
+        self.max_retries = max_retries
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:
+        return cls(crawler.settings.getint("RETRY_TIMES"))
+
+    async def process_request(self, request: Request) -> None:
+        wait = request.meta.pop("monitor_retry_after", None)
+        if wait:
+            await asyncio.sleep(wait)
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        if response.status not in (429, 503):
+            return response
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        if wait is None:
+            return response  # RetryMiddleware's plain retry applies
+        tries = request.meta.get("monitor_retry_after_times", 0)
+        if tries >= self.max_retries or wait > MAX_WAIT_S:
+            logger.warning(
+                "Giving up on %s: HTTP %s, Retry-After %ss (try %s)",
+                request.url, response.status, wait, tries + 1,
+            )
+            return response
+        logger.info("HTTP %s at %s: waiting %.0fs as Retry-After asks", response.status,
+                    request.url, wait)
+        meta: dict[str, Any] = {
+            "monitor_retry_after_times": tries + 1,
+            "monitor_retry_after": wait,
+        }
+        return request.replace(meta={**request.meta, **meta}, dont_filter=True)

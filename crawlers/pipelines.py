@@ -1,0 +1,128 @@
+"""Item pipeline: ScrapedItem -> monitor.normalise -> monitor.match -> monitor.store.
+
+Thin on purpose: the stages live in `monitor`. This class also keeps the source's `runs` row:
+opened when the spider opens, closed with status and counts when it closes (however it
+closes), and reports progress to the parent process as event lines.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+
+from monitor.crawl import emit_event
+from monitor.match import Matcher
+from monitor.models import RunResult, ScrapedItem
+from monitor.normalise import canonical_url, normalise
+from monitor.store import Store, utcnow
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from crawlers.spiders.base import SourceSpider
+
+# how often (seconds) progress events go to the parent
+PROGRESS_EVERY_S = 0.5
+
+
+class StorePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.dry_run = crawler.settings.getbool("MONITOR_DRY_RUN")
+        self.state_dir = crawler.settings["MONITOR_STATE"]
+        self.store: Store | None = None
+        self.matcher: Matcher | None = None
+        self.result: RunResult | None = None
+        self._started = 0.0
+        self._last_progress = 0.0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        pipeline = cls(crawler)
+        # spider_closed carries the reason (finished / shutdown), close_spider does not
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    @property
+    def spider(self) -> SourceSpider:
+        return self.crawler.spider  # type: ignore[return-value]
+
+    def open_spider(self) -> None:
+        spider = self.spider
+        config = spider.config
+        self.matcher = Matcher(config.watches, snippet_chars=config.digest.snippet_chars)
+        self._started = time.monotonic()
+        self.result = RunResult(source=spider.source.name, status="running",
+                                started_at=utcnow())
+        if not self.dry_run:
+            self.store = Store(self.state_dir)
+            self.result.run_id = self.store.start_run(spider.source.name, pid=os.getpid())
+        emit_event("run_started", spider.source.name, run_id=self.result.run_id)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ScrapedItem):
+            return item
+        assert self.result is not None and self.matcher is not None
+        result = self.result
+        if item.unchanged:
+            if self.store is not None:
+                self.store.touch(item.source, canonical_url(item.url))
+        else:
+            normalised = normalise(item)
+            matches = self.matcher.match(normalised)
+            if self.store is None:
+                emit_event("item", item.source, item=_asdict(normalised),
+                           matches=[m.to_dict() for m in matches])
+                result.new_items += 1
+                result.new_matches += len(matches)
+            else:
+                outcome = self.store.add(normalised, matches, run_id=result.run_id)
+                result.new_items += outcome.state == "new"
+                result.changed_items += outcome.state == "changed"
+                result.new_matches += outcome.new_matches
+        self._progress()
+        return item
+
+    def _progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_progress < PROGRESS_EVERY_S:
+            return
+        self._last_progress = now
+        assert self.result is not None
+        self.result.fetched = self.spider.fetched
+        emit_event("progress", self.result.source, fetched=self.spider.fetched,
+                   new_items=self.result.new_items, new_matches=self.result.new_matches,
+                   errors=len(self.spider.errors))
+
+    def spider_closed(self, spider: SourceSpider, reason: str) -> None:
+        result = self.result
+        if result is None:
+            return
+        result.fetched = spider.fetched
+        result.errors = len(spider.errors)
+        result.error_details = spider.errors[:20]
+        result.seconds = round(time.monotonic() - self._started, 3)
+        result.finished_at = utcnow()
+        if reason == "shutdown":
+            result.status = "interrupted"
+            result.error = "crawl interrupted (shutdown)"
+        elif spider.entry_requests and spider.entry_failures >= spider.entry_requests:
+            result.status = "error"
+        elif spider.errors:
+            result.status = "partial"
+        else:
+            result.status = "ok"
+        if spider.errors and result.error is None:
+            more = f" (and {len(spider.errors) - 1} more)" if len(spider.errors) > 1 else ""
+            result.error = spider.errors[0] + more
+        if self.store is not None and result.run_id is not None:
+            self.store.finish_run(result.run_id, result)
+            self.store.close()
+        emit_event("run_finished", result.source, result=result.to_dict())
+
+
+def _asdict(item: Any) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in item.__slots__}

@@ -1,0 +1,76 @@
+"""The crawler child process: `python -m crawlers.run --config F --state D SOURCE...`.
+
+Started by `monitor.crawl.crawl()`, which reads the event lines this process prints on stdout.
+Scrapy's own log goes to stderr, which the parent saves under <state>/logs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
+
+from scrapy.crawler import CrawlerProcess  # noqa: E402  (needs the settings module set)
+from scrapy.settings import Settings  # noqa: E402
+from scrapy.utils.project import get_project_settings  # noqa: E402
+
+from crawlers.spiders import SPIDERS  # noqa: E402
+from monitor.config import Config, load_config  # noqa: E402
+from monitor.crawl import emit_event  # noqa: E402
+from monitor.errors import MonitorError  # noqa: E402
+
+
+def build_settings(config: Config, state_dir: Path, *, dry_run: bool = False) -> Settings:
+    """Project settings, overridden by the config's `crawl:` block."""
+    settings = get_project_settings()
+    crawl = config.crawl
+    settings.setdict(
+        {
+            "MONITOR_CONFIG": str(config.path),
+            "MONITOR_STATE": str(state_dir),
+            "MONITOR_DRY_RUN": dry_run,
+            "DOWNLOAD_DELAY": crawl.delay,
+            "DOWNLOAD_TIMEOUT": crawl.timeout,
+            "DNS_TIMEOUT": min(crawl.timeout, settings.getfloat("DNS_TIMEOUT")),
+            "RETRY_TIMES": crawl.retries,
+            "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
+            "DOWNLOAD_WARNSIZE": crawl.max_page_bytes // 2,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
+            "USER_AGENT": crawl.user_agent,
+            "ROBOTSTXT_OBEY": crawl.obey_robots,
+            # a test-source run must see the live page, not yesterday's copy
+            "HTTPCACHE_ENABLED": crawl.http_cache and not dry_run,
+            "HTTPCACHE_DIR": str(state_dir / "httpcache"),
+        },
+        priority="cmdline",
+    )
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crawlers.run", description=__doc__)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--state", required=True)
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("sources", nargs="+")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        sources = config.select(args.sources)
+    except MonitorError as exc:
+        emit_event("error", None, message=str(exc))
+        print(exc, file=sys.stderr)
+        return 2
+    state_dir = Path(args.state).resolve()
+    process = CrawlerProcess(build_settings(config, state_dir, dry_run=args.dry_run))
+    for source in sources:
+        process.crawl(SPIDERS[source.kind], source_name=source.name)
+    process.start()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

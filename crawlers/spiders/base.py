@@ -1,0 +1,269 @@
+"""The base every monitor spider stands on.
+
+How to write a spider:
+
+1. Subclass `SourceSpider`, set `name` to the source `kind` it reads (or, for a bespoke site,
+   the source's name), and write a docstring for users: what it covers, its caveats.
+2. In `async def start()`, yield `self.request(url, callback, entry=True)` for each entry
+   point (`self.source.start_urls`). Entry requests that all fail make the run an `error`;
+   other failed requests make it `partial`. Never call `scrapy.Request` directly: `request()`
+   adds the errback that records failures in the run.
+3. In callbacks, read pages through `self.decode(response)` (servers lie about charsets) and
+   yield `ScrapedItem`s, usually through `self.article(response, ...)`, which skips extraction
+   when the page's bytes are unchanged since the last crawl.
+
+    class Example(SourceSpider):
+        name = "example"
+
+        async def start(self):
+            for url in self.source.start_urls:
+                yield self.request(url, self.parse, entry=True)
+
+        def parse(self, response):
+            yield self.article(response)
+
+The run itself (the `runs` row, counts, status) is kept by `crawlers.pipelines.StorePipeline`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import scrapy
+from parsel import Selector, SelectorList
+from scrapy import signals
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import CancelledError
+from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
+
+from monitor.config import Config, Source, load_config
+from monitor.models import ScrapedItem
+from monitor.normalise import canonical_url, decode_html
+from monitor.store import Store
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+
+
+def is_xpath(expression: str) -> bool:
+    return expression.startswith(("/", "(", "./"))
+
+
+def select(selector: Selector, expression: str) -> SelectorList[Selector]:
+    """A selector from sources.yaml: XPath when it starts with `/` or `(`, else CSS."""
+    return selector.xpath(expression) if is_xpath(expression) else selector.css(expression)
+
+
+def text_of(results: SelectorList[Selector], attributes: tuple[str, ...] = ()) -> str | None:
+    """The first result as text: a string result as is, an element's first present attribute
+    among `attributes`, else its text content."""
+    for result in results:
+        if isinstance(result.root, str):
+            value = result.root
+        else:
+            value = next((result.attrib[a] for a in attributes if result.attrib.get(a)), None)
+            if value is None:
+                value = " ".join(t.strip() for t in result.xpath(".//text()").getall())
+        if value and value.strip():
+            return value.strip()
+    return None
+
+
+class SourceSpider(scrapy.Spider):
+    """Base for all spiders: one instance crawls one source from sources.yaml."""
+
+    # set by subclasses: the `kind` of source they read
+    name: ClassVar[str] = "source"  # type: ignore[misc]
+
+    source: Source
+    config: Config
+
+    def __init__(self, source_name: str = "", **kwargs: Any) -> None:
+        super().__init__(name=source_name or self.name, **kwargs)
+        self.source_name = source_name
+        self.fetched = 0
+        self.items_yielded = 0
+        self.errors: list[str] = []
+        self.entry_requests = 0
+        self.entry_failures = 0
+        self.known_hashes: dict[str, str] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
+        spider: SourceSpider = super().from_crawler(crawler, *args, **kwargs)
+        spider.config = load_config(crawler.settings["MONITOR_CONFIG"])
+        spider.source = spider.config.source(spider.source_name)
+        if not crawler.settings.getbool("MONITOR_DRY_RUN"):
+            with Store(crawler.settings["MONITOR_STATE"]) as store:
+                spider.known_hashes = store.raw_hashes(spider.source.name)
+        crawler.signals.connect(spider._on_spider_error, signal=signals.spider_error)
+        return spider
+
+    # -- requests and failures -------------------------------------------------------------
+
+    def request(
+        self,
+        url: str,
+        callback: Callable[..., Any],
+        *,
+        entry: bool = False,
+        cb_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> scrapy.Request:
+        if entry:
+            self.entry_requests += 1
+        meta = {**kwargs.pop("meta", {}), "monitor_entry": entry}
+        return scrapy.Request(
+            url, callback=callback, errback=self.on_error, meta=meta, cb_kwargs=cb_kwargs,
+            **kwargs,
+        )
+
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
+            message = f"robots.txt forbids {request.url}"
+            if not request.meta.get("monitor_entry"):
+                self.logger.info("Skipped: %s", message)
+                return
+        else:
+            message = describe_failure(failure, self.crawler.settings)
+        self.record_error(message, entry=bool(request.meta.get("monitor_entry")))
+
+    def _on_spider_error(self, failure: Failure, response: Response, spider: scrapy.Spider) -> None:
+        if spider is not self:
+            return
+        entry = bool(response.meta.get("monitor_entry"))
+        self.record_error(f"{type(failure.value).__name__} while reading {response.url}: "
+                          f"{failure.value}", entry=entry)
+
+    def record_error(self, message: str, *, entry: bool = False) -> None:
+        if entry:
+            self.entry_failures += 1
+        self.errors.append(message)
+        self.logger.error("%s: %s", self.source_name, message)
+
+    # -- reading pages --------------------------------------------------------------------
+
+    def decode(self, response: Response) -> tuple[str, Selector]:
+        """The page as text, decoded by `monitor.normalise.decode_html`, and a selector."""
+        self.fetched += 1
+        header = response.headers.get("Content-Type", b"").decode("latin-1")
+        declared = _CHARSET.search(header)
+        text, _ = decode_html(response.body, declared.group(1) if declared else None)
+        return text, Selector(text=text, base_url=response.url)
+
+    def raw_hash(self, response: Response) -> str:
+        return hashlib.sha256(response.body).hexdigest()
+
+    def unchanged(self, response: Response) -> ScrapedItem | None:
+        """An `unchanged` marker item when the page's bytes match the stored ones."""
+        digest = self.raw_hash(response)
+        url = canonical_url(response.url)
+        if self.known_hashes.get(url) == digest:
+            self.fetched += 1
+            return ScrapedItem(source=self.source.name, url=url, raw_hash=digest, unchanged=True)
+        return None
+
+    def article(
+        self,
+        response: Response,
+        *,
+        title: str | None = None,
+        published: str | None = None,
+        native_id: str | None = None,
+        fallback_body: str | None = None,
+    ) -> ScrapedItem:
+        """An article page as an item: configured selectors first (page sources), else
+        trafilatura's main-text extraction, which leaves navigation, sidebars and footers out."""
+        html, selector = self.decode(response)
+        selectors = self.source.selectors
+        body: str | None = None
+        if selectors is not None:
+            if selectors.title:
+                title = text_of(select(selector, selectors.title), ("content",)) or title
+            if selectors.date:
+                published = text_of(
+                    select(selector, selectors.date), ("datetime", "content")
+                ) or published
+            if selectors.body:
+                body = "\n".join(select(selector, selectors.body).getall()) or None
+        if body is None or not title or not published:
+            extracted = extract(html, response.url)
+            body = body if body is not None else extracted.get("text")
+            title = title or extracted.get("title")
+            published = published or extracted.get("date")
+        if not published:
+            published = text_of(
+                selector.css(
+                    'meta[property="article:published_time"], meta[name="date"], time[datetime]'
+                ),
+                ("content", "datetime"),
+            )
+        return ScrapedItem(
+            source=self.source.name,
+            url=response.url,
+            title=title or "",
+            body=body or fallback_body or "",
+            published=published,
+            native_id=native_id,
+            raw_hash=self.raw_hash(response),
+            language=self.source.language,
+        )
+
+
+def extract(html: str, url: str) -> dict[str, str | None]:
+    """Main text, title and date of an article page (trafilatura)."""
+    from trafilatura import bare_extraction
+
+    document = bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=True,
+        date_extraction_params={"extensive_search": True, "original_date": True,
+                                "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
+    )
+    if document is None:
+        return {}
+    return {
+        "text": getattr(document, "text", None),
+        "title": getattr(document, "title", None),
+        "date": getattr(document, "date", None),
+    }
+
+
+def describe_failure(failure: Failure, settings: Any) -> str:
+    """A failed request in words a user can act on."""
+    request = failure.request  # type: ignore[attr-defined]
+    url = request.url
+    if failure.check(HttpError):
+        response = failure.value.response
+        return f"HTTP {response.status} from {url}"
+    # Scrapy >= 2.19 raises its own exception types; older ones raised Twisted's
+    if failure.check(DNSLookupError, CannotResolveHostError):
+        return f"DNS lookup failed for {url}"
+    if failure.check(DownloadTimeoutError, TwistedTimeoutError, TCPTimedOutError):
+        return f"timed out after {settings.getfloat('DOWNLOAD_TIMEOUT'):g}s: {url}"
+    if failure.check(DownloadConnectionRefusedError, ConnectionRefusedError):
+        return f"connection refused: {url}"
+    if failure.check(DownloadCancelledError, CancelledError):
+        limit = settings.getint("DOWNLOAD_MAXSIZE")
+        return f"response larger than the {limit:,}-byte limit (crawl.max_page_bytes): {url}"
+    value = failure.value
+    return f"{type(value).__name__} at {url}: {value}".strip()
+
+
+logging.getLogger("trafilatura").setLevel(logging.WARNING)

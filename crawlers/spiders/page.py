@@ -1,0 +1,63 @@
+"""News sites without a feed: a listing page and its articles, read by selectors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from crawlers.spiders.base import SourceSpider, select, text_of
+
+if TYPE_CHECKING:
+    from scrapy.http import Response
+
+
+class Page(SourceSpider):
+    """
+    Reads
+      A listing page (`kind: page`, `url` or `urls`) whose links lead to articles.
+    Selectors (sources.yaml `selectors:`; CSS, or XPath when starting with `/` or `(`)
+      links      the article links on the listing (elements with href, or href strings)
+      title      the article's headline (default: the page's metadata / <h1>)
+      date       its publication date; `datetime` and `content` attributes are read first
+      body       its text (default: trafilatura's main-text extraction)
+      next_page  the listing's "older" link, followed up to `max_pages` listing pages
+    Caveats
+      A listing where `links` matches nothing fails the run: the site's layout has changed,
+      and silence would look like "no news". Update the selector with
+      `monitor test-source NAME`.
+    """
+
+    name = "page"
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.source.start_urls:
+            yield self.request(url, self.parse_listing, entry=True, meta={"listing_page": 1})
+
+    def parse_listing(self, response: Response) -> Iterator[Any]:
+        """Expects an HTML page with article links."""
+        selectors = self.source.selectors
+        assert selectors is not None  # config validation guarantees it for `page`
+        _, selector = self.decode(response)
+        links = []
+        for result in select(selector, selectors.links):
+            href = result.root if isinstance(result.root, str) else result.attrib.get("href")
+            if href and href.strip() and not href.startswith(("#", "javascript:", "mailto:")):
+                links.append(response.urljoin(href.strip()))
+        if not links:
+            self.record_error(
+                f"selectors.links {selectors.links!r} matched no links on {response.url}",
+                entry=bool(response.meta.get("monitor_entry")),
+            )
+            return
+        for link in list(dict.fromkeys(links))[: self.source.max_items]:
+            yield self.request(link, self.parse_article)
+        page = response.meta.get("listing_page", 1)
+        if selectors.next_page and page < self.source.max_pages:
+            next_url = text_of(select(selector, selectors.next_page), ("href",))
+            if next_url:
+                yield self.request(response.urljoin(next_url), self.parse_listing,
+                                   meta={"listing_page": page + 1})
+
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        """Expects an HTML article page."""
+        yield self.unchanged(response) or self.article(response)

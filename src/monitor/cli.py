@@ -1,0 +1,364 @@
+"""The `monitor` command: parse options, call the library, print, exit.
+
+Every `MonitorError` becomes a one-line message on stderr and its `exit_code` (2 for bad
+config or arguments, 1 otherwise). Nothing below the CLI prints or exits.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor.config import Config, load_config
+from monitor.errors import MonitorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_CONFIG = "config/sources.yaml"
+DEFAULT_STATE = "state"
+
+
+class Context:
+    def __init__(self, config_path: str, state: str) -> None:
+        self.config_path = Path(config_path)
+        self.state = Path(state)
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+def handle_errors(func: F) -> F:
+    """Turn a MonitorError into a clean message and its exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except MonitorError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", envvar="MONITOR_CONFIG", default=DEFAULT_CONFIG,
+              show_default=True, help="The sources.yaml to use (env: MONITOR_CONFIG).")
+@click.option("--state", envvar="MONITOR_STATE", default=DEFAULT_STATE, show_default=True,
+              help="Directory for the database, outbox and logs (env: MONITOR_STATE).")
+@click.version_option(package_name="monitor")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str, state: str) -> None:
+    """Watch procurement portals and news sites for companies, people and keywords.
+
+    \b
+    Example:
+        monitor demo                       # everything, on bundled sample sites
+        monitor --config my.yaml crawl     # crawl every enabled source
+        monitor digest                     # email what is new
+    """
+    ctx.obj = Context(config_path, state)
+
+
+# -- check-config ---------------------------------------------------------------------------
+
+
+@cli.command(name="check-config")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@click.pass_obj
+@handle_errors
+def check_config(obj: Context, as_json: bool) -> None:
+    """Validate the config file and say what it contains; exit 2 when it is invalid.
+
+    \b
+    Example:
+        monitor --config config/sources.yaml check-config
+    """
+    config = obj.config
+    summary = {
+        "config": str(config.path),
+        "sources": [s.name for s in config.sources],
+        "enabled": [s.name for s in config.sources if s.enabled],
+        "watches": [w.name for w in config.watches],
+        "recipients": [r.email for r in config.recipients],
+        "smtp": f"{config.smtp.host}:{config.smtp.effective_port}" if config.smtp else None,
+    }
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{config.path}: OK")
+    click.echo(f"  {len(config.sources)} sources ({len(summary['enabled'])} enabled), "
+               f"{len(config.watches)} watches, {len(config.recipients)} recipients")
+    click.echo("  delivery: " + (f"SMTP {summary['smtp']}" if config.smtp
+                                 else f"files in {obj.state / 'outbox'}"))
+
+
+# -- crawl ----------------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line live status on a terminal; one line per finished source otherwise."""
+
+    def __init__(self, total: int, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.total = total
+        self.done = 0
+        self.live: dict[str, str] = {}
+
+    def __call__(self, event: Any) -> None:
+        from monitor.crawl import CrawlEvent
+
+        assert isinstance(event, CrawlEvent)
+        name = event.source or "?"
+        data = event.data
+        if event.kind == "run_started":
+            self.live[name] = "starting"
+        elif event.kind == "progress":
+            self.live[name] = (f"{data['fetched']} fetched, {data['new_items']} new, "
+                               f"{data['new_matches']} matches")
+        elif event.kind == "run_finished":
+            self.done += 1
+            self.live.pop(name, None)
+            result = data["result"]
+            self._clear()
+            click.echo(f"  {name}: {result['status']} ({result['fetched']} fetched, "
+                       f"{result['new_items']} new, {result['new_matches']} new matches)",
+                       file=self.stream)
+        elif event.kind == "error":
+            self._clear()
+            click.echo(f"  {data.get('message')}", file=self.stream)
+        self._draw()
+
+    def _clear(self) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+
+    def _draw(self) -> None:
+        if not self.tty:
+            return
+        running = " · ".join(f"{k}: {v}" for k, v in list(self.live.items())[:3])
+        line = f"[{self.done}/{self.total}] {running}"
+        self.stream.write("\r\x1b[K" + line[: click.get_terminal_size()[0] - 1])
+        self.stream.flush()
+
+    def close(self) -> None:
+        self._clear()
+        if self.tty:
+            self.stream.flush()
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option("--timeout", type=float, default=None,
+              help="Kill the crawl after this many seconds (runs recorded as timeout).")
+@click.pass_obj
+@handle_errors
+def crawl(obj: Context, sources: tuple[str, ...], as_json: bool, timeout: float | None) -> None:
+    """Crawl SOURCES (default: every enabled source), store and match what they publish.
+
+    One failing source never stops the others; its error is recorded and shown. Exit code 1
+    only when every source failed.
+
+    \b
+    Example:
+        monitor crawl                      # all enabled sources
+        monitor crawl civil_ge oc_media    # just these two
+        monitor crawl --json | jq '.results[] | select(.status != "ok")'
+    """
+    from monitor.crawl import crawl as run_crawl
+
+    config = obj.config
+    selected = config.select(sources)
+    if not selected:
+        raise MonitorError(f"{config.path}: no enabled sources to crawl")
+    progress = None if as_json else Progress(len(selected))
+    if progress is not None:
+        click.echo(f"Crawling {len(selected)} source(s)…", err=True)
+    try:
+        report = run_crawl(config, obj.state, sources, on_event=progress, timeout=timeout)
+    finally:
+        if progress is not None:
+            progress.close()
+    results = report.results
+    if as_json:
+        click.echo(json.dumps({"results": [r.to_dict() for r in results],
+                               "log": str(report.log_path)}, ensure_ascii=False, indent=2))
+    else:
+        rows = [(r.source, r.status, r.fetched, r.new_items, r.new_matches, r.errors,
+                 f"{r.seconds:.1f}") for r in results]
+        click.echo(table(rows, ["source", "status", "fetched", "new items", "new matches",
+                                "errors", "seconds"]))
+        for r in results:
+            if r.error:
+                click.echo(f"{r.source}: {r.error}", err=True)
+        new = sum(r.new_matches for r in results)
+        click.echo(f"\n{new} new match(es). Crawl log: {report.log_path}")
+    if report.all_failed:
+        sys.exit(1)
+
+
+# -- test-source ----------------------------------------------------------------------------
+
+
+@cli.command(name="test-source")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print items and matches as JSON.")
+@click.option("--limit", type=int, default=20, show_default=True, help="Items to show.")
+@click.pass_obj
+@handle_errors
+def test_source(obj: Context, name: str, as_json: bool, limit: int) -> None:
+    """Crawl one source, normalise and match, and print what was found.
+
+    Stores nothing and sends nothing: use it while writing a source's selectors.
+
+    \b
+    Example:
+        monitor test-source civil_ge
+        monitor test-source my_page_source --limit 5 --json
+    """
+    from monitor.crawl import crawl as run_crawl
+
+    config = obj.config
+    config.source(name)
+    report = run_crawl(config, obj.state, [name], dry_run=True)
+    result = report.results[0]
+    if as_json:
+        click.echo(json.dumps({"result": result.to_dict(), "items": report.items[:limit]},
+                              ensure_ascii=False, indent=2))
+    else:
+        for entry in report.items[:limit]:
+            item = entry["item"]
+            click.echo(click.style(item["title"] or "(no title)", bold=True))
+            click.echo(f"  {item['url']}")
+            click.echo(f"  published: {item['published_at'] or 'unknown'}; "
+                       f"{len(item['text'])} characters of text")
+            text = " ".join(item["text"].split())
+            click.echo(f"  text: {text[:160]}{'…' if len(text) > 160 else ''}")
+            for match in entry["matches"]:
+                click.echo(click.style(f"  MATCH {match['watch']}", fg="green")
+                           + f" ({match['field']}): {match['snippet']}")
+        click.echo(f"\n{name}: {result.status}, {result.fetched} fetched, "
+                   f"{len(report.items)} items, "
+                   f"{sum(len(e['matches']) for e in report.items)} matches")
+        for detail in result.error_details or ([result.error] if result.error else []):
+            click.echo(f"  error: {detail}", err=True)
+    if result.status in ("error", "timeout", "interrupted"):
+        sys.exit(1)
+
+
+# -- digest ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--preview", is_flag=True,
+              help="Print the text version and write the HTML; mark nothing delivered.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Where --preview writes the HTML [default: <state>/digest-preview.html].")
+@click.option("--recipient", default=None, help="With --preview: whose digest to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was queued and sent as JSON.")
+@click.pass_obj
+@handle_errors
+def digest(obj: Context, preview: bool, html_path: str | None, recipient: str | None,
+           as_json: bool) -> None:
+    """Build each recipient's digest of new matches and deliver it, exactly once.
+
+    Digests go to the outbox first and are marked sent only when the SMTP server accepts
+    them; a digest that could not be sent stays queued and goes out with the next
+    `monitor digest`. Without `smtp:` in the config, digests are written as .eml files
+    under <state>/outbox/. Exit code 1 when something is still queued.
+
+    \b
+    Example:
+        monitor digest --preview           # look before sending
+        monitor digest                     # queue and send
+    """
+    from monitor import mail
+    from monitor.store import Store
+
+    config = obj.config
+    with Store(obj.state) as store:
+        if preview:
+            target = Path(html_path) if html_path else obj.state / "digest-preview.html"
+            text = mail.preview(store, config, recipient, html_path=target)
+            click.echo(text)
+            click.echo(f"\nHTML version written to {target} (nothing marked delivered)",
+                       err=True)
+            return
+        queued = mail.queue_digests(store, config, obj.state)
+        report = mail.deliver(store, config, force=True)
+    if as_json:
+        click.echo(json.dumps(
+            {"queued": [q.__dict__ for q in queued], "sent": report.sent,
+             "failed": report.failed, "still_queued": report.still_queued},
+            ensure_ascii=False, indent=2, default=str))
+    else:
+        if not queued:
+            click.echo("No new digest: nothing new matched and every source was fine.")
+        for q in queued:
+            click.echo(f"Queued for {q.recipient}: {q.subject} ({q.eml_path})")
+        for outbox_id, recipient_email, subject, via in report.sent:
+            click.echo(f"Sent #{outbox_id} to {recipient_email} via {via}")
+        for outbox_id, recipient_email, error in report.failed:
+            click.echo(f"Not sent #{outbox_id} to {recipient_email}: {error} "
+                       "(kept in the outbox; the next `monitor digest` retries)", err=True)
+    if report.still_queued:
+        sys.exit(1)
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.pass_obj
+@handle_errors
+def demo(obj: Context, as_json: bool) -> None:
+    """Run everything on bundled sample sites, with no network and no configuration.
+
+    Serves sample news sites on localhost, crawls them, matches a sample watch list, stores
+    to <state>/demo/, and delivers the digest to a local SMTP server started for the demo.
+
+    \b
+    Example:
+        monitor demo
+        monitor --state /tmp/monitor-demo demo --json
+    """
+    from monitor.demo import run_demo
+
+    def show(line: str) -> None:
+        if not as_json:
+            click.echo(line, err=True)
+
+    report = run_demo(obj.state / "demo", on_step=show)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(report.render())
+
+
+def main() -> None:
+    cli(prog_name="monitor")

@@ -1,0 +1,248 @@
+"""The crawler child process against a local server: happy path, idempotent re-crawl, and
+every unhappy path one source can take, none of which may stop the others."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from werkzeug import Request, Response
+
+from monitor.crawl import CrawlEvent, crawl
+from monitor.store import Store
+
+ARTICLE = """<html><head><title>{title}</title></head><body>
+<nav>Home | Huawei deals | Contact</nav>
+<article><h1 class="headline">{title}</h1><time datetime="2026-11-20T08:00:00Z">20 Nov</time>
+<div class="article-body"><p>{body}</p>
+<p>The ministry said the contract would be signed before the end of the year, according
+to documents published on the procurement portal on Friday.</p></div></article>
+<aside>Most read: Huawei opens a flagship store in Tbilisi</aside>
+<footer>© Sample News</footer></body></html>"""
+
+RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Sample</title><link>{base}/</link><description>d</description>
+<item><title>Nuctech wins the scanner tender</title><link>{base}/a/1.html?utm_source=rss</link>
+<guid isPermaLink="false">sample-1</guid><pubDate>Fri, 20 Nov 2026 09:00:00 +0400</pubDate>
+<description>The Revenue Service picked Nuctech for border scanners.</description></item>
+<item><title>Aztec gold on show in Batumi</title><link>{base}/a/2.html</link>
+<guid isPermaLink="false">sample-2</guid><pubDate>Fri, 20 Nov 2026 10:00:00 +0400</pubDate>
+<description>An AZTEC exhibition opens; nothing about telecoms.</description></item>
+</channel></rss>"""
+
+WATCHES = [
+    {"name": "Nuctech", "aliases": ["Нуктек", "ნუქტექი"]},
+    {"name": "ZTE"},
+    {"name": "Huawei", "aliases": ["Хуавей"]},
+]
+
+
+def html(title: str, body: str) -> str:
+    return ARTICLE.format(title=title, body=body)
+
+
+def serve_news(site) -> None:  # type: ignore[no-untyped-def]
+    base = site.url_for("").rstrip("/")
+    site.expect_request("/feed.xml").respond_with_data(
+        RSS.format(base=base), content_type="application/rss+xml"
+    )
+    site.expect_request("/a/1.html").respond_with_data(
+        html("Nuctech wins", "Nuctech Company Ltd will supply scanners to Sarpi."),
+        content_type="text/html; charset=utf-8",
+    )
+    site.expect_request("/a/2.html").respond_with_data(
+        html("Aztec gold", "The AZTEC exhibition opened at the museum in Batumi."),
+        content_type="text/html; charset=utf-8",
+    )
+
+
+def test_crawl_stores_matches_and_recrawl_adds_nothing(site, write_config, state_dir):
+    serve_news(site)
+    config = write_config({
+        "sources": [{"name": "sample", "kind": "feed", "url": site.url_for("/feed.xml"),
+                     "follow_links": True}],
+        "watches": WATCHES,
+    })
+    events: list[CrawlEvent] = []
+    first = crawl(config, state_dir, on_event=events.append)
+    [result] = first.results
+    assert result.status == "ok", result.error
+    assert result.new_items == 2
+    assert {e.kind for e in events} >= {"run_started", "run_finished"}
+    with Store(state_dir) as store:
+        rows = store._rows("SELECT m.watch, m.field, m.found, i.key, i.url FROM matches m "
+                           "JOIN items i ON i.id = m.item_id ORDER BY m.id")
+        counts = (store.count("items"), store.count("matches"), store.count("item_versions"))
+    # Nuctech in title and body; no ZTE inside AZTEC; no Huawei from nav or sidebar
+    assert {(r["watch"], r["field"]) for r in rows} == {("Nuctech", "title"), ("Nuctech", "body")}
+    assert all(r["key"] == "sample-1" for r in rows)
+    assert rows[0]["url"].endswith("/a/1.html")  # tracking parameter dropped
+
+    second = crawl(config, state_dir)
+    [again] = second.results
+    assert again.status == "ok"
+    assert (again.new_items, again.changed_items, again.new_matches) == (0, 0, 0)
+    with Store(state_dir) as store:
+        assert (store.count("items"), store.count("matches"),
+                store.count("item_versions")) == counts
+        assert store.count("runs") == 2
+
+
+def test_crawl_page_source_with_selectors_and_encodings(site, write_config, state_dir):
+    listing = ('<html><body><a class="story" href="/n/ru.html">ru</a>'
+               '<a class="story" href="ka.html">ka</a><a class="story" href="#top">x</a>'
+               '</body></html>')
+    site.expect_request("/n/index.html").respond_with_data(listing, content_type="text/html")
+    ru = html("Нуктек поставит сканеры", "Компания Нуктек выиграла тендер таможни.")
+    ru = ru.replace("<head>", '<head><meta charset="windows-1251">')
+    site.expect_request("/n/ru.html").respond_with_data(
+        ru.encode("windows-1251"), content_type="text/html"
+    )
+    ka = html("ნუქტექი იგებს", "კომპანია ნუქტექი შემოსავლების სამსახურის ტენდერში.")
+    # UTF-8 bytes under a header that claims Latin-1: a common server misconfiguration
+    site.expect_request("/n/ka.html").respond_with_data(
+        ka.encode("utf-8"), content_type="text/html; charset=iso-8859-1"
+    )
+    config = write_config({
+        "sources": [{"name": "listing", "kind": "page", "url": site.url_for("/n/index.html"),
+                     "selectors": {"links": "a.story", "title": "h1.headline",
+                                   "date": "time::attr(datetime)",
+                                   "body": "div.article-body"}}],
+        "watches": WATCHES,
+    })
+    [result] = crawl(config, state_dir).results
+    assert result.status == "ok", result.error
+    with Store(state_dir) as store:
+        items = {r["url"].rsplit("/", 1)[1]: r for r in store._rows("SELECT * FROM items")}
+        found = {r["found"] for r in store._rows("SELECT found FROM matches")}
+    assert items["ru.html"]["title"] == "Нуктек поставит сканеры"
+    assert items["ka.html"]["title"] == "ნუქტექი იგებს"
+    assert items["ru.html"]["published_at"] == "2026-11-20T08:00:00+00:00"
+    assert "Huawei" not in items["ru.html"]["text"]  # body selector: no sidebar
+    assert found == {"Нуктек", "ნუქტექი"}
+
+
+def test_crawl_one_failing_source_never_stops_the_others(site, write_config, state_dir):
+    serve_news(site)
+
+    def slow(request: Request) -> Response:
+        time.sleep(3)
+        return Response("<rss/>", content_type="application/rss+xml")
+
+    site.expect_request("/slow.xml").respond_with_handler(slow)
+    site.expect_request("/500.xml").respond_with_data("oops", status=500)
+    site.expect_request("/broken.xml").respond_with_data(
+        "<html><body>This is not a feed", content_type="text/html"
+    )
+    site.expect_request("/huge.html").respond_with_data(
+        "<html><body>" + "x" * 300_000 + "</body></html>", content_type="text/html"
+    )
+    site.expect_request("/private/feed.xml").respond_with_data("<rss/>")
+    sources = [
+        {"name": "good", "kind": "feed", "url": site.url_for("/feed.xml")},
+        {"name": "missing", "kind": "feed", "url": site.url_for("/404.xml")},
+        {"name": "failing", "kind": "feed", "url": site.url_for("/500.xml")},
+        {"name": "slow", "kind": "feed", "url": site.url_for("/slow.xml")},
+        {"name": "malformed", "kind": "feed", "url": site.url_for("/broken.xml")},
+        {"name": "huge", "kind": "page", "url": site.url_for("/huge.html"),
+         "selectors": {"links": "a"}},
+        {"name": "forbidden", "kind": "feed", "url": site.url_for("/private/feed.xml")},
+        {"name": "nowhere", "kind": "feed", "url": "http://no-such-host.invalid/feed.xml"},
+    ]
+    site.expect_request("/404.xml").respond_with_data("not here", status=404)
+    config = write_config({
+        "sources": sources,
+        "watches": WATCHES,
+        "crawl": {"timeout": 1.5, "max_page_bytes": 100_000},
+    })
+    report = crawl(config, state_dir)
+    results = {r.source: r for r in report.results}
+    assert [r.source for r in report.results] == [s["name"] for s in sources]
+    assert results["good"].status == "ok"
+    assert results["good"].new_matches == 2
+    expected = {
+        "missing": "HTTP 404",
+        "failing": "HTTP 500",
+        "slow": "timed out after 1.5s",
+        "malformed": "malformed feed",
+        "huge": "100,000-byte limit",
+        "forbidden": "robots.txt forbids",
+        "nowhere": "no-such-host.invalid",
+    }
+    for name, text in expected.items():
+        assert results[name].status == "error", (name, results[name])
+        assert text in (results[name].error or ""), (name, results[name].error)
+    assert not report.all_failed
+    with Store(state_dir) as store:
+        runs = {r["source"]: r for r in store._rows("SELECT * FROM runs")}
+    assert runs["failing"]["status"] == "error"
+    assert "HTTP 500" in runs["failing"]["error"]
+    assert all(r["finished_at"] for r in runs.values())
+
+
+def test_crawl_honours_retry_after(site, write_config, state_dir):
+    serve_news(site)
+    site.expect_oneshot_request("/feed.xml").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "1"}
+    )
+    config = write_config({
+        "sources": [{"name": "sample", "kind": "feed", "url": site.url_for("/feed.xml")}],
+        "watches": WATCHES,
+        "crawl": {"retries": 1},
+    })
+    started = time.monotonic()
+    [result] = crawl(config, state_dir).results
+    assert result.status == "ok", result.error
+    assert result.new_items == 2
+    assert time.monotonic() - started >= 1
+
+
+def test_crawl_killed_child_loses_nothing_and_closes_its_run(site, write_config, state_dir):
+    serve_news(site)
+
+    def hang(request: Request) -> Response:
+        time.sleep(6)
+        return Response("late", content_type="text/html")
+
+    site.expect_request("/hang.html").respond_with_handler(hang)
+    listing = ('<html><body><a href="/a/1.html">1</a><a href="/hang.html">2</a>'
+               "</body></html>")
+    site.expect_request("/list.html").respond_with_data(listing, content_type="text/html")
+    config = write_config({
+        "sources": [{"name": "hanging", "kind": "page", "url": site.url_for("/list.html"),
+                     "selectors": {"links": "a"}}],
+        "watches": WATCHES,
+        "crawl": {"timeout": 30},
+    })
+    # SIGTERM at 3 s, SIGKILL at 4 s: the hung request never completes
+    [result] = crawl(config, state_dir, timeout=3, grace=1).results
+    assert result.status == "timeout"
+    assert "time limit" in (result.error or "")
+    with Store(state_dir) as store:
+        [run] = store._rows("SELECT * FROM runs")
+        stored = store.count("items")
+    assert run["status"] != "running"
+    assert run["finished_at"]
+    assert stored == 1  # the article fetched before the kill is kept
+
+
+def test_crawl_dry_run_stores_nothing(site, write_config, state_dir):
+    serve_news(site)
+    config = write_config({
+        "sources": [{"name": "sample", "kind": "feed", "url": site.url_for("/feed.xml")}],
+        "watches": WATCHES,
+    })
+    report = crawl(config, state_dir, dry_run=True)
+    assert report.results[0].status == "ok"
+    assert len(report.items) == 2
+    assert [m["watch"] for m in report.items[0]["matches"]] == ["Nuctech", "Nuctech"]
+    assert not (Path(state_dir) / "monitor.db").exists() or Store(state_dir).count("items") == 0
+
+
+def test_crawl_unknown_source_is_a_clear_error(write_config, state_dir):
+    from monitor.errors import SourceNotFoundError
+
+    config = write_config({"sources": [], "watches": WATCHES})
+    with pytest.raises(SourceNotFoundError, match="no source named 'nope'"):
+        crawl(config, state_dir, ["nope"])
