@@ -1,0 +1,133 @@
+"""The CLI: help and docs for every command, exit codes, summaries and --json."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import cli
+
+README = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+COMMANDS = sorted(cli.commands)
+
+RSS = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>S</title>
+<link>http://x/</link><description>d</description>
+<item><title>Hikvision cameras for Tbilisi</title><link>http://x/1</link><guid>g1</guid>
+<pubDate>Fri, 20 Nov 2026 09:00:00 +0000</pubDate><description>City hall buys Hikvision
+cameras.</description></item></channel></rss>"""
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, config: Path, state: Path, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(cli, ["--config", str(config), "--state", str(state), *args])
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_commands_have_help_with_example(runner, command):
+    result = runner.invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_commands_are_documented(command):
+    assert f"monitor {command}" in README or f"{command}`" in README
+
+
+def test_python_dash_m_monitor_runs():
+    result = subprocess.run([sys.executable, "-m", "monitor", "--help"], capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0
+    assert "check-config" in result.stdout
+
+
+def test_check_config_ok(runner, write_config, tmp_path):
+    config = write_config({"sources": [{"name": "a", "kind": "feed", "url": "https://a.ge/rss"}],
+                           "watches": [{"name": "Nuctech"}]})
+    result = invoke(runner, config.path, tmp_path / "state", "check-config")
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.output
+    assert "1 sources (1 enabled), 1 watches" in result.output
+
+
+def test_check_config_bad_exits_2_naming_file_key_and_value(runner, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sources:\n  - name: a\n    kind: feed\n    url: htp://nowhere\n", "utf-8")
+    result = invoke(runner, bad, tmp_path / "state", "check-config")
+    assert result.exit_code == 2
+    assert str(bad) in result.output
+    assert "sources[0].url" in result.output
+    assert "'htp://nowhere'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_exits_2(runner, tmp_path):
+    result = invoke(runner, tmp_path / "nope.yaml", tmp_path / "state", "crawl")
+    assert result.exit_code == 2
+    assert "config file not found" in result.output
+
+
+def test_config_and_state_from_environment(runner, write_config, tmp_path, monkeypatch):
+    config = write_config({"watches": [{"name": "Nuctech"}]})
+    monkeypatch.setenv("MONITOR_CONFIG", str(config.path))
+    result = runner.invoke(cli, ["check-config", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["config"] == str(config.path)
+
+
+def test_crawl_summary_json_and_exit_codes(runner, site, write_config, tmp_path):
+    site.expect_request("/rss").respond_with_data(RSS, content_type="application/rss+xml")
+    site.expect_request("/gone").respond_with_data("gone", status=410)
+    config = write_config({
+        "sources": [{"name": "good", "kind": "feed", "url": site.url_for("/rss")},
+                    {"name": "gone", "kind": "feed", "url": site.url_for("/gone")}],
+        "watches": [{"name": "Hikvision", "aliases": ["Хиквижн"]}],
+    })
+    state = tmp_path / "state"
+    result = invoke(runner, config.path, state, "crawl")
+    assert result.exit_code == 0, result.output
+    assert "source" in result.output and "new matches" in result.output
+    assert "gone: HTTP 410" in result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()
+            if line.startswith(("good ", "gone "))}
+    assert rows["good"][1] == "ok"
+    assert rows["gone"][1] == "error"
+
+    as_json = invoke(runner, config.path, state, "crawl", "--json", "good")
+    assert as_json.exit_code == 0, as_json.output
+    [good] = json.loads(as_json.output)["results"]
+    assert (good["source"], good["status"], good["new_items"]) == ("good", "ok", 0)
+
+    only_failing = invoke(runner, config.path, state, "crawl", "gone")
+    assert only_failing.exit_code == 1
+
+
+def test_crawl_unknown_source_exits_2(runner, write_config, tmp_path):
+    config = write_config({"sources": [{"name": "a", "kind": "feed", "url": "https://a.ge/"}],
+                           "watches": [{"name": "Nuctech"}]})
+    result = invoke(runner, config.path, tmp_path / "state", "crawl", "b")
+    assert result.exit_code == 2
+    assert "no source named 'b'" in result.output
+
+
+def test_test_source_prints_items_and_stores_nothing(runner, site, write_config, tmp_path):
+    site.expect_request("/rss").respond_with_data(RSS, content_type="application/rss+xml")
+    config = write_config({
+        "sources": [{"name": "good", "kind": "feed", "url": site.url_for("/rss")}],
+        "watches": [{"name": "Hikvision"}],
+    })
+    state = tmp_path / "state"
+    result = invoke(runner, config.path, state, "test-source", "good")
+    assert result.exit_code == 0, result.output
+    assert "Hikvision cameras for Tbilisi" in result.output
+    assert "MATCH Hikvision" in result.output
+    assert not (state / "monitor.db").exists()
