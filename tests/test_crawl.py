@@ -246,3 +246,32 @@ def test_crawl_unknown_source_is_a_clear_error(write_config, state_dir):
     config = write_config({"sources": [], "watches": WATCHES})
     with pytest.raises(SourceNotFoundError, match="no source named 'nope'"):
         crawl(config, state_dir, ["nope"])
+
+
+def test_recrawl_sends_conditional_requests_and_skips_unchanged_pages(
+    site, write_config, state_dir
+):
+    serve_news(site)
+    seen: list[str | None] = []
+    body = html("Nuctech again", "Nuctech scanners arrive at Sarpi.")
+
+    def with_etag(request: Request) -> Response:
+        seen.append(request.headers.get("If-None-Match"))
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304, headers={"ETag": '"v1"'})
+        return Response(body, content_type="text/html; charset=utf-8", headers={"ETag": '"v1"'})
+
+    site.expect_request("/e/1.html").respond_with_handler(with_etag)
+    site.expect_request("/e/index.html").respond_with_data(
+        '<a class="s" href="/e/1.html">1</a>', content_type="text/html")
+    config = write_config({
+        "sources": [{"name": "etag", "kind": "page", "url": site.url_for("/e/index.html"),
+                     "selectors": {"links": "a.s"}}],
+        "watches": WATCHES,
+        "crawl": {"http_cache": True},
+    })
+    [first] = crawl(config, state_dir).results
+    [second] = crawl(config, state_dir).results
+    assert (first.status, first.new_items, first.new_matches) == ("ok", 1, 2)
+    assert (second.status, second.new_items, second.changed_items) == ("ok", 0, 0)
+    assert seen == [None, '"v1"']

@@ -138,6 +138,7 @@ def crawl(
             )
         except OSError as exc:
             raise CrawlError(f"cannot start the crawler ({command[0]}): {exc}") from None
+        restore = _forward_sigterm()
         watchdog = None
         if timeout is not None:
             watchdog = threading.Timer(timeout, _stop, (child, timed_out, grace))
@@ -166,6 +167,7 @@ def crawl(
             _stop(child, None, grace)
             exit_code = child.wait()
         finally:
+            restore()
             if watchdog is not None:
                 watchdog.cancel()
             if child.poll() is None:
@@ -183,6 +185,19 @@ def crawl(
     if interrupted:
         raise KeyboardInterrupt
     return CrawlReport(results=results, items=items, log_path=log_path, exit_code=exit_code)
+
+
+def _forward_sigterm() -> Callable[[], None]:
+    """While a child runs, SIGTERM to us stops it gracefully (as Ctrl-C does) instead of
+    orphaning it. Returns the function that restores the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _parse(line: str) -> CrawlEvent | None:

@@ -1,0 +1,348 @@
+"""Undelivered matches + the runs since the last digest -> a `Digest`; render it as text or HTML.
+
+Reads the store and returns data: never prints, never sends, never marks anything (that is
+`monitor.mail`'s job, atomically with the outbox row).
+
+    store.undelivered_matches ──group by (watch, item)──> DigestEntry ──by watch──> WatchSection
+    store.runs_finished_between ──group by source──────> CoverageLine
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+
+from monitor.config import Config, Recipient
+from monitor.store import Store
+
+__all__ = [
+    "CoverageLine",
+    "Digest",
+    "DigestEntry",
+    "Finding",
+    "WatchSection",
+    "build_digest",
+    "render_html",
+    "render_text",
+]
+
+# a recipient's first digest only reaches this far back: adding a recipient to a long-running
+# install must not mail them months of history
+FIRST_DIGEST_DAYS = 7
+
+# run statuses that mean "this source could not be checked"
+FAILED_STATUSES = frozenset({"error", "timeout", "interrupted"})
+
+_PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
+# a subject names at most this many watches; the rest become "+N more"
+_SUBJECT_WATCHES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One alias or keyword found in an entry's title or body."""
+
+    term: str  # as written in the config
+    term_kind: str  # alias | keyword
+    found: str  # as written on the page
+    field: str  # title | body
+    snippet: str
+    snippet_start: int
+    snippet_end: int
+
+    @property
+    def parts(self) -> tuple[str, str, str]:
+        """(before, found, after) of the snippet, for highlighting. Templates escape each part;
+        offsets that do not fit the snippet give no highlight rather than a wrong one."""
+        s, e = self.snippet_start, self.snippet_end
+        if 0 <= s < e <= len(self.snippet):
+            return self.snippet[:s], self.snippet[s:e], self.snippet[e:]
+        return self.snippet, "", ""
+
+    @property
+    def spelled_differently(self) -> bool:
+        """True when the page wrote something other than the configured term (a transliteration,
+        a case ending): worth saying which alias matched. Case alone does not count."""
+        return " ".join(self.found.split()).casefold() != " ".join(self.term.split()).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    """One item for one watch, with every place the watch's terms were found in it."""
+
+    watch: str
+    item_id: int
+    title: str
+    url: str
+    source: str
+    published_at: str | None  # UTC ISO-8601
+    first_seen_at: str
+    findings: tuple[Finding, ...]
+    match_ids: tuple[int, ...]
+
+    @property
+    def date(self) -> str:
+        """The date to sort and show by: published, else when we first saw it."""
+        return self.published_at or self.first_seen_at
+
+    @property
+    def link(self) -> str | None:
+        """The URL when it is safe to put in an href (http/https only), else None."""
+        return self.url if _is_web_url(self.url) else None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSection:
+    watch: str
+    priority: str
+    entries: tuple[DigestEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageLine:
+    """How one source's runs went within the digest window."""
+
+    source: str
+    runs: int
+    failed: int
+    last_status: str
+    last_error: str | None  # the most recent error in the window, even if a later run was ok
+    fetched: int
+    new_items: int
+    new_matches: int
+    seconds: float
+
+    @property
+    def failing(self) -> bool:
+        """The source's latest run failed: it is not being checked right now."""
+        return self.last_status in FAILED_STATUSES
+
+    @property
+    def recovered(self) -> bool:
+        """Some runs failed but the latest one did not."""
+        return self.failed > 0 and not self.failing
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    recipient: str  # email address
+    generated_at: str  # UTC ISO-8601
+    since: str | None  # the previous digest's `until`; None for a recipient's first digest
+    until: str
+    sections: tuple[WatchSection, ...]
+    coverage: tuple[CoverageLine, ...]
+    subject: str
+
+    @property
+    def entries(self) -> tuple[DigestEntry, ...]:
+        return tuple(e for section in self.sections for e in section.entries)
+
+    @property
+    def findings_count(self) -> int:
+        """Number of entries (an item matched by three aliases of one watch counts once)."""
+        return sum(len(section.entries) for section in self.sections)
+
+    @property
+    def match_ids(self) -> tuple[int, ...]:
+        return tuple(i for e in self.entries for i in e.match_ids)
+
+    @property
+    def failed_sources(self) -> tuple[CoverageLine, ...]:
+        return tuple(line for line in self.coverage if line.failing)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.findings_count == 0 and not self.failed_sources
+
+
+def _is_web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def _iso(moment: datetime) -> str:
+    # the store's own format (store.utcnow): string comparison in SQL must agree with time order
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def build_digest(
+    store: Store, config: Config, recipient: Recipient, *, now: datetime | None = None
+) -> Digest:
+    """What is new for `recipient` since their last digest, and how every source fared."""
+    now = now or datetime.now(UTC)
+    until = _iso(now)
+    last = store.last_digest_at(recipient.email)
+    # first digest: the flood guard bounds both the matches and the runs reported
+    window_start = last or _iso(now - timedelta(days=FIRST_DIGEST_DAYS))
+    wanted = [w for w in config.watches if recipient.wants(w)]
+    rows = store.undelivered_matches(
+        recipient.email, [w.name for w in wanted], since=None if last else window_start
+    )
+    # matches stored after `until` belong to the next digest, so `now` means what it says
+    rows = [r for r in rows if r["matched_at"] <= until]
+
+    sections = []
+    for watch in sorted(wanted, key=lambda w: (_PRIORITY_ORDER[w.priority], w.name.casefold())):
+        entries = _entries(watch.name, [r for r in rows if r["watch"] == watch.name])
+        if entries:
+            sections.append(WatchSection(watch.name, watch.priority, entries))
+    coverage = _coverage(store.runs_finished_between(window_start, until))
+    prefix = config.digest.subject_prefix
+    return Digest(
+        recipient=recipient.email,
+        generated_at=until,
+        since=last,
+        until=until,
+        sections=tuple(sections),
+        coverage=coverage,
+        subject=_subject(prefix, sections, coverage),
+    )
+
+
+def _entries(watch: str, rows: list[dict[str, Any]]) -> tuple[DigestEntry, ...]:
+    by_item: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_item[row["item_id"]].append(row)
+    entries = []
+    for item_id, matches in by_item.items():
+        # title findings first: the headline is the strongest evidence; then in match order
+        matches.sort(key=lambda r: (r["field"] != "title", r["match_id"]))
+        first = matches[0]
+        entries.append(
+            DigestEntry(
+                watch=watch,
+                item_id=item_id,
+                title=first["title"],
+                url=first["url"],
+                source=first["source"],
+                published_at=first["published_at"],
+                first_seen_at=first["first_seen_at"],
+                findings=tuple(
+                    Finding(
+                        term=r["term"],
+                        term_kind=r["term_kind"],
+                        found=r["found"],
+                        field=r["field"],
+                        snippet=r["snippet"],
+                        snippet_start=r["snippet_start"],
+                        snippet_end=r["snippet_end"],
+                    )
+                    for r in matches
+                ),
+                match_ids=tuple(r["match_id"] for r in matches),
+            )
+        )
+    entries.sort(key=lambda e: (e.date, e.item_id), reverse=True)
+    return tuple(entries)
+
+
+def _coverage(runs: list[dict[str, Any]]) -> tuple[CoverageLine, ...]:
+    by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        by_source[run["source"]].append(run)
+    lines = []
+    for source, source_runs in by_source.items():
+        source_runs.sort(key=lambda r: (r["finished_at"], r["id"]))
+        errors = [r["error"] for r in source_runs if r["error"]]
+        lines.append(
+            CoverageLine(
+                source=source,
+                runs=len(source_runs),
+                failed=sum(r["status"] in FAILED_STATUSES for r in source_runs),
+                last_status=source_runs[-1]["status"],
+                last_error=errors[-1] if errors else None,
+                fetched=sum(r["fetched"] or 0 for r in source_runs),
+                new_items=sum(r["new_items"] or 0 for r in source_runs),
+                new_matches=sum(r["new_matches"] or 0 for r in source_runs),
+                seconds=round(sum(r["seconds"] or 0.0 for r in source_runs), 1),
+            )
+        )
+    # failing sources first, then recovered ones, then the healthy, each by name
+    lines.sort(key=lambda c: (not c.failing, not c.recovered, c.source))
+    return tuple(lines)
+
+
+def _subject(prefix: str, sections: list[WatchSection], coverage: tuple[CoverageLine, ...]) -> str:
+    total = sum(len(s.entries) for s in sections)
+    failing = sum(c.failing for c in coverage)
+    if total:
+        counts = [f"{s.watch} {len(s.entries)}" for s in sections[:_SUBJECT_WATCHES]]
+        if len(sections) > _SUBJECT_WATCHES:
+            counts.append(f"+{len(sections) - _SUBJECT_WATCHES} more")
+        subject = f"{prefix}: {total} new ({', '.join(counts)})"
+    elif failing:
+        subject = f"{prefix}: nothing new, {failing} source{'s' if failing != 1 else ''} failed"
+    else:
+        subject = f"{prefix}: nothing new"
+    # one header line whatever the watch names hold
+    return " ".join(subject.split())
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+def _when(value: str | None) -> str:
+    """'2024-05-01T10:00:00+00:00' -> '2024-05-01 10:00 UTC' (input as stored, UTC ISO)."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _plain(value: object) -> str:
+    """Crawled text for a terminal: no control characters (no escape sequences)."""
+    return _CONTROL.sub("", str(value))
+
+
+def _oneline(value: object, limit: int = 300) -> str:
+    """An error message on one line, cut to a readable length (tracebacks belong in logs)."""
+    text = " ".join(_plain(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        # every crawled string in the HTML is escaped; the text template must not be
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["when"] = _when
+    env.filters["plain"] = _plain
+    env.filters["oneline"] = _oneline
+    env.globals["first_digest_days"] = FIRST_DIGEST_DAYS
+    return env
+
+
+_ENV = _environment()
+
+
+def render_text(digest: Digest) -> str:
+    return _ENV.get_template("digest.txt.j2").render(digest=digest)
+
+
+def render_html(digest: Digest) -> str:
+    return _ENV.get_template("digest.html.j2").render(digest=digest)

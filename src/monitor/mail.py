@@ -1,0 +1,338 @@
+"""Digest -> email, through the outbox, exactly once.
+
+    queue_digests: build_digest -> compose -> <state>/outbox/*.eml + outbox row (matches
+                   recorded as delivered in the same transaction)
+    deliver:       outbox row -> SMTP (or, without SMTP settings, the .eml file is the delivery)
+                   -> marked sent only after the server accepted it
+
+A message is composed once and its bytes stored: a retry sends the very same message (same
+Message-ID), and a digest that fails to send stays queued with back-off instead of being lost.
+The one window left is a crash between the server's "250 OK" and `mark_sent`: that message is
+sent again, recognisable by its Message-ID.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import sqlite3
+import ssl
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+from monitor.config import Config, Recipient, SmtpSettings
+from monitor.digest import Digest, build_digest, render_html, render_text
+from monitor.errors import ConfigError, MissingEnvVarError
+from monitor.store import Store
+
+__all__ = [
+    "DeliveryReport",
+    "QueuedDigest",
+    "compose",
+    "deliver",
+    "preview",
+    "queue_digests",
+    "read_eml",
+]
+
+DEFAULT_SENDER = "monitor@localhost"
+OUTBOX_DIR = "outbox"
+_CRLF = re.compile(rb"\r?\n")
+# who a preview is built for when the config names no recipient: every watch, first-digest window
+_PREVIEW_RECIPIENT = "preview@monitor.local"
+
+
+# no slots: callers serialise it with vars() / __dict__ (the CLI's --json)
+@dataclass(frozen=True)
+class QueuedDigest:
+    outbox_id: int
+    recipient: str
+    subject: str
+    findings: int
+    eml_path: Path
+    html_path: Path
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    sent: list[tuple[int, str, str, str]] = field(default_factory=list)  # id, to, subject, via
+    failed: list[tuple[int, str, str]] = field(default_factory=list)  # id, to, error
+    still_queued: int = 0
+
+
+# -- compose and queue --------------------------------------------------------------------------
+
+
+def compose(digest: Digest, config: Config) -> EmailMessage:
+    """A multipart/alternative message: text/plain first (the fallback), then text/html."""
+    msg = EmailMessage()
+    msg["Subject"] = digest.subject
+    msg["From"] = config.smtp.sender if config.smtp else DEFAULT_SENDER
+    name = next((r.name for r in config.recipients if r.email == digest.recipient), None)
+    msg["To"] = Address(display_name=name or "", addr_spec=digest.recipient)
+    msg["Date"] = format_datetime(datetime.fromisoformat(digest.generated_at).astimezone(UTC))
+    # made once, here: a resend of the stored bytes carries the same id
+    msg["Message-ID"] = make_msgid(domain="monitor.local")
+    # quoted-printable keeps the message 7-bit clean for any server, long HTML lines included
+    qp = "quoted-printable"
+    msg.set_content(render_text(digest), subtype="plain", charset="utf-8", cte=qp)
+    msg.add_alternative(render_html(digest), subtype="html", charset="utf-8", cte=qp)
+    return msg
+
+
+def queue_digests(
+    store: Store, config: Config, state_dir: str | Path, *, now: datetime | None = None
+) -> list[QueuedDigest]:
+    """Build, compose and queue one digest per recipient. An empty digest (nothing new, nothing
+    failing) only closes the recipient's window, unless `digest.send_empty` is set."""
+    now = now or datetime.now(UTC)
+    outbox = Path(state_dir) / OUTBOX_DIR
+    queued = []
+    for recipient in config.recipients:
+        digest = build_digest(store, config, recipient, now=now)
+        if digest.is_empty and not config.digest.send_empty:
+            store.mark_digest(recipient.email, digest.until)
+            continue
+        msg = compose(digest, config)
+        data = msg.as_bytes()
+        html = _html_part(msg)
+        eml_path, html_path = _outbox_paths(outbox, digest)
+        # written under temporary names and renamed once the outbox row exists: a crash before
+        # the row leaves only *.part files, never an .eml that looks delivered but is not queued
+        eml_part = eml_path.with_name(eml_path.name + ".part")
+        html_part = html_path.with_name(html_path.name + ".part")
+        eml_part.write_bytes(data)
+        html_part.write_text(html, encoding="utf-8")
+        try:
+            outbox_id = store.queue_digest(
+                recipient=recipient.email,
+                subject=digest.subject,
+                message_id=str(msg["Message-ID"]),
+                message=data,
+                match_ids=digest.match_ids,
+                until=digest.until,
+                eml_path=str(eml_path),
+                html_path=str(html_path),
+                findings=digest.findings_count,
+            )
+        except BaseException as exc:
+            eml_part.unlink(missing_ok=True)
+            html_part.unlink(missing_ok=True)
+            if isinstance(exc, sqlite3.IntegrityError):
+                # another process queued some of these matches for this recipient first
+                # (deliveries' primary key); the rest wait for the next digest
+                continue
+            raise
+        os.replace(eml_part, eml_path)
+        os.replace(html_part, html_path)
+        queued.append(
+            QueuedDigest(
+                outbox_id=outbox_id,
+                recipient=recipient.email,
+                subject=digest.subject,
+                findings=digest.findings_count,
+                eml_path=eml_path,
+                html_path=html_path,
+            )
+        )
+    return queued
+
+
+def _html_part(msg: EmailMessage) -> str:
+    body = msg.get_body(preferencelist=("html",))
+    return body.get_content() if body is not None else ""
+
+
+def _slug(email: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", email.lower()).strip("-") or "recipient"
+
+
+def _outbox_paths(outbox: Path, digest: Digest) -> tuple[Path, Path]:
+    outbox.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.fromisoformat(digest.until).strftime("%Y%m%dT%H%M%S")
+    stem = f"{stamp}-{_slug(digest.recipient)}"
+    n = 1
+    # two digests for one recipient within a second (a test, a manual re-run) get their own files
+    while any((outbox / f"{stem}-{n}{ext}").exists() for ext in (".eml", ".html", ".eml.part")):
+        n += 1
+    return outbox / f"{stem}-{n}.eml", outbox / f"{stem}-{n}.html"
+
+
+# -- deliver ------------------------------------------------------------------------------------
+
+
+def deliver(store: Store, config: Config, *, force: bool = True) -> DeliveryReport:
+    """Send queued digests. `force=False` sends only those whose retry time has come.
+
+    Without SMTP settings the .eml file in the outbox is the delivery. With them, one SMTP
+    connection serves every message; a message is marked sent only after the server accepted
+    it, and a failure keeps it queued for a later retry.
+    """
+    report = DeliveryReport()
+    messages = store.queued_messages(due_only=not force)
+    if messages and config.smtp is None:
+        for row in messages:
+            path = _ensure_eml(store, row)
+            via = f"file:{path}"
+            store.mark_sent(row["id"], via)
+            report.sent.append((row["id"], row["recipient"], row["subject"], via))
+    elif messages and config.smtp is not None:
+        _send_all(store, config.smtp, messages, report)
+    report.still_queued = len(store.queued_messages())
+    return report
+
+
+def _ensure_eml(store: Store, row: dict[str, Any]) -> Path:
+    """The row's .eml file, rewritten from the stored bytes if it went missing (a crash between
+    queueing and the rename, or someone tidying the folder)."""
+    if row["eml_path"]:
+        path = Path(row["eml_path"])
+    else:
+        path = store.state_dir / OUTBOX_DIR / f"outbox-{row['id']}.eml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_raw(row))
+    return path
+
+
+def _raw(row: dict[str, Any]) -> bytes:
+    data = row["message"]
+    return data if isinstance(data, bytes) else str(data).encode("utf-8")
+
+
+def _password(smtp: SmtpSettings) -> str:
+    if smtp.password_env is None:
+        raise ConfigError(
+            f"smtp.username is set ({smtp.username!r}) but smtp.password_env is not: "
+            "name the environment variable that holds the password"
+        )
+    password = os.environ.get(smtp.password_env)
+    if password is None:
+        raise MissingEnvVarError(
+            f"environment variable {smtp.password_env} is not set "
+            f"(named by smtp.password_env): it must hold the SMTP password for {smtp.username!r}"
+        )
+    return password
+
+
+def _connect(smtp: SmtpSettings, password: str | None) -> smtplib.SMTP:
+    host, port = smtp.host, smtp.effective_port
+    client: smtplib.SMTP
+    if smtp.security == "ssl":
+        client = smtplib.SMTP_SSL(
+            host, port, timeout=smtp.timeout, context=ssl.create_default_context()
+        )
+    else:
+        client = smtplib.SMTP(host, port, timeout=smtp.timeout)
+    try:
+        if smtp.security == "starttls":
+            client.ehlo()
+            client.starttls(context=ssl.create_default_context())
+            client.ehlo()
+        if smtp.username:
+            client.login(smtp.username, password or "")
+    except BaseException:
+        _close(client)
+        raise
+    return client
+
+
+def _close(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()
+
+
+def _send_all(
+    store: Store, smtp: SmtpSettings, messages: list[dict[str, Any]], report: DeliveryReport
+) -> None:
+    # resolved before any connection: a missing secret is a config error, not a send failure
+    password = _password(smtp) if smtp.username else None
+    where = f"{smtp.host}:{smtp.effective_port}"
+    client: smtplib.SMTP | None = None
+    try:
+        for index, row in enumerate(messages):
+            outbox_id, recipient = row["id"], row["recipient"]
+            if client is None:
+                try:
+                    client = _connect(smtp, password)
+                except (OSError, smtplib.SMTPException) as exc:
+                    # nothing else will get through this time: every remaining message waits
+                    error = f"{where}: {_describe(exc)}"
+                    for rest in messages[index:]:
+                        store.mark_attempt_failed(rest["id"], error)
+                        report.failed.append((rest["id"], rest["recipient"], error))
+                    return
+            try:
+                # the stored message itself, so every attempt carries the same Message-ID;
+                # smtplib sends bytes as given, and SMTP wants CRLF line ends (the .eml has LF)
+                client.sendmail(smtp.sender, [recipient], _CRLF.sub(b"\r\n", _raw(row)))
+            except (OSError, smtplib.SMTPException) as exc:
+                error = f"{where}: {_describe(exc)}"
+                store.mark_attempt_failed(outbox_id, error)
+                report.failed.append((outbox_id, recipient, error))
+                if isinstance(exc, (OSError, smtplib.SMTPServerDisconnected)):
+                    # the connection is gone; the next message reconnects
+                    client.close()
+                    client = None
+                continue
+            via = f"smtp:{where}"
+            store.mark_sent(outbox_id, via)
+            report.sent.append((outbox_id, recipient, row["subject"], via))
+    finally:
+        if client is not None:
+            _close(client)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        reply = exc.smtp_error
+        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+        return f"{type(exc).__name__}: {exc.smtp_code} {' '.join(text.split())}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refused = ", ".join(f"{to} ({code})" for to, (code, _) in exc.recipients.items())
+        return f"recipient refused: {refused}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+# -- preview ------------------------------------------------------------------------------------
+
+
+def preview(
+    store: Store, config: Config, recipient: str | None = None, *, html_path: str | Path
+) -> str:
+    """Build the digest the first (or the named) recipient would get next, write its HTML to
+    `html_path` and return its text. Queues nothing and marks nothing."""
+    chosen = _recipient(config, recipient)
+    digest = build_digest(store, config, chosen)
+    path = Path(html_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(digest), encoding="utf-8")
+    return render_text(digest)
+
+
+def _recipient(config: Config, email: str | None) -> Recipient:
+    if email is None:
+        if config.recipients:
+            return config.recipients[0]
+        return Recipient(email=_PREVIEW_RECIPIENT)
+    for recipient in config.recipients:
+        if recipient.email.casefold() == email.casefold():
+            return recipient
+    known = ", ".join(r.email for r in config.recipients) or "none"
+    raise ConfigError(f"no recipient {email!r} in the config (recipients: {known})")
+
+
+def read_eml(path: str | Path) -> EmailMessage:
+    """Parse an outbox .eml file (for tests and for showing what was sent)."""
+    with open(path, "rb") as handle:
+        return BytesParser(policy=policy.default).parse(handle)  # type: ignore[return-value]

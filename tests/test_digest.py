@@ -1,0 +1,409 @@
+"""build_digest over a real Store, and the text/HTML renderings."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.config import Config, Recipient
+from monitor.digest import (
+    CoverageLine,
+    Digest,
+    DigestEntry,
+    Finding,
+    WatchSection,
+    build_digest,
+    render_html,
+    render_text,
+)
+from monitor.match import Matcher
+from monitor.models import Item, RunResult, RunStatus, ScrapedItem
+from monitor.normalise import content_hash, normalise
+from monitor.store import Store
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+WATCHES: list[dict[str, Any]] = [
+    {"name": "Nuctech", "aliases": ["Нуктек", "ნუქტექი"], "tags": ["china"], "priority": "high"},
+    {"name": "Hikvision", "aliases": ["Хиквижн"], "tags": ["china", "cctv"]},
+    {"name": "Anaklia port", "keywords": ["Anaklia"], "priority": "low"},
+]
+
+HOSTILE_TITLE = '<script>alert(1)</script> & "quotes" Nuctech'
+
+
+@pytest.fixture
+def config(write_config: Callable[..., Config]) -> Config:
+    return write_config(
+        {
+            "watches": WATCHES,
+            "recipients": [
+                {"email": "all@example.org"},
+                {"email": "china@example.org", "tags": ["cctv"]},
+                {"email": "port@example.org", "watches": ["Anaklia port"]},
+            ],
+            "digest": {"subject_prefix": "watch"},
+        }
+    )
+
+
+def add(
+    store: Store,
+    config: Config,
+    *,
+    source: str = "civil_ge",
+    url: str,
+    title: str = "",
+    body: str = "",
+    published: str | None = None,
+    run_id: int | None = None,
+) -> int:
+    item = normalise(
+        ScrapedItem(source=source, url=url, title=title, body=body, published=published)
+    )
+    return store_item(store, config, item, run_id)
+
+
+def store_item(store: Store, config: Config, item: Item, run_id: int | None = None) -> int:
+    matches = Matcher(config.watches).match(item)
+    assert matches, f"fixture item matches nothing: {item.title!r}"
+    return store.add(item, matches, run_id).item_id
+
+
+def run(
+    store: Store, source: str, status: RunStatus, error: str | None = None, **counts: int
+) -> None:
+    run_id = store.start_run(source)
+    store.finish_run(run_id, RunResult(source=source, status=status, error=error, **counts))
+
+
+def recipient(config: Config, email: str) -> Recipient:
+    return next(r for r in config.recipients if r.email == email)
+
+
+def test_build_digest_groups_one_item_into_one_entry_title_first(
+    store: Store, config: Config
+) -> None:
+    add(
+        store,
+        config,
+        url="https://civil.ge/archives/1",
+        title="Scanner deal goes to Nuctech",
+        body="The ministry signed with Нуктек. Later, ნუქტექი delivered.",
+        published="2024-05-01T10:00:00Z",
+    )
+
+    digest = build_digest(store, config, recipient(config, "all@example.org"))
+
+    assert [s.watch for s in digest.sections] == ["Nuctech"]
+    (entry,) = digest.sections[0].entries
+    assert [f.field for f in entry.findings] == ["title", "body", "body"]
+    assert [f.found for f in entry.findings] == ["Nuctech", "Нуктек", "ნუქტექი"]
+    assert len(entry.match_ids) == 3
+    assert digest.findings_count == 1
+    assert sorted(digest.match_ids) == sorted(entry.match_ids)
+
+
+def test_build_digest_orders_by_priority_name_then_newest(store: Store, config: Config) -> None:
+    add(store, config, url="https://a.ge/1", title="Anaklia port news", published="2024-01-01")
+    add(store, config, url="https://a.ge/2", title="Hikvision old", published="2024-01-02")
+    add(store, config, url="https://a.ge/3", title="Hikvision newer", published="2024-03-02")
+    # no date: sorted by when it was first seen (now), so newest
+    add(store, config, url="https://a.ge/4", title="Hikvision undated")
+    add(store, config, url="https://a.ge/5", title="Nuctech", published="2023-01-01")
+
+    digest = build_digest(store, config, recipient(config, "all@example.org"))
+
+    assert [(s.watch, s.priority) for s in digest.sections] == [
+        ("Nuctech", "high"),
+        ("Hikvision", "normal"),
+        ("Anaklia port", "low"),
+    ]
+    assert [e.title for e in digest.sections[1].entries] == [
+        "Hikvision undated",
+        "Hikvision newer",
+        "Hikvision old",
+    ]
+    assert digest.subject == "watch: 5 new (Nuctech 1, Hikvision 3, Anaklia port 1)"
+
+
+def test_build_digest_item_matching_two_watches_is_in_both_sections(
+    store: Store, config: Config
+) -> None:
+    add(store, config, url="https://a.ge/1", title="Nuctech and Hikvision at the border")
+
+    digest = build_digest(store, config, recipient(config, "all@example.org"))
+
+    assert [s.watch for s in digest.sections] == ["Nuctech", "Hikvision"]
+    assert digest.findings_count == 2
+    assert digest.subject == "watch: 2 new (Nuctech 1, Hikvision 1)"
+
+
+def test_build_digest_filters_watches_by_recipient(store: Store, config: Config) -> None:
+    add(store, config, url="https://a.ge/1", title="Nuctech scanners")
+    add(store, config, url="https://a.ge/2", title="Hikvision cameras")
+    add(store, config, url="https://a.ge/3", title="Anaklia deep sea port")
+
+    def watches(email: str) -> list[str]:
+        return [s.watch for s in build_digest(store, config, recipient(config, email)).sections]
+
+    assert watches("all@example.org") == ["Nuctech", "Hikvision", "Anaklia port"]
+    assert watches("china@example.org") == ["Hikvision"]  # by tag
+    assert watches("port@example.org") == ["Anaklia port"]  # by name
+
+
+def test_build_digest_coverage_lists_failing_sources_first_with_error(
+    store: Store, config: Config
+) -> None:
+    run(store, "civil_ge", "ok", fetched=12, new_items=3, new_matches=1)
+    run(store, "civil_ge", "ok", fetched=10)
+    run(store, "oc_media", "error", error="HTTP 503 from https://oc-media.org/feed/")
+    run(store, "oc_media", "timeout", error="killed after 600 s")
+    run(store, "eurasianet", "error", error="DNS lookup failed")
+    run(store, "eurasianet", "ok", fetched=4)
+    run(store, "prozorro", "partial", error="2 pages failed", fetched=40)
+
+    digest = build_digest(store, config, recipient(config, "all@example.org"))
+
+    by_source = {line.source: line for line in digest.coverage}
+    assert [line.source for line in digest.coverage] == [
+        "oc_media",  # failing
+        "eurasianet",  # recovered
+        "civil_ge",
+        "prozorro",
+    ]
+    assert by_source["oc_media"] == CoverageLine(
+        source="oc_media",
+        runs=2,
+        failed=2,
+        last_status="timeout",
+        last_error="killed after 600 s",
+        fetched=0,
+        new_items=0,
+        new_matches=0,
+        seconds=0.0,
+    )
+    assert by_source["civil_ge"].runs == 2 and by_source["civil_ge"].fetched == 22
+    assert by_source["eurasianet"].recovered and not by_source["eurasianet"].failing
+    assert not by_source["prozorro"].failing
+    assert [line.source for line in digest.failed_sources] == ["oc_media"]
+    assert not digest.is_empty
+    assert digest.subject == "watch: nothing new, 1 source failed"
+
+    text = render_text(digest)
+    assert "FAILED     oc_media: last run timeout, 2 of 2 runs failed" in text
+    assert "killed after 600 s" in text
+    assert "recovered  eurasianet" in text and "DNS lookup failed" in text
+    assert text.index("oc_media") < text.index("civil_ge")
+    html = render_html(digest)
+    assert "oc_media" in html and "killed after 600 s" in html
+    assert "Nothing new for your watch list." in html
+
+
+def test_build_digest_coverage_only_since_last_digest(store: Store, config: Config) -> None:
+    run(store, "oc_media", "error", error="old failure")
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    store.mark_digest("all@example.org", later.replace(microsecond=0).isoformat())
+
+    digest = build_digest(
+        store, config, recipient(config, "all@example.org"), now=later + timedelta(hours=1)
+    )
+
+    assert digest.coverage == ()
+    assert digest.is_empty
+    assert "nothing was checked" in render_text(digest)
+
+
+def test_build_digest_subject_pluralises_failures(store: Store, config: Config) -> None:
+    run(store, "a_site", "error", error="boom")
+    run(store, "b_site", "interrupted", error="SIGTERM")
+
+    digest = build_digest(store, config, recipient(config, "all@example.org"))
+
+    assert digest.subject == "watch: nothing new, 2 sources failed"
+
+
+def test_build_digest_empty(store: Store, config: Config) -> None:
+    run(store, "civil_ge", "ok", fetched=5)
+
+    digest = build_digest(store, config, recipient(config, "all@example.org"))
+
+    assert digest.sections == ()
+    assert digest.is_empty
+    assert digest.findings_count == 0 and digest.match_ids == ()
+    assert digest.subject == "watch: nothing new"
+    assert "Nothing new for your watch list." in render_text(digest)
+
+
+def test_build_digest_first_digest_only_covers_last_seven_days(
+    store: Store, config: Config
+) -> None:
+    add(store, config, url="https://a.ge/old", title="Nuctech old news")
+    add(store, config, url="https://a.ge/new", title="Nuctech new news")
+    old = (datetime.now(UTC) - timedelta(days=30)).replace(microsecond=0).isoformat()
+    store.db.conn.execute(
+        "UPDATE matches SET matched_at = ? WHERE item_id = "
+        "(SELECT id FROM items WHERE url = 'https://a.ge/old')",
+        (old,),
+    )
+    email = "all@example.org"
+
+    first = build_digest(store, config, recipient(config, email))
+    assert [e.title for e in first.entries] == ["Nuctech new news"]
+    assert first.since is None
+    assert "first digest: findings of the last 7 days" in render_text(first)
+
+    # a recipient who had a digest before gets everything not yet delivered
+    store.mark_digest(email, (datetime.now(UTC) - timedelta(days=60)).isoformat())
+    later = build_digest(store, config, recipient(config, email))
+    assert sorted(e.title for e in later.entries) == ["Nuctech new news", "Nuctech old news"]
+
+
+def test_build_digest_leaves_matches_after_now_for_the_next_digest(
+    store: Store, config: Config
+) -> None:
+    add(store, config, url="https://a.ge/1", title="Nuctech")
+    past = datetime.now(UTC) - timedelta(hours=1)
+
+    assert build_digest(store, config, recipient(config, "all@example.org"), now=past).is_empty
+
+
+def test_build_digest_skips_delivered_matches(store: Store, config: Config) -> None:
+    add(store, config, url="https://a.ge/1", title="Nuctech")
+    first = build_digest(store, config, recipient(config, "all@example.org"))
+    store.queue_digest(
+        recipient="all@example.org",
+        subject=first.subject,
+        message_id="<1@monitor.local>",
+        message=b"",
+        match_ids=first.match_ids,
+        until=first.until,
+        eml_path=None,
+        html_path=None,
+        findings=first.findings_count,
+    )
+
+    again = build_digest(store, config, recipient(config, "all@example.org"))
+    other = build_digest(store, config, recipient(config, "port@example.org"))
+
+    assert again.is_empty and again.since == first.until
+    assert other.is_empty  # wants only Anaklia port
+
+
+def test_render_html_escapes_hostile_crawled_strings(store: Store, config: Config) -> None:
+    hostile_body = 'Body <img src=x onerror=alert(2)> says Hikvision & "more"'
+    for url, title, body in [
+        ("https://evil.example/a?x=1&y=\"><script>", HOSTILE_TITLE, hostile_body),
+        ("javascript:alert(3)", "Nuctech javascript link", ""),
+    ]:
+        item = Item(
+            source="evil_site",
+            key=url,
+            url=url,
+            title=title,
+            text=body,
+            published_at=None,
+            content_hash=content_hash(title, body),
+        )
+        store_item(store, config, item)
+    digest = build_digest(store, config, recipient(config, "all@example.org"))
+
+    html = render_html(digest)
+    text = render_text(digest)
+
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;quotes&#34; " in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+    assert '<mark style="background:#ffe58a;color:#1f1f1f;padding:0 2px;">Nuctech</mark>' in html
+    assert 'href="https://evil.example/a?x=1&amp;y=&#34;&gt;&lt;script&gt;"' in html
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert hrefs and all(h.startswith("https://") for h in hrefs)
+    assert "javascript:alert(3)" in html  # shown, as text only
+    # no external resources, no stylesheet (mail clients strip it)
+    assert "src=" not in html.replace("&lt;img src=x", "")
+    assert "<style" not in html and "<link" not in html
+    # the text part carries the strings as they are
+    assert HOSTILE_TITLE in text
+    assert "[[Nuctech]]" in text and "[[Hikvision]]" in text
+
+
+def test_render_shows_alias_when_page_spells_it_differently(store: Store, config: Config) -> None:
+    add(store, config, url="https://a.ge/1", title="NUCTECH wins", body="Контракт с Нуктёк")
+    digest = build_digest(store, config, recipient(config, "all@example.org"))
+
+    text = render_text(digest)
+    html = render_html(digest)
+
+    # case alone is not a different spelling; ё for е is
+    assert "in title: [[NUCTECH]] wins" in text
+    assert 'in body, matched alias "Нуктек": Контракт с [[Нуктёк]]' in text
+    assert "matched alias &ldquo;Нуктек&rdquo;:" in html
+
+
+def test_finding_parts_with_offsets_outside_the_snippet_highlight_nothing() -> None:
+    finding = Finding("Nuctech", "alias", "Nuctech", "body", "short", 3, 40)
+
+    assert finding.parts == ("short", "", "")
+
+
+def _snapshot_digest() -> Digest:
+    entry = DigestEntry(
+        watch="Nuctech",
+        item_id=1,
+        title='Customs buys scanners from <Nuctech> & "partners"',
+        url="https://civil.ge/archives/600001?utm=x&y=1",
+        source="civil_ge",
+        published_at="2024-05-01T10:00:00+00:00",
+        first_seen_at="2024-05-01T11:00:00+00:00",
+        findings=(
+            Finding("Nuctech", "alias", "Nuctech", "title", "…from <Nuctech> & …", 7, 14),
+            Finding("ნუქტექი", "alias", "ნუქტექს", "body", "კონტრაქტი ნუქტექს გადაეცა", 10, 17),
+        ),
+        match_ids=(1, 2),
+    )
+    undated = DigestEntry(
+        watch="Hikvision",
+        item_id=2,
+        title="Cameras",
+        url="ftp://example.org/file",
+        source="oc_media",
+        published_at=None,
+        first_seen_at="2024-05-02T08:30:00+00:00",
+        findings=(Finding("Hikvision", "alias", "Hikvision", "body", "Hikvision cameras", 0, 9),),
+        match_ids=(3,),
+    )
+    return Digest(
+        recipient="ana@example.org",
+        generated_at="2024-05-03T07:00:00+00:00",
+        since="2024-05-02T07:00:00+00:00",
+        until="2024-05-03T07:00:00+00:00",
+        sections=(
+            WatchSection("Nuctech", "high", (entry,)),
+            WatchSection("Hikvision", "normal", (undated,)),
+        ),
+        coverage=(
+            CoverageLine("oc_media", 3, 3, "error", "HTTP 503 <html>", 0, 0, 0, 12.5),
+            CoverageLine("civil_ge", 3, 0, "ok", None, 25, 4, 2, 30.1),
+            CoverageLine("ipn", 1, 0, "ok", None, 0, 0, 0, 1.0),
+        ),
+        subject="monitor: 2 new (Nuctech 1, Hikvision 1)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "render"), [("digest.txt", render_text), ("digest.html", render_html)]
+)
+def test_render_matches_snapshot(name: str, render: Callable[[Digest], str]) -> None:
+    """Golden output; regenerate with MONITOR_UPDATE_SNAPSHOTS=1 after an intended change."""
+    rendered = render(_snapshot_digest())
+    path = SNAPSHOTS / name
+    if os.environ.get("MONITOR_UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(rendered, encoding="utf-8")
+    assert rendered == path.read_text(encoding="utf-8")
