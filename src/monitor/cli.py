@@ -7,6 +7,7 @@ config or arguments, 1 otherwise). Nothing below the CLI prints or exits.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
@@ -312,7 +313,7 @@ def digest(obj: Context, preview: bool, html_path: str | None, recipient: str | 
         report = mail.deliver(store, config, force=True)
     if as_json:
         click.echo(json.dumps(
-            {"queued": [q.__dict__ for q in queued], "sent": report.sent,
+            {"queued": [asdict(q) for q in queued], "sent": report.sent,
              "failed": report.failed, "still_queued": report.still_queued},
             ensure_ascii=False, indent=2, default=str))
     else:

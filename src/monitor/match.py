@@ -134,8 +134,10 @@ class Matcher:
             s_end += 1
         prefix = "…" if s_start > 0 else ""
         suffix = "…" if s_end < len(text) else ""
-        body = text[s_start:s_end].replace("\n", " ")
-        snippet = f"{prefix}{body}{suffix}"
+        before = _one_line(text[s_start:start], strip="left")
+        after = _one_line(text[end:s_end], strip="right")
+        found = text[start:end]
+        snippet = f"{prefix}{before}{found}{after}{suffix}"
         return Match(
             watch=term.watch,
             term=term.text,
@@ -143,11 +145,21 @@ class Matcher:
             field=field,
             start=start,
             end=end,
-            found=text[start:end],
+            found=found,
             snippet=snippet,
-            snippet_start=len(prefix) + start - s_start,
-            snippet_end=len(prefix) + end - s_start,
+            snippet_start=len(prefix) + len(before),
+            snippet_end=len(prefix) + len(before) + len(found),
         )
+
+
+def _one_line(text: str, strip: str) -> str:
+    """Snippet context on one line: runs of whitespace become one space."""
+    collapsed = " ".join(text.split())
+    if text[:1].isspace() and strip != "left":
+        collapsed = " " + collapsed
+    if text[-1:].isspace() and strip != "right" and collapsed:
+        collapsed += " "
+    return collapsed
 
 
 def _drop_contained(hits: list[tuple[int, int, _Term]]) -> list[tuple[int, int, _Term]]:

@@ -158,6 +158,9 @@ def normalise(scraped: ScrapedItem) -> Item:
     url = canonical_url(scraped.url)
     title = clean_text(scraped.title).replace("\n", " ")
     text = clean_text(scraped.body)
+    if title and text.startswith(title):
+        # extractors repeat the headline as the body's first line; match it once, as title
+        text = text[len(title):].lstrip()
     published_at = parse_date(scraped.published)
     key = scraped.native_id.strip() if scraped.native_id and scraped.native_id.strip() else url
     return Item(

@@ -317,6 +317,16 @@ class Store:
                 new_matches += cursor.rowcount
         return StoreOutcome(item_id=item_id, state=state, new_matches=new_matches)
 
+    def findings(self, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Stored matches with their item's title, source and URL, grouped by watch."""
+        return self._rows(
+            """SELECT m.watch, i.title, i.source, m.field, m.found, m.term, i.url,
+                      i.published_at
+               FROM matches m JOIN items i ON i.id = m.item_id
+               ORDER BY m.watch, i.source, i.id, m.field DESC LIMIT ?""",
+            (limit,),
+        )
+
     def count(self, table: str) -> int:
         return int(self.db.conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
 

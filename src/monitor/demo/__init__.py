@@ -150,16 +150,24 @@ class DemoReport:
         return asdict(self)
 
     def render(self) -> str:
-        lines = [f"Found {len(self.findings)} match(es) in "
-                 f"{sum(r.new_items for r in self.results)} items:"]
-        by_watch: dict[str, list[Finding]] = {}
-        for finding in self.findings:
-            by_watch.setdefault(finding.watch, []).append(finding)
-        for watch, found in by_watch.items():
+        # one line per (watch, article), with every distinct text found in it
+        grouped: dict[str, dict[tuple[str, str], list[str]]] = {}
+        for f in self.findings:
+            texts = grouped.setdefault(f.watch, {}).setdefault((f.title, f.source), [])
+            if f.found not in texts:
+                texts.append(f.found)
+        items = sum(r.new_items for r in self.results)
+        articles = sum(len(v) for v in grouped.values())
+        lines = [f"Crawled {len(self.results)} sources: {items} items stored; "
+                 f"{articles} findings for {len(grouped)} watches:"]
+        for watch, articles_found in grouped.items():
             lines.append(f"\n  {watch}")
-            for f in found:
-                alias = f" (alias {f.term})" if f.term != f.found else ""
-                lines.append(f"    - {f.title}  [{f.source}, {f.field}: “{f.found}”{alias}]")
+            for (title, source), texts in articles_found.items():
+                quoted = ", ".join(f"“{t}”" for t in texts)
+                lines.append(f"    - {title}\n        [{source}] found {quoted}")
+        failed = [r for r in self.results if r.status not in ("ok", "partial")]
+        for r in failed:
+            lines.append(f"\n  ! {r.source}: {r.status}: {r.error}")
         lines.append("")
         for subject in self.received_subjects:
             lines.append(f"The local SMTP server received: {subject}")
@@ -204,11 +212,7 @@ def run_demo(state_dir: str | Path, *, on_step: Callable[[str], None] | None = N
         with Store(state_dir) as store:
             queued = mail.queue_digests(store, config, state_dir)
             mail.deliver(store, config, force=True)
-            findings = [Finding(**row) for row in store._rows(
-                """SELECT m.watch, i.title, i.source, m.field, m.found, m.term, i.url,
-                          i.published_at
-                   FROM matches m JOIN items i ON i.id = m.item_id
-                   ORDER BY m.watch, i.source, i.id, m.field DESC""")]
+            findings = [Finding(**row) for row in store.findings()]
         # the SMTP server hands the message over asynchronously: give it a moment
         deadline = time.monotonic() + 5
         while len(inbox.messages) < len(queued) and time.monotonic() < deadline:

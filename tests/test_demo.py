@@ -1,0 +1,67 @@
+"""`monitor demo`: the embedded default works with no network and no configuration, and
+finds exactly what src/monitor/demo/EXPECTED.md says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from monitor.mail import read_eml
+
+# (article file, watch) pairs that must be found; every other pair must not
+EXPECTED = {
+    ("sarpi-kazbegi-scanners.html", "Nuctech"),
+    ("batumi-smart-city-cameras.html", "Hikvision"),
+    ("anaklia-preferred-bidder.html", "Anaklia and the Belt and Road"),
+    ("rikoti-bypass-tunnel-tender.html", "China Railway"),
+    ("mobile-operator-5g-vendors.html", "Huawei"),
+    ("mobile-operator-5g-vendors.html", "ZTE"),
+    ("sarpi-scanners-ka.html", "Nuctech"),
+    ("mvd-cameras-ru.html", "Hikvision"),
+    ("kz-5g-memorandum.html", "Huawei"),
+    ("kz-5g-memorandum.html", "Anaklia and the Belt and Road"),
+    ("huawei-georgia-memorandum-zh.html", "Huawei"),
+    ("huawei-georgia-memorandum-zh.html", "Anaklia and the Belt and Road"),
+    ("kyrgyz-railway-contractor-ru.html", "China Railway"),
+    ("kyrgyz-railway-contractor-ru.html", "ZTE"),
+    ("kyrgyz-railway-contractor-ru.html", "Anaklia and the Belt and Road"),
+}
+
+
+def test_demo_finds_what_the_sample_sites_say_and_delivers_one_email(tmp_path: Path):
+    result = CliRunner().invoke(cli, ["--state", str(tmp_path / "state"), "demo", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+
+    statuses = {r["source"]: r["status"] for r in report["results"]}
+    assert statuses == {"demo_feed": "ok", "demo_news": "ok"}
+    assert sum(r["new_items"] for r in report["results"]) == 13
+
+    found = {(f["url"].rsplit("/", 1)[1], f["watch"]) for f in report["findings"]}
+    assert found == EXPECTED
+    texts = {f["found"] for f in report["findings"]}
+    # Georgian, Russian from a windows-1251 page, Kazakh, Chinese; longest alias wins
+    assert {"ნუქტექი", "Хиквижн", "Хуавэй", "华为", "China Railway Tunnel Group"} <= texts
+    assert "China Railway" not in texts
+
+    assert len(report["received_subjects"]) == 1
+    assert report["received_subjects"][0].startswith("monitor")
+    [eml] = report["eml_paths"]
+    [html] = report["html_paths"]
+    message = read_eml(Path(eml))
+    assert message["To"].addresses[0].addr_spec == "investigator@example.org"
+    assert "ნუქტექი" in message.get_body(("plain",)).get_content()
+    assert "<mark" in Path(html).read_text("utf-8")
+    assert (tmp_path / "state" / "demo" / "monitor.db").exists()
+
+
+def test_demo_twice_starts_fresh(tmp_path: Path):
+    runner = CliRunner()
+    args = ["--state", str(tmp_path / "state"), "demo", "--json"]
+    first = json.loads(runner.invoke(cli, args).output)
+    second = json.loads(runner.invoke(cli, args).output)
+    assert len(second["findings"]) == len(first["findings"]) > 0
+    assert len(second["received_subjects"]) == 1

@@ -1,0 +1,124 @@
+"""From a sources.yaml written as a user would, through `monitor crawl` against a local site,
+to `monitor digest` and a parsed email at a real SMTP server: the SMTP server is down first
+(the digest stays queued), then up (exactly one email), and hostile titles are escaped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from monitor.cli import cli
+
+CONFIG = """\
+# an investigator's config
+sources:
+  - name: observer
+    kind: feed
+    url: {base}/feed.xml
+    follow_links: true
+  - name: wire
+    kind: page
+    url: {base}/wire/index.html
+    selectors:
+      links: "a.story"
+      title: "h1"
+      body: "div.text"
+  - name: dead
+    kind: feed
+    url: {base}/dead.xml
+watches:
+  - name: Nuctech
+    aliases: [Нуктек, ნუქტექი]
+    priority: high
+  - name: Hikvision
+    aliases: [Хиквижн]
+recipients:
+  - email: desk@example.org
+smtp:
+  host: 127.0.0.1
+  port: {smtp_port}
+  security: none
+  sender: monitor@example.org
+crawl:
+  delay: 0
+  retries: 0
+  timeout: 5
+"""
+
+HOSTILE = 'Nuctech & "partners": 1 < 2 > 0 &lt;img src=x onerror=alert(1)&gt;'
+
+FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Observer</title><link>{base}/</link><description>d</description>
+<item><title>{title}</title><link>{base}/a/1.html</link><guid>obs-1</guid>
+<pubDate>Sat, 21 Nov 2026 09:00:00 +0400</pubDate><description>x</description></item>
+</channel></rss>"""
+
+ARTICLE = """<html><head><title>t</title></head><body><nav>Hikvision Hikvision</nav>
+<article><h1>Scanners</h1><p>The Revenue Service signed with Nuctech for four scanners at the
+Sarpi crossing, the procurement portal shows. The contract is worth 3.2 million lari and runs
+until 2028, with maintenance included.</p><p>Опубликовано также на русском: Нуктек.</p>
+</article><aside>Popular: Hikvision cameras</aside></body></html>"""
+
+WIRE = """<html><body><h1>Хиквижн поставит камеры</h1><div class="text"><p>МВД закупит камеры
+Хиквижн.</p></div><div class="sidebar">Nuctech</div></body></html>"""
+
+
+def serve(site) -> str:  # type: ignore[no-untyped-def]
+    base = site.url_for("").rstrip("/")
+    escaped = HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    site.expect_request("/feed.xml").respond_with_data(
+        FEED.format(base=base, title=escaped), content_type="application/rss+xml")
+    site.expect_request("/a/1.html").respond_with_data(ARTICLE, content_type="text/html")
+    site.expect_request("/wire/index.html").respond_with_data(
+        '<a class="story" href="/wire/1.html">1</a>', content_type="text/html")
+    site.expect_request("/wire/1.html").respond_with_data(
+        WIRE, content_type="text/html; charset=utf-8")
+    site.expect_request("/dead.xml").respond_with_data("down", status=503)
+    return base
+
+
+def test_sources_yaml_to_parsed_email(site, smtp_down, tmp_path: Path):
+    base = serve(site)
+    config = tmp_path / "sources.yaml"
+    config.write_text(CONFIG.format(base=base, smtp_port=smtp_down.port), "utf-8")
+    state = tmp_path / "state"
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli, ["--config", str(config), "--state", str(state), *args])
+
+    crawled = run("crawl")
+    assert crawled.exit_code == 0, crawled.output
+    assert "dead: HTTP 503" in crawled.output
+
+    again = run("crawl", "--json")
+    assert '"new_matches": 0' in again.output and '"new_items": 1' not in again.output
+
+    down = run("digest")
+    assert down.exit_code == 1
+    assert "kept in the outbox" in down.output
+    assert smtp_down.messages == []
+
+    smtp_down.start()
+    up = run("digest")
+    assert up.exit_code == 0, up.output
+    assert len(smtp_down.messages) == 1
+    assert run("digest").exit_code == 0
+    assert len(smtp_down.messages) == 1  # nothing sent twice
+
+    message = smtp_down.messages[0]
+    assert message["Subject"] == "monitor: 2 new (Nuctech 1, Hikvision 1)"
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert "dead" in part  # coverage names the failing source
+        assert "HTTP 503" in part
+    assert "Хиквижн поставит камеры" in text
+    assert 'Nuctech & "partners": 1 < 2 > 0' in text
+    assert "Nuctech &amp; &#34;partners&#34;: 1 &lt; 2 &gt; 0" in html or \
+        "Nuctech &amp; &quot;partners&quot;: 1 &lt; 2 &gt; 0" in html
+    assert "<img" not in html and "1 < 2" not in html
+    # the sidebar and navigation never match
+    assert text.count("Hikvision") <= 2
