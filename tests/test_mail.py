@@ -449,3 +449,55 @@ def test_queue_digests_racing_process_does_not_queue_matches_twice(
     assert sorted(p.name for p in (state_dir / "outbox").iterdir()) == sorted(
         [queued.eml_path.name, queued.html_path.name]
     )
+
+
+def test_deliver_concurrent_senders_send_each_message_once(
+    state_dir: Path, write_config: Callable[..., Config], smtp_server: SmtpSink
+) -> None:
+    import threading
+
+    config = smtp_config(write_config, smtp_server.port)
+    with Store(state_dir) as store:
+        add_hit(store, config)
+        queue_digests(store, config, state_dir)
+    barrier = threading.Barrier(4)
+
+    def sender() -> None:
+        with Store(state_dir) as own:  # each its own connection, as two processes would
+            barrier.wait()
+            deliver(own, config)
+
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(smtp_server.messages) == 1
+    with Store(state_dir) as store:
+        assert [row["status"] for row in store.outbox()] == ["sent"]
+
+
+def test_deliver_releases_the_claim_of_a_sender_that_died(
+    store: Store, state_dir: Path, write_config: Callable[..., Config], smtp_server: SmtpSink
+) -> None:
+    config = smtp_config(write_config, smtp_server.port)
+    add_hit(store, config)
+    (queued,) = queue_digests(store, config, state_dir)
+    # a sender on this host, pid that cannot exist, killed between claim and send
+    assert store.claim(queued.outbox_id, f"{socket.gethostname()}:999999999")
+    assert deliver(store, config).sent != []
+    assert len(smtp_server.messages) == 1
+
+
+def test_deliver_leaves_a_live_senders_claim_alone(
+    store: Store, state_dir: Path, write_config: Callable[..., Config], smtp_server: SmtpSink
+) -> None:
+    import os
+
+    config = smtp_config(write_config, smtp_server.port)
+    add_hit(store, config)
+    (queued,) = queue_digests(store, config, state_dir)
+    assert store.claim(queued.outbox_id, f"{socket.gethostname()}:{os.getppid()}")
+    report = deliver(store, config)
+    assert report.sent == [] and smtp_server.messages == []
+    assert store.outbox()[0]["status"] == "sending"

@@ -7,8 +7,10 @@
 
 A message is composed once and its bytes stored: a retry sends the very same message (same
 Message-ID), and a digest that fails to send stays queued with back-off instead of being lost.
-The one window left is a crash between the server's "250 OK" and `mark_sent`: that message is
-sent again, recognisable by its Message-ID.
+A sender claims each message before sending it, so two processes delivering at once never send
+the same digest twice. The one window left is a crash between the server's "250 OK" and
+`mark_sent`: once the claim is released (its process is gone), that message is sent again,
+recognisable by its Message-ID.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import smtplib
+import socket
 import sqlite3
 import ssl
 from dataclasses import dataclass, field
@@ -177,17 +180,49 @@ def deliver(store: Store, config: Config, *, force: bool = True) -> DeliveryRepo
     it, and a failure keeps it queued for a later retry.
     """
     report = DeliveryReport()
-    messages = store.queued_messages(due_only=not force)
-    if messages and config.smtp is None:
-        for row in messages:
-            path = _ensure_eml(store, row)
-            via = f"file:{path}"
-            store.mark_sent(row["id"], via)
-            report.sent.append((row["id"], row["recipient"], row["subject"], via))
-    elif messages and config.smtp is not None:
-        _send_all(store, config.smtp, messages, report)
+    owner = _owner()
+    store.release_claims(dead_owners=_dead_owners(store))
+    messages = [row for row in store.queued_messages(due_only=not force)
+                if store.claim(row["id"], owner)]
+    try:
+        if messages and config.smtp is None:
+            for row in messages:
+                path = _ensure_eml(store, row)
+                via = f"file:{path}"
+                store.mark_sent(row["id"], via)
+                report.sent.append((row["id"], row["recipient"], row["subject"], via))
+        elif messages and config.smtp is not None:
+            _send_all(store, config.smtp, messages, report)
+    finally:
+        # whatever was claimed and neither sent nor failed (an exception) goes back
+        store.release_claims(dead_owners=[owner])
     report.still_queued = len(store.queued_messages())
     return report
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_owners(store: Store) -> list[str]:
+    """Claims held by processes on this host that no longer exist."""
+    host = socket.gethostname()
+    dead = []
+    for claim in store.claims():
+        owner_host, _, pid = (claim["claimed_by"] or "").rpartition(":")
+        if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            dead.append(claim["claimed_by"])
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _ensure_eml(store: Store, row: dict[str, Any]) -> Path:

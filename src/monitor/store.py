@@ -130,6 +130,14 @@ def _initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="002_outbox_claims")
+def _outbox_claims(db: sqlite_utils.Database) -> None:
+    # a sender claims a message (status 'sending') before talking to the SMTP server, so two
+    # processes delivering at once never send the same digest twice
+    db.execute("ALTER TABLE outbox ADD COLUMN claimed_by TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN claimed_at TEXT")
+
+
 def utcnow() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
@@ -417,13 +425,44 @@ class Store:
             (limit,),
         )
 
+    def claim(self, outbox_id: int, owner: str) -> bool:
+        """Take a queued message for sending. False when another sender has it, or it was
+        sent meanwhile: then leave it alone."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                """UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?
+                   WHERE id = ? AND status = 'queued'""",
+                (owner, utcnow(), outbox_id),
+            )
+            return cursor.rowcount == 1
+
+    def release_claims(self, *, dead_owners: Sequence[str] = (),
+                       older_than: timedelta = timedelta(minutes=15)) -> int:
+        """Put back in the queue messages whose sender died mid-send (a named dead owner, or a
+        claim older than `older_than`). Such a message may have reached the server: it is
+        sent again with the same Message-ID, which mail clients recognise."""
+        cutoff = (datetime.now(UTC) - older_than).replace(microsecond=0).isoformat()
+        owners = list(dead_owners)
+        marks = ", ".join("?" for _ in owners) or "NULL"
+        with self._write() as conn:
+            cursor = conn.execute(
+                f"""UPDATE outbox SET status = 'queued', claimed_by = NULL, claimed_at = NULL
+                    WHERE status = 'sending' AND (claimed_at < ? OR claimed_by IN ({marks}))""",
+                (cutoff, *owners),
+            )
+            return cursor.rowcount
+
+    def claims(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT id, claimed_by, claimed_at FROM outbox WHERE status = 'sending'")
+
     def mark_sent(self, outbox_id: int, via: str) -> None:
         now = utcnow()
         with self._write() as conn:
             conn.execute(
                 """UPDATE outbox SET status = 'sent', sent_at = ?, sent_via = ?,
-                   attempts = attempts + 1, last_attempt_at = ?, last_error = NULL
-                   WHERE id = ? AND status = 'queued'""",
+                   attempts = attempts + 1, last_attempt_at = ?, last_error = NULL,
+                   claimed_by = NULL, claimed_at = NULL
+                   WHERE id = ? AND status IN ('queued', 'sending')""",
                 (now, via, now, outbox_id),
             )
 
@@ -437,6 +476,8 @@ class Store:
             now = datetime.now(UTC).replace(microsecond=0)
             conn.execute(
                 """UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?,
-                   next_attempt_at = ?, last_error = ? WHERE id = ?""",
+                   next_attempt_at = ?, last_error = ?, status = 'queued',
+                   claimed_by = NULL, claimed_at = NULL
+                   WHERE id = ? AND status IN ('queued', 'sending')""",
                 (now.isoformat(), (now + delay).isoformat(), error, outbox_id),
             )
