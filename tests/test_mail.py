@@ -484,7 +484,7 @@ def test_deliver_releases_the_claim_of_a_sender_that_died(
     add_hit(store, config)
     (queued,) = queue_digests(store, config, state_dir)
     # a sender on this host, pid that cannot exist, killed between claim and send
-    assert store.claim(queued.outbox_id, f"{socket.gethostname()}:999999999")
+    assert store.claim(queued.outbox_id, f"{socket.gethostname()}:999999999:dead")
     assert deliver(store, config).sent != []
     assert len(smtp_server.messages) == 1
 
@@ -497,7 +497,15 @@ def test_deliver_leaves_a_live_senders_claim_alone(
     config = smtp_config(write_config, smtp_server.port)
     add_hit(store, config)
     (queued,) = queue_digests(store, config, state_dir)
-    assert store.claim(queued.outbox_id, f"{socket.gethostname()}:{os.getppid()}")
+    assert store.claim(queued.outbox_id, f"{socket.gethostname()}:{os.getppid()}:live")
     report = deliver(store, config)
     assert report.sent == [] and smtp_server.messages == []
     assert store.outbox()[0]["status"] == "sending"
+
+
+def test_queue_digests_without_recipients_is_a_config_error(
+    store: Store, state_dir: Path, write_config: Callable[..., Config]
+) -> None:
+    config = write_config({"watches": WATCHES})
+    with pytest.raises(ConfigError, match="no `recipients:` configured"):
+        queue_digests(store, config, state_dir)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import smtplib
 import socket
 import sqlite3
@@ -96,6 +97,10 @@ def queue_digests(
 ) -> list[QueuedDigest]:
     """Build, compose and queue one digest per recipient. An empty digest (nothing new, nothing
     failing) only closes the recipient's window, unless `digest.send_empty` is set."""
+    if not config.recipients:
+        where = config.path or "config"
+        raise ConfigError(f"{where}: no `recipients:` configured, so there is no one to "
+                          "send a digest to (add at least one `- email: ...`)")
     now = now or datetime.now(UTC)
     outbox = Path(state_dir) / OUTBOX_DIR
     queued = []
@@ -201,7 +206,8 @@ def deliver(store: Store, config: Config, *, force: bool = True) -> DeliveryRepo
 
 
 def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    # unique per deliver() call: two threads of one process must not share a claim
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def _dead_owners(store: Store) -> list[str]:
@@ -209,7 +215,7 @@ def _dead_owners(store: Store) -> list[str]:
     host = socket.gethostname()
     dead = []
     for claim in store.claims():
-        owner_host, _, pid = (claim["claimed_by"] or "").rpartition(":")
+        owner_host, _, pid = (claim["claimed_by"] or "").rsplit(":", 1)[0].rpartition(":")
         if owner_host == host and pid.isdigit() and not _alive(int(pid)):
             dead.append(claim["claimed_by"])
     return dead
