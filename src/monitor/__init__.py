@@ -6,6 +6,8 @@ The flow, one module per stage:
 """
 
 from monitor.config import Config, Recipient, Source, Watch, load_config
+from monitor.crawl import CrawlReport, crawl
+from monitor.digest import Digest, build_digest, render_html, render_text
 from monitor.errors import (
     ConfigError,
     CrawlError,
@@ -15,6 +17,7 @@ from monitor.errors import (
     SourceNotFoundError,
     StoreError,
 )
+from monitor.mail import compose, deliver, preview, queue_digests
 from monitor.match import Matcher
 from monitor.models import Item, Match, RunResult, ScrapedItem
 from monitor.normalise import normalise
@@ -26,7 +29,9 @@ __all__ = [
     "Config",
     "ConfigError",
     "CrawlError",
+    "CrawlReport",
     "DeliveryError",
+    "Digest",
     "Item",
     "Match",
     "Matcher",
@@ -40,6 +45,14 @@ __all__ = [
     "StoreError",
     "Recipient",
     "Watch",
+    "build_digest",
+    "compose",
+    "crawl",
+    "deliver",
     "load_config",
     "normalise",
+    "preview",
+    "queue_digests",
+    "render_html",
+    "render_text",
 ]
