@@ -30,23 +30,32 @@ _FOLD_TABLE = str.maketrans(
 )
 
 
-def _fold_char(ch: str) -> str:
-    return unicodedata.normalize("NFKC", ch).casefold().translate(_FOLD_TABLE)
+def _fold_char(chars: str) -> str:
+    return unicodedata.normalize("NFKC", chars).casefold().translate(_FOLD_TABLE)
 
 
-def fold(text: str) -> tuple[str, list[int] | None]:
+def fold(text: str) -> tuple[str, list[int] | None, list[int] | None]:
     """Fold text for matching. Returns the folded text and, when folding changed its length,
-    a map from each folded character to its index in `text` (None means identity)."""
+    maps from each folded character to the start and end of the original characters it came
+    from (None, None means one to one)."""
     folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD_TABLE)
     if len(folded) == len(text):
-        return folded, None
+        return folded, None, None
     out: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        piece = _fold_char(ch)
+    starts: list[int] = []
+    ends: list[int] = []
+    i = 0
+    while i < len(text):
+        # a base character with its combining marks folds as one (и + ◌̆ -> й)
+        j = i + 1
+        while j < len(text) and unicodedata.combining(text[j]):
+            j += 1
+        piece = _fold_char(text[i:j])
         out.append(piece)
-        origin.extend([i] * len(piece))
-    return "".join(out), origin
+        starts.extend([i] * len(piece))
+        ends.extend([j] * len(piece))
+        i = j
+    return "".join(out), starts, ends
 
 
 def _unspaced(ch: str) -> bool:
@@ -59,7 +68,9 @@ def _unspaced(ch: str) -> bool:
 
 
 def _wordish(ch: str) -> bool:
-    return ch.isalnum() or unicodedata.category(ch).startswith("M")
+    """A character that would continue a word. Han, kana and the like do not: a Latin name
+    written straight after Chinese text (采购了Hikvision摄像头) is still a whole word."""
+    return (ch.isalnum() or unicodedata.category(ch).startswith("M")) and not _unspaced(ch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +110,15 @@ class Matcher:
     def match_text(self, field: str, text: str) -> list[Match]:
         if not text:
             return []
-        folded, origin = fold(text)
+        folded, starts, ends = fold(text)
         hits: list[tuple[int, int, _Term]] = []
         for term in self._terms:
             hits.extend((s, e, term) for s, e in self._find(folded, term))
         hits = _drop_contained(hits)
         matches = []
         for start, end, term in hits:
-            o_start = origin[start] if origin else start
-            o_end = (origin[end - 1] + 1) if origin else end
+            o_start = starts[start] if starts else start
+            o_end = ends[end - 1] if ends else end
             matches.append(self._match(term, field, text, o_start, o_end))
         return matches
 

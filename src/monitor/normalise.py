@@ -37,6 +37,16 @@ _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 # C0/C1 controls except tab and newline, zero-width characters, soft hyphen, BOM
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200d\u2060\ufeff]")
+# elements that end a line of text: without a break their words would run together
+_BLOCKS = [
+    "address", "article", "aside", "blockquote", "caption", "dd", "details", "div", "dl",
+    "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
+    "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary",
+    "table", "tr", "ul",
+]
+_CELLS = ["td", "th"]
+_SERVER_DEFAULTS = ("latin-1", "iso8859-1", "cp1252", "ascii")
+_PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 
 
@@ -48,7 +58,8 @@ def canonical_url(url: str) -> str:
         normalised = normalize_url(url, strict=False)
     except (ValueError, AttributeError):
         normalised = url
-    return urldefrag(normalised)[0]
+    # %e1%83%9c and %E1%83%9C are one URL (RFC 3986 6.2.2.1): one item, not two
+    return _PERCENT_ESCAPE.sub(lambda m: m.group(0).upper(), urldefrag(normalised)[0])
 
 
 def clean_text(value: str | None) -> str:
@@ -62,7 +73,9 @@ def clean_text(value: str | None) -> str:
             tag.decompose()
         for tag in soup.find_all(["br"]):
             tag.replace_with("\n")
-        for tag in soup.find_all(["p", "div", "li", "h1", "h2", "h3", "h4", "tr", "blockquote"]):
+        for tag in soup.find_all(_CELLS):
+            tag.insert_after(" ")
+        for tag in soup.find_all(_BLOCKS):
             tag.insert_after("\n\n")
         value = soup.get_text()
     else:
@@ -87,19 +100,36 @@ def parse_date(raw: str | None, *, now: datetime | None = None) -> str | None:
     try:
         parsed = parsedate_to_datetime(raw)  # RFC 822, as in RSS
     except (TypeError, ValueError, IndexError):
-        try:
-            parsed = dateparser.parse(raw, dayfirst=not re.match(r"\d{4}-", raw))
-        except (ValueError, OverflowError, dateparser.ParserError):
-            return None
+        parsed = _parse_complete_date(raw)
     if parsed is None:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
+    try:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # e.g. an offset of +9999
+        return None
     now = now or datetime.now(UTC)
     if (parsed - now).total_seconds() > 86400 or parsed.year < 1990:
         return None
     return parsed.replace(microsecond=0).isoformat()
+
+
+def _parse_complete_date(raw: str) -> datetime | None:
+    """dateutil fills missing parts from a default date, so "1" or "Nov 2026" would become
+    a made-up day. Parse against two different defaults: a date that changes with the
+    default was incomplete."""
+    dayfirst = not re.match(r"\d{4}-", raw)
+    results = []
+    for default in (datetime(2000, 1, 1), datetime(2001, 2, 2)):
+        try:
+            results.append(dateparser.parse(raw, dayfirst=dayfirst, default=default))
+        except (ValueError, OverflowError, dateparser.ParserError):
+            return None
+    first, second = results
+    if first is None or second is None or first.date() != second.date():
+        return None
+    return first
 
 
 def _codec(name: str | None) -> str | None:
@@ -114,10 +144,10 @@ def _codec(name: str | None) -> str | None:
 def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
     """Decode a response body and say which encoding was used.
 
-    Valid UTF-8 with non-ASCII bytes wins over any declaration (servers often send Georgian or
-    Russian UTF-8 pages labelled ISO-8859-1 or windows-1252; the reverse, legacy bytes that
-    happen to be valid UTF-8, is vanishingly rare). Then the HTTP header's charset, then the
-    page's <meta charset>, then a statistical guess.
+    Valid UTF-8 wins over any declaration (servers often send Georgian or Russian UTF-8 pages
+    labelled ISO-8859-1 or windows-1252; the reverse, legacy bytes that happen to be valid
+    UTF-8, is vanishingly rare). Then the HTTP header's charset, then the page's
+    <meta charset>, then a statistical guess for pages that declare nothing.
     """
     if body.startswith(codecs.BOM_UTF8):
         return body[3:].decode("utf-8", "replace"), "utf-8"
@@ -128,10 +158,17 @@ def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
     else:
         return text, "utf-8"
     meta = _META_CHARSET.search(body[:4096])
-    candidates = [_codec(declared), _codec(meta.group(1).decode("ascii", "ignore")) if meta else None]
+    header = _codec(declared)
+    in_page = _codec(meta.group(1).decode("ascii", "ignore")) if meta else None
+    candidates = [header, in_page]
+    if header in _SERVER_DEFAULTS and in_page:
+        # a bare latin-1 header is usually the web server's default, the page's own <meta>
+        # is the author's word
+        candidates = [in_page, header]
     for encoding in candidates:
-        # latin-1 / windows-1252 labels decode any bytes; trust them only when no better guess
-        if encoding and encoding not in ("latin-1", "iso8859-1", "cp1252"):
+        if encoding in ("iso8859-1", "latin-1", "ascii"):
+            encoding = "cp1252"  # as browsers do (WHATWG Encoding): same letters, plus € ’ “ ”
+        if encoding:
             try:
                 return body.decode(encoding), encoding
             except (UnicodeDecodeError, LookupError):
@@ -158,7 +195,7 @@ def normalise(scraped: ScrapedItem) -> Item:
     url = canonical_url(scraped.url)
     title = clean_text(scraped.title).replace("\n", " ")
     text = clean_text(scraped.body)
-    if title and text.startswith(title):
+    if title and (text == title or text.startswith(title + "\n")):
         # extractors repeat the headline as the body's first line; match it once, as title
         text = text[len(title):].lstrip()
     published_at = parse_date(scraped.published)

@@ -9,6 +9,7 @@ The schema is a list of named migrations, applied on open.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -142,23 +143,42 @@ def utcnow() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. Changing the journal mode needs a moment alone with the file and SQLite
+    does not apply the busy timeout to it, so wait for other writers here."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.01
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
 class Store:
     """The database of one state directory. Open it, use it, `close()` it (or `with`)."""
 
     def __init__(self, state_dir: str | Path) -> None:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / DB_NAME
+        conn: sqlite3.Connection | None = None
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             # autocommit mode: transactions are ours, opened explicitly with BEGIN IMMEDIATE
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
             self.db = sqlite_utils.Database(conn)
             with self._write():
                 migrations.apply(self.db)
         except (OSError, sqlite3.Error) as exc:
+            if conn is not None:
+                conn.close()
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
 
     def close(self) -> None:
@@ -469,9 +489,10 @@ class Store:
     def mark_attempt_failed(self, outbox_id: int, error: str) -> None:
         """Keep the message queued; retry after 1, 2, 4 ... minutes, at most an hour."""
         with self._write() as conn:
-            attempts = conn.execute(
-                "SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)
-            ).fetchone()[0]
+            row = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+            if row is None:
+                return
+            attempts = row[0]
             delay = timedelta(minutes=min(60, 2**attempts))
             now = datetime.now(UTC).replace(microsecond=0)
             conn.execute(

@@ -1,0 +1,358 @@
+"""monitor.config: the shipped example and the demo config validate; every config error names
+the file, the key path and the offending value, and exits with code 2."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.config import Config, load_config, parse_config
+from monitor.errors import ConfigError, SourceNotFoundError
+from monitor.match import fold
+
+ROOT = Path(__file__).parents[1]
+SHIPPED = ROOT / "config" / "sources.yaml"
+DEMO = ROOT / "src" / "monitor" / "demo" / "sources.yaml"
+
+
+# -- the shipped example config ------------------------------------------------------------------
+
+
+def test_shipped_config_validates() -> None:
+    config = load_config(SHIPPED)
+    assert config.path == SHIPPED.resolve()
+    assert {s.kind for s in config.sources} == {"feed", "page", "sitemap"}
+    assert all(url.startswith("https://") for s in config.sources for url in s.start_urls)
+    assert config.watches and config.recipients
+    # the page source reads its links by selector; feeds that carry summaries follow links
+    assert all(s.selectors is not None for s in config.sources if s.kind == "page")
+
+
+def test_shipped_config_no_term_belongs_to_two_watches() -> None:
+    """A term shared by two watches would report every hit twice."""
+    owner: dict[str, str] = {}
+    for watch in load_config(SHIPPED).watches:
+        for _kind, term in watch.terms:
+            key = " ".join(fold(term)[0].split())
+            assert owner.setdefault(key, watch.name) == watch.name, (
+                f"{term!r} is in both {owner[key]!r} and {watch.name!r}"
+            )
+
+
+def test_shipped_config_has_aliases_in_every_script_of_the_use_case() -> None:
+    terms = [t for w in load_config(SHIPPED).watches for _k, t in w.terms]
+    scripts = {
+        "Georgian": r"[\u10a0-\u10ff]",
+        "Cyrillic": r"[\u0400-\u04ff]",
+        "Kazakh": r"[ҚқҒғҮүҰұӘәІіҢңӨөҺһ]",
+        "Chinese": r"[\u4e00-\u9fff]",
+    }
+    for script, pattern in scripts.items():
+        assert any(re.search(pattern, t) for t in terms), f"no {script} alias or keyword"
+
+
+def test_shipped_config_commented_smtp_block_validates_when_uncommented(tmp_path: Path) -> None:
+    lines = SHIPPED.read_text("utf-8").splitlines()
+    start = lines.index("# smtp:")
+    block = ["smtp:"]
+    for line in lines[start + 1 :]:
+        if not line.startswith("#   "):
+            break
+        block.append(line[2:])
+    path = tmp_path / "sources.yaml"
+    path.write_text("\n".join([*lines, *block]) + "\n", "utf-8")
+    smtp = load_config(path).smtp
+    assert smtp is not None
+    assert smtp.password_env == "MONITOR_SMTP_PASSWORD"
+    assert (smtp.security, smtp.effective_port) == ("starttls", 587)
+
+
+def test_shipped_config_sends_no_email_as_shipped() -> None:
+    """Without an smtp block digests land as .eml files: trying the example sends nothing."""
+    assert load_config(SHIPPED).smtp is None
+
+
+# -- the demo config -------------------------------------------------------------------------------
+
+
+def demo_config(tmp_path: Path, base: str = "http://127.0.0.1:8765", port: int = 2525) -> Config:
+    text = DEMO.read_text("utf-8").replace("{{BASE}}", base).replace("{{SMTP_PORT}}", str(port))
+    path = tmp_path / "demo.yaml"
+    path.write_text(text, "utf-8")
+    return load_config(path)
+
+
+def test_demo_config_validates_after_substitution(tmp_path: Path) -> None:
+    config = demo_config(tmp_path)
+    feed, news = config.source("demo_feed"), config.source("demo_news")
+    assert (feed.kind, feed.url, feed.follow_links) == (
+        "feed",
+        "http://127.0.0.1:8765/feed.xml",
+        True,
+    )
+    assert (news.kind, news.url) == ("page", "http://127.0.0.1:8765/news/index.html")
+    assert news.selectors is not None
+    assert (news.selectors.links, news.selectors.title, news.selectors.body) == (
+        "a.story",
+        "h1.headline",
+        "div.article-body",
+    )
+    assert [r.email for r in config.recipients] == ["investigator@example.org"]
+    assert config.smtp is not None
+    assert (config.smtp.host, config.smtp.port, config.smtp.security) == ("127.0.0.1", 2525, "none")
+    assert (config.crawl.delay, config.crawl.http_cache) == (0, False)
+    assert {"Nuctech", "Hikvision", "Huawei", "ZTE", "China Railway"} <= {
+        w.name for w in config.watches
+    }
+
+
+def test_demo_config_is_yaml_but_not_a_config_before_substitution() -> None:
+    data = yaml.safe_load(DEMO.read_text("utf-8"))
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, "demo/sources.yaml")
+    assert "'{{BASE}}/feed.xml'" in str(caught.value)
+
+
+# -- config errors ---------------------------------------------------------------------------
+
+FEED = "{name: civil_ge, kind: feed, url: 'https://civil.ge/feed'}"
+
+
+def feed_with(extra: str) -> str:
+    """A config with one feed source carrying `extra` keys."""
+    return f"sources:\n  - {{name: civil_ge, kind: feed, url: 'https://civil.ge/feed', {extra}}}\n"
+
+
+ERRORS = {
+    "unknown key in a source": (
+        f"sources:\n  - {FEED}\n"
+        "  - {name: oc_media, kind: feed, url: 'https://oc-media.org/feed/', foo: 1}\n",
+        ["sources[1].foo", "unknown key", "allowed: name, kind, url, urls", "follow_links"],
+    ),
+    "unknown key in selectors": (
+        "sources:\n  - name: ipn\n    kind: page\n    url: https://www.interpressnews.ge/en/\n"
+        "    selectors: {links: a.story, headline: h1}\n",
+        [
+            "sources[0].selectors.headline",
+            "unknown key",
+            "allowed: links, title, date, body, next_page",
+        ],
+    ),
+    "unknown top-level key": (
+        "watchs:\n  - {name: Nuctech}\n",
+        ["watchs: unknown key", "allowed: sources, watches, recipients, smtp, crawl, digest"],
+    ),
+    "password written into smtp": (
+        "smtp: {host: smtp.example.org, password: hunter2}\n",
+        ["smtp.password: unknown key", "password_env"],
+    ),
+    "bad url": (
+        "sources:\n  - {name: civil_ge, kind: feed, url: 'htp://civil.ge/feed'}\n",
+        ["sources[0].url", "not an http(s) URL", "'htp://civil.ge/feed'"],
+    ),
+    "url with a space": (
+        "sources:\n  - {name: civil_ge, kind: feed, url: 'https://civil.ge/my feed'}\n",
+        ["sources[0].url", "'https://civil.ge/my feed'"],
+    ),
+    "bad url in a list": (
+        "sources:\n  - name: civil_ge\n    kind: feed\n"
+        "    urls: ['https://civil.ge/feed', 'civil.ge/ka/feed']\n",
+        ["sources[0].urls[1]", "'civil.ge/ka/feed'"],
+    ),
+    "url and urls both": (
+        feed_with("urls: ['https://civil.ge/ru/feed']"),
+        ["sources[0]", "exactly one of `url` or `urls`"],
+    ),
+    "duplicate source names": (
+        f"sources:\n  - {FEED}\n  - {FEED}\n",
+        ["sources[1].name", "duplicate 'civil_ge'", "sources[0]"],
+    ),
+    "duplicate watch names": (
+        "watches:\n  - {name: Nuctech}\n  - {name: Nuctech, aliases: [Нуктек]}\n",
+        ["watches[1].name", "duplicate 'Nuctech'", "watches[0]"],
+    ),
+    "wrong type": (
+        feed_with("max_items: lots"),
+        ["sources[0].max_items", "valid integer", "'lots'"],
+    ),
+    "wrong boolean": (
+        feed_with("follow_links: sometimes"),
+        ["sources[0].follow_links", "'sometimes'"],
+    ),
+    "unknown kind": (
+        "sources:\n  - {name: civil_ge, kind: rss, url: 'https://civil.ge/feed'}\n",
+        ["sources[0].kind", "'feed', 'page' or 'sitemap'", "'rss'"],
+    ),
+    "name is not a slug": (
+        "sources:\n  - {name: Civil.ge, kind: feed, url: 'https://civil.ge/feed'}\n",
+        ["sources[0].name", "lowercase slug", "'Civil.ge'"],
+    ),
+    "page source without selectors": (
+        "sources:\n  - {name: ipn, kind: page, url: 'https://www.interpressnews.ge/en/'}\n",
+        ["sources[0]", "a `page` source needs `selectors`"],
+    ),
+    "selectors on a feed": (
+        feed_with("selectors: {links: a}"),
+        ["sources[0]", "`selectors` only apply to `page` sources, not `feed`"],
+    ),
+    "bad schedule": (
+        feed_with("schedule: every few hours"),
+        ["sources[0].schedule", "'every few hours'"],
+    ),
+    "recipient naming an unknown watch": (
+        "watches:\n  - {name: Nuctech}\n"
+        "recipients:\n  - {email: desk@example.org, watches: [Nuctech, Hikvision]}\n",
+        ["recipients[0].watches", "no watch named 'Hikvision'", "watches are: Nuctech"],
+    ),
+    "bad email": (
+        "recipients:\n  - {email: desk-at-example.org}\n",
+        ["recipients[0].email", "not an email address", "'desk-at-example.org'"],
+    ),
+    "empty alias": (
+        "watches:\n  - {name: Nuctech, aliases: [Нуктек, '  ']}\n",
+        ["watches[0].aliases[1]", "empty alias", "'  '"],
+    ),
+    "empty keyword": (
+        "watches:\n  - {name: Anaklia, keywords: ['']}\n",
+        ["watches[0].keywords[0]", "empty alias or keyword", "''"],
+    ),
+    "topic watch with nothing to look for": (
+        "watches:\n  - {name: Anaklia port, match_name: false}\n",
+        ["watches[0]", "match_name: false", "aliases", "keywords"],
+    ),
+    "password_env is not a variable name": (
+        "smtp: {host: smtp.example.org, password_env: 'MONITOR SMTP'}\n",
+        ["smtp.password_env", "'MONITOR SMTP'"],
+    ),
+    "smtp port out of range": (
+        "smtp: {host: smtp.example.org, port: 70000}\n",
+        ["smtp.port", "65535", "70000"],
+    ),
+    "negative crawl delay": (
+        "crawl: {delay: -1}\n",
+        ["crawl.delay", "-1"],
+    ),
+    "top level is a list": (
+        "- {name: civil_ge, kind: feed, url: 'https://civil.ge/feed'}\n",
+        ["the top level must be a mapping, not list"],
+    ),
+    "several problems listed together": (
+        "sources:\n  - {name: civil_ge, kind: rss, url: 'htp://civil.ge'}\n",
+        ["2 problems", "sources[0].kind", "'rss'", "sources[0].url", "'htp://civil.ge'"],
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "fragments"), list(ERRORS.values()), ids=list(ERRORS))
+def test_config_error_names_file_path_and_value(
+    tmp_path: Path, text: str, fragments: list[str]
+) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ")
+    for fragment in fragments:
+        assert fragment in message
+    assert caught.value.exit_code == 2
+
+
+def test_config_error_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "sources.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}: config file not found")
+    assert caught.value.exit_code == 2
+
+
+def test_config_error_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "sources:\n  - name: civil_ge\n    kind: feed\n   url: https://civil.ge/feed\n", "utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: not valid YAML at line 4, column 4")
+    assert caught.value.exit_code == 2
+
+
+def test_config_error_tab_indentation_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text("watches:\n\t- name: Nuctech\n", "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "not valid YAML at line 2" in str(caught.value)
+
+
+def test_config_error_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_bytes("watches:\n  - {name: Нуктек}\n".encode("cp1251"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}: cannot read config")
+    assert caught.value.exit_code == 2
+
+
+def test_config_error_directory_instead_of_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path}: cannot read config")
+
+
+def test_empty_file_is_an_empty_config(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text("# nothing yet\n", "utf-8")
+    config = load_config(path)
+    assert (config.sources, config.watches, config.recipients, config.smtp) == ((), (), (), None)
+
+
+def test_parse_config_names_its_input() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"sources": [{"name": "x", "kind": "feed", "url": "ftp://x"}]}, "inline")
+    assert str(caught.value) == "inline: sources[0].url: not an http(s) URL: 'ftp://x'"
+
+
+# -- what a valid config gives ----------------------------------------------------------------
+
+
+def test_unicode_aliases_survive_the_round_trip(write_config: Callable[..., Config]) -> None:
+    config = write_config(
+        {"watches": [{"name": "Nuctech", "aliases": ["同方威视", "Нуктек", "ნუქტექი"]}]}
+    )
+    assert config.watches[0].aliases == ("同方威视", "Нуктек", "ნუქტექი")
+
+
+def test_config_is_frozen(write_config: Callable[..., Config]) -> None:
+    config = write_config({"watches": [{"name": "Nuctech"}]})
+    with pytest.raises(ValueError, match="frozen"):
+        config.watches[0].name = "Hikvision"  # type: ignore[misc]
+
+
+def test_unknown_source_on_the_command_line(write_config: Callable[..., Config]) -> None:
+    config = write_config(
+        {"sources": [{"name": "civil_ge", "kind": "feed", "url": "https://civil.ge/feed"}]}
+    )
+    with pytest.raises(SourceNotFoundError) as caught:
+        config.select(["civil_ge", "oc_media"])
+    assert "no source named 'oc_media' (sources: civil_ge)" in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def test_select_without_names_skips_disabled_sources(write_config: Callable[..., Config]) -> None:
+    config = write_config(
+        {
+            "sources": [
+                {"name": "civil_ge", "kind": "feed", "url": "https://civil.ge/feed"},
+                {"name": "georgia_today", "kind": "feed", "url": "https://georgiatoday.ge/feed/",
+                 "enabled": False},
+            ]
+        }
+    )
+    assert [s.name for s in config.select()] == ["civil_ge"]
+    assert [s.name for s in config.select(["georgia_today"])] == ["georgia_today"]

@@ -1,0 +1,192 @@
+"""monitor.match: whole-word, Unicode-folded matching of aliases and keywords in five
+languages, with offsets into the original text and highlighted snippets. The cases live in
+tests/cases/match.yaml; their keys are the test ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitor.config import Watch
+from monitor.match import Matcher, fold
+from monitor.models import Item, Match
+
+CASES: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).parent / "cases" / "match.yaml").read_text("utf-8")
+)
+WATCHES = tuple(Watch(**w) for w in CASES["watches"])
+
+
+def params(table: dict[str, dict[str, Any]]) -> list[Any]:
+    """One pytest param per case, id = the case's key; `xfail: reason` marks a known gap."""
+    out = []
+    for name, case in table.items():
+        marks = [pytest.mark.xfail(strict=True, reason=case["xfail"])] if "xfail" in case else []
+        out.append(pytest.param(case, id=name, marks=marks))
+    return out
+
+
+def run(case: dict[str, Any]) -> list[Match]:
+    watches = tuple(Watch(**w) for w in case["watches"]) if "watches" in case else WATCHES
+    matches = Matcher(watches).match_text(case.get("field", "body"), case["text"])
+    return sorted(matches, key=lambda m: (m.start, m.start - m.end, m.watch))
+
+
+def check_offsets(match: Match, text: str) -> None:
+    assert text[match.start : match.end] == match.found
+    assert match.snippet[match.snippet_start : match.snippet_end] == match.found
+
+
+@pytest.mark.parametrize("case", params(CASES["cases"]))
+def test_match(case: dict[str, Any]) -> None:
+    matches = run(case)
+    assert [(m.watch, m.found) for m in matches] == [
+        (e["watch"], e["found"]) for e in case["expected"]
+    ]
+    for match, expected in zip(matches, case["expected"], strict=True):
+        check_offsets(match, case["text"])
+        assert match.field == case.get("field", "body")
+        if "term" in expected:
+            assert match.term == expected["term"]
+        if "kind" in expected:
+            assert match.term_kind == expected["kind"]
+    if not case["expected"]:
+        assert case.get("reason"), "a no-match case says why"
+
+
+# -- Matcher.match over an item ----------------------------------------------------------------
+
+
+def item(title: str, text: str) -> Item:
+    return Item(
+        source="demo_news",
+        key="k",
+        url="https://news.example/a.html",
+        title=title,
+        text=text,
+        published_at=None,
+        content_hash="h",
+    )
+
+
+def test_match_item_reads_title_then_body() -> None:
+    matches = Matcher(WATCHES).match(
+        item("Hikvision wins Batumi tender", "The cameras are made by Hikvision and Dahua.")
+    )
+    assert [(m.field, m.watch, m.found) for m in matches] == [
+        ("title", "Hikvision", "Hikvision"),
+        ("body", "Hikvision", "Hikvision"),
+        ("body", "Dahua", "Dahua"),
+    ]
+
+
+def test_match_item_with_empty_fields() -> None:
+    assert Matcher(WATCHES).match(item("", "")) == []
+
+
+def test_match_name_is_an_alias_unless_match_name_is_false() -> None:
+    text = "Anaklia port and Belt and Road"
+    named = Matcher([Watch(name="Anaklia port", keywords=["Belt and Road"])])
+    assert [(m.found, m.term_kind) for m in named.match_text("body", text)] == [
+        ("Anaklia port", "alias"),
+        ("Belt and Road", "keyword"),
+    ]
+    unnamed = Matcher([Watch(name="Anaklia port", match_name=False, keywords=["Belt and Road"])])
+    assert [m.found for m in unnamed.match_text("body", text)] == ["Belt and Road"]
+
+
+def test_repeated_alias_is_one_term() -> None:
+    matcher = Matcher([Watch(name="ZTE", aliases=["ZTE", "zte", " ZTE "])])
+    assert len(matcher.match_text("body", "ZTE radios")) == 1
+
+
+def test_alias_with_extra_spaces_in_config_still_matches() -> None:
+    matcher = Matcher([Watch(name="China Railway", aliases=["China   Railway  Group"])])
+    [match] = matcher.match_text("body", "China Railway Group won")
+    assert match.found == "China Railway Group"
+
+
+def test_same_alias_in_two_watches_is_reported_for_each() -> None:
+    matcher = Matcher([Watch(name="Huawei"), Watch(name="Telecom vendors", aliases=["Huawei"])])
+    assert sorted(m.watch for m in matcher.match_text("body", "Huawei")) == [
+        "Huawei",
+        "Telecom vendors",
+    ]
+
+
+# -- snippets ----------------------------------------------------------------------------------
+
+LONG = (
+    "The Revenue Service has signed a contract worth 9.4 million GEL for six vehicle X-ray "
+    "scanners to be installed at the Sarpi and Kazbegi border crossings, according to "
+    "documents published on the state procurement portal.\n\nThe supplier is Nuctech "
+    "Company Ltd, the Beijing-based maker of security-screening equipment whose scanners are "
+    "already in use at the Poti and Batumi seaports. The tender drew two bids; the second "
+    "bidder was disqualified for failing to submit a bank guarantee."
+)
+
+
+@pytest.mark.parametrize("chars", [20, 60, 120, 300])
+def test_snippet_is_whole_words_around_the_match(chars: int) -> None:
+    [match] = Matcher(WATCHES, snippet_chars=chars).match_text("body", LONG)
+    check_offsets(match, LONG)
+    inner = match.snippet.removeprefix("…").removesuffix("…")
+    # whole words of the text, on one line, about as long as asked
+    assert set(inner.split()) <= set(LONG.split())
+    assert inner.strip() == inner
+    assert "\n" not in match.snippet
+    assert len(match.snippet) <= max(chars, len(match.found) + 20) + 40
+    assert match.snippet.startswith("…") == (not LONG.startswith(inner))
+    assert match.snippet.endswith("…") == (not LONG.endswith(inner))
+
+
+def test_snippet_of_a_short_text_is_the_text() -> None:
+    [match] = Matcher(WATCHES).match_text("title", "Nuctech wins")
+    assert (match.snippet, match.snippet_start, match.snippet_end) == ("Nuctech wins", 0, 7)
+
+
+def test_snippet_offsets_after_text_that_folds_longer() -> None:
+    text = "ﬁ " * 80 + "Straße … Nuctech … " + "ﬂ " * 80
+    [match] = Matcher(WATCHES, snippet_chars=40).match_text("body", text)
+    check_offsets(match, text)
+
+
+# -- fold ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("NUCTECH", "nuctech"),
+        ("Ёлкин", "елкин"),
+        ("«Хуавей» — „ჰუავეი“", '"хуавей" - "ჰუავეი"'),
+        ("Ｎｕｃｔｅｃｈ", "nuctech"),
+        ("line\nbreak\ttab", "line break tab"),
+        ("ЦИФРЛЫҚ", "цифрлық"),
+    ],
+)
+def test_fold(text: str, folded: str) -> None:
+    assert fold(text)[0] == folded
+
+
+def test_fold_maps_every_folded_character_back_when_length_changes() -> None:
+    text = "Straße ﬁ Nuctech"
+    folded, starts, ends = fold(text)
+    assert starts is not None and ends is not None
+    assert len(starts) == len(ends) == len(folded)
+    assert folded[starts.index(text.index("N")) :].startswith("nuctech")
+    # "ß" folds to "ss": both characters point back at the one original character
+    at = text.index("ß")
+    assert [i for i, s in enumerate(starts) if s == at] == [4, 5]
+    assert ends[4] == ends[5] == at + 1
+
+
+def test_fold_keeps_combining_marks_with_their_base() -> None:
+    text = "Хуавеи\u0306 builds"
+    folded, starts, ends = fold(text)
+    assert folded.startswith("хуавей ")
+    assert starts is not None and ends is not None
+    assert ends[5] == 7  # the folded й covers и and its combining breve

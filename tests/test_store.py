@@ -1,0 +1,406 @@
+"""monitor.store: migrations, items and their versions, matches, runs, the digest outbox, and
+two writers on one database file."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import Watch
+from monitor.errors import StoreError
+from monitor.match import Matcher
+from monitor.models import Item, RunResult, ScrapedItem
+from monitor.normalise import normalise
+from monitor.store import DB_NAME, Store, migrations
+
+MATCHER = Matcher(
+    [
+        Watch(name="Nuctech", aliases=["Нуктек", "ნუქტექი"]),
+        Watch(name="Hikvision", aliases=["Хиквижн"]),
+    ]
+)
+
+
+def make_item(
+    key: str,
+    body: str = "The supplier is Nuctech.",
+    *,
+    source: str = "demo_news",
+    title: str | None = None,
+    published: str = "2026-11-20T10:00:00Z",
+    raw_hash: str | None = None,
+) -> Item:
+    return normalise(
+        ScrapedItem(
+            source=source,
+            url=f"https://news.example/{key}.html?utm_source=rss",
+            title=title if title is not None else f"Scanners for the border ({key})",
+            body=body,
+            published=published,
+            native_id=key,
+            raw_hash=raw_hash,
+        )
+    )
+
+
+def add(store: Store, item: Item, run_id: int | None = None) -> tuple[str, int]:
+    outcome = store.add(item, MATCHER.match(item), run_id=run_id)
+    return outcome.state, outcome.new_matches
+
+
+def queue(store: Store, recipient: str, match_ids: list[int], n: int = 1) -> int:
+    return store.queue_digest(
+        recipient=recipient,
+        subject=f"monitor: {len(match_ids)} new",
+        message_id=f"<digest-{recipient}-{n}@monitor>",
+        message=b"Subject: test\r\n\r\nbody\r\n",
+        match_ids=match_ids,
+        until=f"2026-11-23T0{n}:00:00+00:00",
+        eml_path=None,
+        html_path=None,
+        findings=len(match_ids),
+    )
+
+
+# -- opening and migrations -------------------------------------------------------------------
+
+
+def test_store_applies_every_migration_once(state_dir: Path) -> None:
+    registered = [m.name for m in migrations._migrations]
+    with Store(state_dir) as store:
+        assert [m.name for m in migrations.applied(store.db)] == registered
+    with Store(state_dir) as store:  # reopening applies nothing again
+        assert [m.name for m in migrations.applied(store.db)] == registered
+        assert migrations.pending(store.db) == []
+        tables = set(store.db.table_names())
+    expected = {"items", "item_versions", "matches", "runs", "outbox", "deliveries", "digests"}
+    assert expected <= tables
+
+
+def test_store_uses_wal_and_foreign_keys(store: Store) -> None:
+    conn = store.db.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.path == store.state_dir / DB_NAME
+
+
+def test_store_reopen_keeps_data(state_dir: Path) -> None:
+    with Store(state_dir) as store:
+        add(store, make_item("a"))
+    with Store(state_dir) as store:
+        assert store.count("items") == 1
+        assert add(store, make_item("a")) == ("unchanged", 0)
+
+
+def test_store_error_names_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state directory should be")
+    with pytest.raises(StoreError) as caught:
+        Store(blocker)
+    assert str(caught.value).startswith(f"{blocker / DB_NAME}: cannot open the database")
+
+
+# -- items, versions, matches -------------------------------------------------------------------
+
+
+def test_add_new_item(store: Store) -> None:
+    run_id = store.start_run("demo_news")
+    outcome = store.add(make_item("a"), MATCHER.match(make_item("a")), run_id=run_id)
+    assert (outcome.state, outcome.new_matches) == ("new", 1)
+    [row] = store._rows("SELECT * FROM items")
+    assert (row["key"], row["url"], row["version"], row["first_run_id"]) == (
+        "a",
+        "https://news.example/a.html",
+        1,
+        run_id,
+    )
+    assert row["published_at"] == "2026-11-20T10:00:00+00:00"
+    assert store.count("item_versions") == 1
+    [match] = store._rows("SELECT * FROM matches")
+    assert (match["watch"], match["found"], match["field"], match["run_id"]) == (
+        "Nuctech",
+        "Nuctech",
+        "body",
+        run_id,
+    )
+
+
+def test_add_unchanged_item_writes_no_rows(store: Store) -> None:
+    add(store, make_item("a"))
+    before = store._rows("SELECT * FROM items")[0]
+    time.sleep(1.05)  # timestamps have second resolution
+    assert add(store, make_item("a", raw_hash="r2")) == ("unchanged", 0)
+    after = store._rows("SELECT * FROM items")[0]
+    assert (store.count("items"), store.count("item_versions"), store.count("matches")) == (1, 1, 1)
+    assert after["version"] == 1
+    assert after["first_seen_at"] == before["first_seen_at"]
+    assert after["last_seen_at"] > before["last_seen_at"]
+    assert after["raw_hash"] == "r2"
+
+
+def test_add_changed_item_keeps_every_version(store: Store) -> None:
+    first = make_item("a", "Nuctech will deliver six scanners.")
+    add(store, first)
+    before = store._rows("SELECT * FROM items")[0]
+    time.sleep(1.05)
+    second = make_item("a", "Nuctech will deliver seven scanners.")
+    assert add(store, second)[0] == "changed"
+    third = make_item("a", "Nuctech will deliver seven scanners by March.")
+    assert add(store, third)[0] == "changed"
+    [row] = store._rows("SELECT * FROM items")
+    assert (row["version"], row["text"], row["content_hash"]) == (
+        3,
+        third.text,
+        third.content_hash,
+    )
+    assert row["first_seen_at"] == before["first_seen_at"]  # an update never resets it
+    assert row["changed_at"] > before["changed_at"]
+    versions = store._rows("SELECT version, text FROM item_versions ORDER BY version")
+    assert versions == [
+        {"version": 1, "text": first.text},
+        {"version": 2, "text": second.text},
+        {"version": 3, "text": third.text},
+    ]
+
+
+def test_matches_are_not_duplicated_on_re_add(store: Store) -> None:
+    assert add(store, make_item("a", "Nuctech won.")) == ("new", 1)
+    # the same finding in a changed text (other offsets) is not new
+    assert add(store, make_item("a", "As reported, Nuctech won.")) == ("changed", 0)
+    # a new finding in a changed text is
+    assert add(store, make_item("a", "As reported, Nuctech won; Hikvision lost.")) == ("changed", 1)
+    # re-adding with the same matches, explicitly
+    item = make_item("a", "As reported, Nuctech won; Hikvision lost.")
+    assert store.add(item, MATCHER.match(item)).new_matches == 0
+    assert sorted(r["watch"] for r in store._rows("SELECT watch FROM matches")) == [
+        "Hikvision",
+        "Nuctech",
+    ]
+
+
+def test_one_key_in_two_sources_is_two_items(store: Store) -> None:
+    add(store, make_item("a", source="civil_ge"))
+    add(store, make_item("a", source="oc_media"))
+    assert store.count("items") == 2
+
+
+def test_raw_hashes_and_touch(store: Store) -> None:
+    add(store, make_item("a", raw_hash="abc"))
+    add(store, make_item("b"))
+    assert store.raw_hashes("demo_news") == {"https://news.example/a.html": "abc"}
+    assert store.raw_hashes("other") == {}
+    assert store.touch("demo_news", "https://news.example/a.html") is True
+    assert store.touch("demo_news", "https://news.example/nope.html") is False
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+def test_runs_start_and_finish(store: Store) -> None:
+    run_id = store.start_run("civil_ge", pid=4242)
+    running = store.run(run_id)
+    assert running is not None
+    assert (running["status"], running["pid"], running["finished_at"]) == ("running", 4242, None)
+    result = RunResult(
+        source="civil_ge", status="ok", fetched=12, new_items=3, changed_items=1,
+        new_matches=2, seconds=4.56789,
+    )
+    store.finish_run(run_id, result)
+    done = store.run(run_id)
+    assert done is not None
+    assert (done["status"], done["fetched"], done["new_items"], done["changed_items"]) == (
+        "ok", 12, 3, 1,
+    )
+    assert (done["new_matches"], done["seconds"]) == (2, 4.568)
+    assert done["finished_at"] is not None
+    # a finished run is final: a late second report does not overwrite it
+    store.finish_run(run_id, RunResult(source="civil_ge", status="error", error="late"))
+    assert store.run(run_id) == done
+    assert store.run(run_id + 100) is None
+
+
+def test_close_runs_rebuilds_counts_from_what_was_stored(store: Store) -> None:
+    dead = store.start_run("demo_news", pid=999_999)
+    add(store, make_item("a"), run_id=dead)
+    add(store, make_item("b", "Хиквижн и Нуктек"), run_id=dead)
+    finished = store.start_run("civil_ge")
+    store.finish_run(finished, RunResult(source="civil_ge", status="ok"))
+    closed = store.close_runs([dead, finished], "interrupted", "crawler process died")
+    assert closed == 1
+    row = store.run(dead)
+    assert row is not None
+    assert (row["status"], row["error"], row["new_items"], row["new_matches"], row["errors"]) == (
+        "interrupted", "crawler process died", 2, 3, 1,
+    )
+    assert row["finished_at"] is not None and row["seconds"] >= 0
+    finished_row = store.run(finished)
+    assert finished_row is not None and finished_row["status"] == "ok"
+    assert store.close_runs([dead], "interrupted", "again") == 0
+
+
+def test_runs_finished_between(store: Store) -> None:
+    first = store.start_run("civil_ge")
+    store.finish_run(first, RunResult(source="civil_ge", status="ok"))
+    store.start_run("oc_media")  # still running: not listed
+    finished = store.run(first)
+    assert finished is not None
+    until = datetime.fromisoformat(finished["finished_at"]) + timedelta(seconds=1)
+    rows = store.runs_finished_between(None, until.isoformat())
+    assert [r["id"] for r in rows] == [first]
+    assert store.runs_finished_between(until.isoformat(), "9999") == []
+
+
+# -- digest outbox -----------------------------------------------------------------------------
+
+
+def stored_match_ids(store: Store) -> list[int]:
+    return [r["id"] for r in store._rows("SELECT id FROM matches ORDER BY id")]
+
+
+def test_undelivered_matches_newest_first_and_filtered_by_watch(store: Store) -> None:
+    add(store, make_item("old", "Nuctech", published="2026-11-18T10:00:00Z"))
+    add(store, make_item("new", "Nuctech and Хиквижн", published="2026-11-21T10:00:00Z"))
+    rows = store.undelivered_matches("desk@example.org", ["Nuctech", "Hikvision"])
+    assert [(r["url"].rsplit("/", 1)[1], r["watch"]) for r in rows] == [
+        ("new.html", "Nuctech"),
+        ("new.html", "Hikvision"),
+        ("old.html", "Nuctech"),
+    ]
+    assert {r["found"] for r in rows} == {"Nuctech", "Хиквижн"}
+    only = store.undelivered_matches("desk@example.org", ["Hikvision"])
+    assert [r["watch"] for r in only] == ["Hikvision"]
+    assert store.undelivered_matches("desk@example.org", []) == []
+    assert store.undelivered_matches("desk@example.org", ["Nuctech"], since="9999") == []
+
+
+def test_queue_digest_records_deliveries_for_that_recipient_only(store: Store) -> None:
+    add(store, make_item("a", "Nuctech and Хиквижн"))
+    ids = stored_match_ids(store)
+    outbox_id = queue(store, "desk@example.org", ids)
+    assert store.undelivered_matches("desk@example.org", ["Nuctech", "Hikvision"]) == []
+    assert len(store.undelivered_matches("editor@example.org", ["Nuctech", "Hikvision"])) == 2
+    deliveries = store._rows("SELECT match_id, recipient, outbox_id FROM deliveries")
+    assert deliveries == [
+        {"match_id": i, "recipient": "desk@example.org", "outbox_id": outbox_id} for i in ids
+    ]
+    assert store.last_digest_at("desk@example.org") == "2026-11-23T01:00:00+00:00"
+    assert store.last_digest_at("editor@example.org") is None
+    [queued] = store.queued_messages()
+    assert (queued["id"], queued["status"], queued["findings"]) == (outbox_id, "queued", 2)
+
+
+def test_queue_digest_is_atomic(store: Store) -> None:
+    """A match already delivered to the recipient makes the whole digest fail: no outbox row,
+    no partial deliveries, the digest window unchanged."""
+    add(store, make_item("a", "Nuctech"))
+    add(store, make_item("b", "Хиквижн"))
+    first, second = stored_match_ids(store)
+    queue(store, "desk@example.org", [first], n=1)
+    with pytest.raises(sqlite3.IntegrityError):
+        queue(store, "desk@example.org", [second, first], n=2)
+    assert store.count("outbox") == 1
+    assert store.count("deliveries") == 1
+    assert store.last_digest_at("desk@example.org") == "2026-11-23T01:00:00+00:00"
+    # the other match is still waiting, and can go in the next digest
+    waiting = store.undelivered_matches("desk@example.org", ["Hikvision"])
+    assert [r["match_id"] for r in waiting] == [second]
+    with pytest.raises(sqlite3.IntegrityError):  # a match that does not exist
+        queue(store, "desk@example.org", [second, 12345], n=3)
+    assert store.count("outbox") == 1
+
+
+def test_mark_digest_moves_the_window(store: Store) -> None:
+    store.mark_digest("desk@example.org", "2026-11-22T07:00:00+00:00")
+    store.mark_digest("desk@example.org", "2026-11-23T07:00:00+00:00")
+    assert store.last_digest_at("desk@example.org") == "2026-11-23T07:00:00+00:00"
+
+
+def test_mark_attempt_failed_backs_off_up_to_an_hour(store: Store) -> None:
+    outbox_id = queue(store, "desk@example.org", [])
+    delays = []
+    for attempt in range(1, 9):
+        store.mark_attempt_failed(outbox_id, f"connection refused #{attempt}")
+        [row] = store._rows("SELECT * FROM outbox WHERE id = ?", (outbox_id,))
+        assert (row["status"], row["attempts"]) == ("queued", attempt)
+        assert row["last_error"] == f"connection refused #{attempt}"
+        waited = datetime.fromisoformat(row["next_attempt_at"]) - datetime.fromisoformat(
+            row["last_attempt_at"]
+        )
+        delays.append(int(waited.total_seconds() // 60))
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
+    # still queued, but not due yet
+    assert [r["id"] for r in store.queued_messages()] == [outbox_id]
+    assert store.queued_messages(due_only=True) == []
+    store.mark_sent(outbox_id, "smtp")
+    assert store.queued_messages() == []
+    [sent] = store.outbox()
+    assert (sent["status"], sent["attempts"], sent["last_error"], sent["sent_via"]) == (
+        "sent", 9, None, "smtp",
+    )
+
+
+def test_new_message_is_due_at_once(store: Store) -> None:
+    outbox_id = queue(store, "desk@example.org", [])
+    assert [r["id"] for r in store.queued_messages(due_only=True)] == [outbox_id]
+
+
+# -- two writers on one file --------------------------------------------------------------------
+
+
+def test_two_stores_writing_from_threads_lose_nothing(state_dir: Path) -> None:
+    """Two connections (one Store per thread, as two processes would have) add their own items
+    and the same shared items at the same time: every item is stored once, every shared item
+    is "new" for exactly one writer, and no write fails."""
+    Store(state_dir).close()  # the database exists, as it does once the daemon has started
+    errors: list[BaseException] = []
+    states: dict[str, list[tuple[str, str]]] = {"a": [], "b": []}
+    start = threading.Barrier(2)
+
+    def writer(name: str) -> None:
+        try:
+            with Store(state_dir) as store:
+                run_id = store.start_run(f"writer_{name}")
+                start.wait()
+                for i in range(60):
+                    own = make_item(f"{name}-{i}", "Nuctech")
+                    store.add(own, MATCHER.match(own), run_id=run_id)
+                    shared = make_item(f"shared-{i}", "Хиквижн")
+                    outcome = store.add(shared, MATCHER.match(shared), run_id=run_id)
+                    states[name].append((shared.key, outcome.state))
+                store.finish_run(run_id, RunResult(source=f"writer_{name}", status="ok"))
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    with Store(state_dir) as store:
+        assert store.count("items") == 180
+        assert store.count("item_versions") == 180
+        assert store.count("matches") == 180
+        assert [r["status"] for r in store._rows("SELECT status FROM runs")] == ["ok", "ok"]
+    new = [key for name in states for key, state in states[name] if state == "new"]
+    assert sorted(new) == sorted(f"shared-{i}" for i in range(60))
+
+
+def test_opening_a_new_database_waits_for_another_writer(state_dir: Path) -> None:
+    other = sqlite3.connect(state_dir / DB_NAME, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE elsewhere (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO elsewhere VALUES (1)")
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        with Store(state_dir) as store:
+            assert store.count("items") == 0
+    finally:
+        release.join()
+        other.close()
