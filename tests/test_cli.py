@@ -131,3 +131,27 @@ def test_test_source_prints_items_and_stores_nothing(runner, site, write_config,
     assert "Hikvision cameras for Tbilisi" in result.output
     assert "MATCH Hikvision" in result.output
     assert not (state / "monitor.db").exists()
+
+
+def test_progress_draws_a_live_line_on_a_terminal():
+    import io
+
+    from monitor.cli import Progress
+    from monitor.crawl import CrawlEvent
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    progress = Progress(2, stream=screen)
+    progress(CrawlEvent("run_started", "civil_ge", {"run_id": 1}))
+    progress(CrawlEvent("progress", "civil_ge",
+                        {"fetched": 3, "new_items": 2, "new_matches": 1, "errors": 0}))
+    result = {"status": "ok", "fetched": 3, "new_items": 2, "new_matches": 1}
+    progress(CrawlEvent("run_finished", "civil_ge", {"result": result}))
+    progress.close()
+    out = screen.getvalue()
+    assert "[0/2] civil_ge: 3 fetched, 2 new, 1 matches" in out
+    assert "civil_ge: ok (3 fetched, 2 new, 1 new matches)" in out
+    assert "\x1b[K" in out

@@ -7,6 +7,7 @@ config or arguments, 1 otherwise). Nothing below the CLI prints or exits.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict
 import sys
 from collections.abc import Callable, Sequence
@@ -153,7 +154,8 @@ class Progress:
             return
         running = " · ".join(f"{k}: {v}" for k, v in list(self.live.items())[:3])
         line = f"[{self.done}/{self.total}] {running}"
-        self.stream.write("\r\x1b[K" + line[: click.get_terminal_size()[0] - 1])
+        width = shutil.get_terminal_size().columns
+        self.stream.write("\r\x1b[K" + line[: width - 1])
         self.stream.flush()
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ imports Scrapy.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -32,6 +33,8 @@ from monitor.models import RunResult
 from monitor.store import Store
 
 __all__ = ["CrawlEvent", "CrawlReport", "EVENT_PREFIX", "crawl", "emit_event"]
+
+logger = logging.getLogger(__name__)
 
 # marks our lines on the child's stdout; anything else there is ignored
 EVENT_PREFIX = "@@monitor-event "
@@ -160,7 +163,10 @@ def crawl(
                 elif event.kind == "item":
                     items.append(event.data)
                 if on_event is not None:
-                    on_event(event)
+                    try:
+                        on_event(event)
+                    except Exception:  # a broken progress display must not orphan a crawl
+                        logger.exception("progress callback failed on %s", event.kind)
             exit_code = child.wait()
         except KeyboardInterrupt:
             interrupted = True
