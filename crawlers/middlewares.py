@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -26,12 +27,14 @@ def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) 
         return None
     text = value.decode("latin-1") if isinstance(value, bytes) else value
     text = text.strip()
-    if text.isdigit():
+    if re.fullmatch(r"[0-9]+", text):
         return float(text)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:  # asctime form and "-0000": HTTP dates are always GMT
+        when = when.replace(tzinfo=UTC)
     now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
 
@@ -39,7 +42,7 @@ def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) 
 class RetryAfterMiddleware:
     """On 429 or 503 with a Retry-After header, wait that long (this request only) and retry,
     at most RETRY_TIMES times; a wait above MAX_WAIT_S gives the response to the spider as
-    an error instead."""
+    an error instead. Either way RetryMiddleware does not retry it on top."""
 
     def __init__(self, max_retries: int) -> None:
         self.max_retries = max_retries
@@ -65,6 +68,9 @@ class RetryAfterMiddleware:
                 "Giving up on %s: HTTP %s, Retry-After %ss (try %s)",
                 request.url, response.status, wait, tries + 1,
             )
+            # the server said when to come back; RetryMiddleware's immediate retries would
+            # ignore that and add requests it asked us not to send
+            request.meta["dont_retry"] = True
             return response
         logger.info("HTTP %s at %s: waiting %.0fs as Retry-After asks", response.status,
                     request.url, wait)

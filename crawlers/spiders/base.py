@@ -103,6 +103,7 @@ class SourceSpider(scrapy.Spider):
         self.entry_requests = 0
         self.entry_failures = 0
         self.known_hashes: dict[str, str] = {}
+        self.articles_taken = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -158,6 +159,18 @@ class SourceSpider(scrapy.Spider):
         self.errors.append(message)
         self.logger.error("%s: %s", self.source_name, message)
 
+    def take_article(self) -> bool:
+        """Count one more article against the source's `max_items` for this run; False once
+        the budget is spent (a guard against runaway listings and sitemaps)."""
+        if self.articles_taken >= self.source.max_items:
+            if self.articles_taken == self.source.max_items:
+                self.logger.info("%s: max_items (%d) reached; the rest waits for the next run",
+                                 self.source_name, self.source.max_items)
+                self.articles_taken += 1  # log once
+            return False
+        self.articles_taken += 1
+        return True
+
     # -- reading pages --------------------------------------------------------------------
 
     def decode(self, response: Response) -> tuple[str, Selector]:
@@ -203,18 +216,19 @@ class SourceSpider(scrapy.Spider):
                 ) or published
             if selectors.body:
                 body = "\n".join(select(selector, selectors.body).getall()) or None
-        if body is None or not title or not published:
-            extracted = extract(html, response.url)
-            body = body if body is not None else extracted.get("text")
-            title = title or extracted.get("title")
-            published = published or extracted.get("date")
         if not published:
+            # the page's own machine-readable time, with its zone, beats any guess
             published = text_of(
                 selector.css(
                     'meta[property="article:published_time"], meta[name="date"], time[datetime]'
                 ),
                 ("content", "datetime"),
             )
+        if body is None or not title or not published:
+            extracted = extract(html, response.url)
+            body = body if body is not None else extracted.get("text")
+            title = title or extracted.get("title")
+            published = published or extracted.get("date")
         return ScrapedItem(
             source=self.source.name,
             url=response.url,

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
+import re
+from xml.sax import SAXParseException
+
 import feedparser
 
 from crawlers.spiders.base import SourceSpider
@@ -12,6 +15,8 @@ from monitor.models import ScrapedItem
 
 if TYPE_CHECKING:
     from scrapy.http import Response
+
+_XML_ENCODING = re.compile(rb"""^\s*(?:\xef\xbb\xbf)?<\?xml[^>]*encoding\s*=\s*["'][\w.:-]+""")
 
 
 class Feed(SourceSpider):
@@ -39,13 +44,18 @@ class Feed(SourceSpider):
     def parse_feed(self, response: Response) -> Iterator[Any]:
         """Expects an XML feed document; the charset comes from the XML declaration."""
         self.fetched += 1
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
-        parsed = feedparser.parse(response.body, response_headers={"content-type": content_type})
+        parsed = feedparser.parse(response.body, response_headers=_headers(response))
         if not parsed.entries and (parsed.bozo or not parsed.version):
             problem = parsed.get("bozo_exception") or "no RSS or Atom entries found"
             self.record_error(f"malformed feed at {response.url}: {problem}", entry=True)
             return
-        for entry in parsed.entries[: self.source.max_items]:
+        if isinstance(parsed.get("bozo_exception"), SAXParseException):
+            # entries before the damage were read; say the feed was damaged (run: partial)
+            self.record_error(f"damaged feed at {response.url}: {parsed.bozo_exception}; "
+                              f"read {len(parsed.entries)} entries")
+        for entry in parsed.entries:
+            if not self.take_article():
+                break
             link = entry.get("link") or ""
             if link:
                 link = response.urljoin(link)
@@ -76,6 +86,24 @@ class Feed(SourceSpider):
             response, title=title, published=published, native_id=native_id,
             fallback_body=summary,
         )
+
+
+def _headers(response: Response) -> dict[str, str]:
+    """The Content-Type for feedparser, without a charset that the document contradicts:
+    servers label feeds iso-8859-1 by default, while the XML declaration (or valid UTF-8)
+    is the feed author's own word."""
+    content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+    media_type, _, _ = content_type.partition(";")
+    body = response.body
+    declared = _XML_ENCODING.match(body[:200])
+    try:
+        body.decode("utf-8")
+        utf8 = True
+    except UnicodeDecodeError:
+        utf8 = False
+    if declared or utf8:
+        return {"content-type": media_type.strip() or "application/xml"}
+    return {"content-type": content_type}
 
 
 def _content(entry: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from crawlers.spiders.base import SourceSpider, select, text_of
 
@@ -29,6 +30,11 @@ class Page(SourceSpider):
 
     name = "page"
 
+    def __init__(self, source_name: str = "", **kwargs: Any) -> None:
+        super().__init__(source_name, **kwargs)
+        # an article linked from two listing pages is fetched once
+        self.seen_links: set[str] = set()
+
     async def start(self) -> AsyncIterator[Any]:
         for url in self.source.start_urls:
             yield self.request(url, self.parse_listing, entry=True, meta={"listing_page": 1})
@@ -41,15 +47,24 @@ class Page(SourceSpider):
         links = []
         for result in select(selector, selectors.links):
             href = result.root if isinstance(result.root, str) else result.attrib.get("href")
-            if href and href.strip() and not href.startswith(("#", "javascript:", "mailto:")):
-                links.append(response.urljoin(href.strip()))
+            if not href or not href.strip() or href.strip().startswith("#"):
+                continue
+            link = response.urljoin(href.strip())
+            # mailto:, tel:, javascript: and the like are not articles
+            if urlsplit(link).scheme in ("http", "https"):
+                links.append(link)
         if not links:
             self.record_error(
                 f"selectors.links {selectors.links!r} matched no links on {response.url}",
                 entry=bool(response.meta.get("monitor_entry")),
             )
             return
-        for link in list(dict.fromkeys(links))[: self.source.max_items]:
+        for link in dict.fromkeys(links):
+            if link in self.seen_links:
+                continue
+            if not self.take_article():
+                return
+            self.seen_links.add(link)
             yield self.request(link, self.parse_article)
         page = response.meta.get("listing_page", 1)
         if selectors.next_page and page < self.source.max_pages:

@@ -14,8 +14,6 @@ from monitor.normalise import parse_date
 if TYPE_CHECKING:
     from scrapy.http import Response
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
-
 
 class Sitemap(SourceSpider):
     """
@@ -46,8 +44,10 @@ class Sitemap(SourceSpider):
             from scrapy.utils.gz import gunzip
 
             body = gunzip(body, max_size=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        # recover mode reads what it can of a damaged file; its error log says what was lost
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
         try:
-            root = etree.fromstring(body, parser=_PARSER)
+            root = etree.fromstring(body, parser=parser)
         except etree.XMLSyntaxError as exc:
             root = None
             problem = str(exc)
@@ -57,6 +57,11 @@ class Sitemap(SourceSpider):
         if root is None:
             self.record_error(f"malformed sitemap at {response.url}: {problem}", entry=entry)
             return
+        fatal = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+        if fatal:
+            # what could be read is used, but the run says the file was damaged
+            self.record_error(f"damaged sitemap at {response.url} (line {fatal[0].line}: "
+                              f"{fatal[0].message}); read what was readable")
         kind = etree.QName(root).localname
         if kind not in ("urlset", "sitemapindex"):
             self.record_error(
@@ -64,7 +69,6 @@ class Sitemap(SourceSpider):
             )
             return
         cutoff = datetime.now(UTC) - timedelta(days=self.source.max_age_days)
-        taken = 0
         for node in root:
             if not isinstance(node.tag, str):
                 continue
@@ -78,9 +82,8 @@ class Sitemap(SourceSpider):
             if kind == "sitemapindex":
                 yield self.request(response.urljoin(loc), self.parse_sitemap)
                 continue
-            if taken >= self.source.max_items:
+            if not self.take_article():
                 break
-            taken += 1
             yield self.request(
                 response.urljoin(loc), self.parse_article,
                 cb_kwargs={"title": fields.get("title"), "published": when},
