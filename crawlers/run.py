@@ -17,6 +17,7 @@ from scrapy.crawler import CrawlerProcess  # noqa: E402  (needs the settings mod
 from scrapy.settings import Settings  # noqa: E402
 from scrapy.utils.project import get_project_settings  # noqa: E402
 
+from crawlers import extract  # noqa: E402
 from crawlers.spiders import SPIDERS  # noqa: E402
 from monitor.config import Config, load_config  # noqa: E402
 from monitor.crawl import emit_event  # noqa: E402
@@ -68,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     process = CrawlerProcess(build_settings(config, state_dir, dry_run=args.dry_run))
     for source in sources:
         process.crawl(SPIDERS[source.kind], source_name=source.name)
-    process.start()
+    try:
+        process.start()
+    finally:
+        extract.shutdown()
     return 0
 
 

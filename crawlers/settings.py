@@ -48,6 +48,11 @@ HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
 HTTPCACHE_IGNORE_HTTP_CODES = [401, 403, 404, 408, 429, 500, 502, 503, 504]
 HTTPCACHE_GZIP = True
 
+# default 100 — Scrapy starts this many worker tasks for every callback's output, even a
+# single item: most of a crawl's CPU on a 2-core machine. Our pipeline is synchronous, so
+# processing items in parallel gains nothing
+CONCURRENT_ITEMS = 1
+
 ITEM_PIPELINES = {
     "crawlers.pipelines.StorePipeline": 300,
 }

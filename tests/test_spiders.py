@@ -61,6 +61,12 @@ WINDOW_START = datetime(2025, 1, 1, tzinfo=UTC)
 # -- helpers ---------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def extract_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests extract in the test process; the crawl tests exercise the process pool."""
+    monkeypatch.setenv("MONITOR_EXTRACT_WORKERS", "0")
+
+
 def make_spider(
     cls: type[SourceSpider],
     source: dict[str, Any],
@@ -357,10 +363,10 @@ def test_followed_article_keeps_the_feed_title_and_date_and_drops_page_noise() -
     spider = make_spider(Feed, {"url": f"{WIRE}/en/feed/", "follow_links": True})
     url = f"{WIRE}/en/2025/03/10/nuctech-scanners-sarpi/"
 
-    (item,) = spider.parse_article(
+    (item,) = collect(spider.parse_article(
         respond(url, "page/article-en.html"), title="Feed title for Nuctech",
         published="Mon, 10 Mar 2025 09:30:00 +0400", native_id="tbw-10482", summary="summary",
-    )
+    ))
 
     assert item.title == "Feed title for Nuctech"
     assert item.published == "Mon, 10 Mar 2025 09:30:00 +0400"
@@ -374,8 +380,8 @@ def test_followed_article_without_text_falls_back_to_the_feed_summary() -> None:
     spider = make_spider(Feed, {"url": f"{WIRE}/en/feed/", "follow_links": True})
     empty = b"<html><head><title>x</title></head><body><div id='app'></div></body></html>"
 
-    (item,) = spider.parse_article(respond(f"{WIRE}/spa", empty), title="Nuctech", published=None,
-                                   native_id="tbw-1", summary="Nuctech won a tender.")
+    (item,) = collect(spider.parse_article(respond(f"{WIRE}/spa", empty), title="Nuctech", published=None,
+                                   native_id="tbw-1", summary="Nuctech won a tender."))
 
     assert item.body == "Nuctech won a tender."
 
@@ -486,8 +492,8 @@ def test_english_article_without_body_selector_drops_nav_sidebar_and_footer() ->
     spider = make_spider(Page, LISTING)
     url = f"{BIZ}/news/2025/03/10/nuctech-border-scanners"
 
-    (item,) = spider.parse_article(respond(url, "page/article-en.html",
-                                           content_type="text/html; charset=utf-8"))
+    (item,) = collect(spider.parse_article(respond(url, "page/article-en.html",
+                                           content_type="text/html; charset=utf-8")))
 
     assert isinstance(item, ScrapedItem) and not item.unchanged
     assert item.title == "Nuctech wins 4.1 million GEL tender for border scanners"
@@ -505,7 +511,7 @@ def test_english_article_keeps_the_time_of_day_from_its_metadata() -> None:
     spider = make_spider(Page, LISTING)
     url = f"{BIZ}/news/2025/03/10/nuctech-border-scanners"
 
-    (item,) = spider.parse_article(respond(url, "page/article-en.html"))
+    (item,) = collect(spider.parse_article(respond(url, "page/article-en.html")))
 
     assert normalise(item).published_at == "2025-03-10T05:30:00+00:00"
 
@@ -514,8 +520,8 @@ def test_georgian_utf8_article_served_as_latin_1() -> None:
     spider = make_spider(Page, {**LISTING, "language": "ka"})
     url = f"{BIZ}/ka/news/hikvision-batumi-safe-city"
 
-    (item,) = spider.parse_article(respond(url, "page/article-ka.html",
-                                           content_type="text/html; charset=iso-8859-1"))
+    (item,) = collect(spider.parse_article(respond(url, "page/article-ka.html",
+                                           content_type="text/html; charset=iso-8859-1")))
 
     assert item.title == "ჰიკვიჟენი ბათუმის „უსაფრთხო ქალაქის“ ტენდერში გაიმარჯვა"
     assert "შპს „სეიფ სისტემსი“" in item.body
@@ -535,8 +541,8 @@ def test_russian_windows_1251_article(content_type: str | None) -> None:
     spider = make_spider(Page, LISTING)
     url = f"{BISHKEK}/ru/news/2025/03/zte-kyrgyztelecom"
 
-    (item,) = spider.parse_article(respond(url, "page/article-ru.html",
-                                           content_type=content_type))
+    (item,) = collect(spider.parse_article(respond(url, "page/article-ru.html",
+                                           content_type=content_type)))
 
     assert item.title == "ZTE выиграла тендер на модернизацию сети «Кыргызтелекома»"
     assert "китайская компания ZTE Corporation" in item.body
@@ -555,7 +561,7 @@ def test_article_selectors_from_the_config_win() -> None:
     }}
     spider = make_spider(Page, source)
 
-    (item,) = spider.parse_article(respond(f"{BIZ}/news/a", "page/article-en.html"))
+    (item,) = collect(spider.parse_article(respond(f"{BIZ}/news/a", "page/article-en.html")))
 
     assert item.title == "Nuctech wins 4.1 million GEL tender for border scanners"
     assert item.published == "2025-03-10T09:30:00+04:00"  # the datetime attribute, not the text
@@ -573,7 +579,7 @@ def test_article_selectors_by_xpath_to_strings() -> None:
     }}
     spider = make_spider(Page, source)
 
-    (item,) = spider.parse_article(respond(f"{BIZ}/news/a", "page/article-en.html"))
+    (item,) = collect(spider.parse_article(respond(f"{BIZ}/news/a", "page/article-en.html")))
 
     assert item.title == "Nuctech wins 4.1 million GEL tender for border scanners"
     assert item.published == "2025-03-10T09:30:00+04:00"  # the element's `content` attribute
@@ -583,11 +589,11 @@ def test_unchanged_page_yields_an_unchanged_marker() -> None:
     body = page("page/article-en.html")
     url = f"{BIZ}/news/2025/03/10/nuctech-border-scanners?utm_source=homepage#comments"
     first = make_spider(Page, LISTING)
-    (stored,) = first.parse_article(respond(url, body))
+    (stored,) = collect(first.parse_article(respond(url, body)))
 
     spider = make_spider(Page, LISTING,
                          known_hashes={canonical_url(url): stored.raw_hash or ""})
-    (marker,) = spider.parse_article(respond(url, body))
+    (marker,) = collect(spider.parse_article(respond(url, body)))
 
     assert marker == ScrapedItem(source="src", url=f"{BIZ}/news/2025/03/10/nuctech-border-scanners",
                                  raw_hash=stored.raw_hash, unchanged=True)
@@ -598,7 +604,7 @@ def test_changed_page_is_extracted_again() -> None:
     url = f"{BIZ}/news/2025/03/10/nuctech-border-scanners"
     spider = make_spider(Page, LISTING, known_hashes={url: "0" * 64})
 
-    (item,) = spider.parse_article(respond(url, "page/article-en.html"))
+    (item,) = collect(spider.parse_article(respond(url, "page/article-en.html")))
 
     assert not item.unchanged
     assert "Nuctech Company Ltd" in item.body
@@ -610,7 +616,7 @@ def test_from_crawler_reads_config_and_known_hashes_from_the_store(
     config = write_config({"sources": [{"name": "biz", "kind": "page", **LISTING}]})
     url = f"{BIZ}/news/2025/03/10/nuctech-border-scanners"
     builder = make_spider(Page, {"name": "biz", **LISTING})
-    (scraped,) = builder.parse_article(respond(url, "page/article-en.html"))
+    (scraped,) = collect(builder.parse_article(respond(url, "page/article-en.html")))
     store.add(normalise(scraped), [])
     crawler = get_crawler(Page, {**PROJECT_SETTINGS, "MONITOR_CONFIG": str(config.path),
                                  "MONITOR_STATE": str(state_dir)})
@@ -619,7 +625,7 @@ def test_from_crawler_reads_config_and_known_hashes_from_the_store(
 
     assert spider.source.name == "biz"
     assert spider.known_hashes == {url: scraped.raw_hash}
-    (marker,) = spider.parse_article(respond(url, "page/article-en.html"))
+    (marker,) = collect(spider.parse_article(respond(url, "page/article-en.html")))
     assert marker.unchanged and marker.source == "biz"
 
 
@@ -753,10 +759,10 @@ def test_not_a_sitemap_fails_the_entry(body: bytes, problem: str) -> None:
 def test_sitemap_article_takes_the_news_title() -> None:
     spider = make_spider(Sitemap, {"url": f"{DAILY}/news-sitemap.xml"})
 
-    (item,) = spider.parse_article(
+    (item,) = collect(spider.parse_article(
         respond(f"{DAILY}/ka/2025/03/09/hikvision-batumi", "page/article-ka.html"),
         title="Hikvision (sitemap title)", published="2025-03-09T00:00:00+00:00",
-    )
+    ))
 
     assert item.title == "Hikvision (sitemap title)"
     assert item.published == "2025-03-09T00:00:00+00:00"
@@ -769,7 +775,7 @@ def test_sitemap_article_unchanged() -> None:
     spider = make_spider(Sitemap, {"url": f"{DAILY}/news-sitemap.xml"},
                          known_hashes={url: hashlib.sha256(body).hexdigest()})
 
-    (item,) = spider.parse_article(respond(url, body), title=None, published=None)
+    (item,) = collect(spider.parse_article(respond(url, body), title=None, published=None))
 
     assert item.unchanged
 

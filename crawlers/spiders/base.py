@@ -9,8 +9,9 @@ How to write a spider:
    other failed requests make it `partial`. Never call `scrapy.Request` directly: `request()`
    adds the errback that records failures in the run.
 3. In callbacks, read pages through `self.decode(response)` (servers lie about charsets) and
-   yield `ScrapedItem`s, usually through `self.article(response, ...)`, which skips extraction
-   when the page's bytes are unchanged since the last crawl.
+   yield `ScrapedItem`s, usually through `self.unchanged(response) or await
+   self.article(response, ...)`: extraction is skipped when the page's bytes are unchanged
+   since the last crawl, and otherwise runs in a process pool on every core.
 
     class Example(SourceSpider):
         name = "example"
@@ -19,8 +20,8 @@ How to write a spider:
             for url in self.source.start_urls:
                 yield self.request(url, self.parse, entry=True)
 
-        def parse(self, response):
-            yield self.article(response)
+        async def parse(self, response):
+            yield self.unchanged(response) or await self.article(response)
 
 The run itself (the `runs` row, counts, status) is kept by `crawlers.pipelines.StorePipeline`.
 """
@@ -28,7 +29,6 @@ The run itself (the `runs` row, counts, status) is kept by `crawlers.pipelines.S
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -48,6 +48,7 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
+from crawlers.extract import extract_async
 from monitor.config import Config, Source, load_config
 from monitor.models import ScrapedItem
 from monitor.normalise import canonical_url, decode_html
@@ -193,7 +194,7 @@ class SourceSpider(scrapy.Spider):
             return ScrapedItem(source=self.source.name, url=url, raw_hash=digest, unchanged=True)
         return None
 
-    def article(
+    async def article(
         self,
         response: Response,
         *,
@@ -225,7 +226,7 @@ class SourceSpider(scrapy.Spider):
                 ("content", "datetime"),
             )
         if body is None or not title or not published:
-            extracted = extract(html, response.url)
+            extracted = await extract_async(html, response.url)
             body = body if body is not None else extracted.get("text")
             title = title or extracted.get("title")
             published = published or extracted.get("date")
@@ -239,24 +240,6 @@ class SourceSpider(scrapy.Spider):
             raw_hash=self.raw_hash(response),
             language=self.source.language,
         )
-
-
-def extract(html: str, url: str) -> dict[str, str | None]:
-    """Main text, title and date of an article page (trafilatura)."""
-    from trafilatura import bare_extraction
-
-    document = bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=True,
-        date_extraction_params={"extensive_search": True, "original_date": True,
-                                "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
-    )
-    if document is None:
-        return {}
-    return {
-        "text": getattr(document, "text", None),
-        "title": getattr(document, "title", None),
-        "date": getattr(document, "date", None),
-    }
 
 
 def describe_failure(failure: Failure, settings: Any) -> str:
@@ -280,4 +263,3 @@ def describe_failure(failure: Failure, settings: Any) -> str:
     return f"{type(value).__name__} at {url}: {value}".strip()
 
 
-logging.getLogger("trafilatura").setLevel(logging.WARNING)

@@ -79,10 +79,10 @@ class Feed(SourceSpider):
                     native_id=guid, language=self.source.language,
                 )
 
-    def parse_article(self, response: Response, title: str | None, published: str | None,
-                      native_id: str | None, summary: str) -> Iterator[ScrapedItem]:
+    async def parse_article(self, response: Response, title: str | None, published: str | None,
+                      native_id: str | None, summary: str) -> AsyncIterator[ScrapedItem]:
         """Expects the HTML article an entry links to."""
-        yield self.unchanged(response) or self.article(
+        yield self.unchanged(response) or await self.article(
             response, title=title, published=published, native_id=native_id,
             fallback_body=summary,
         )

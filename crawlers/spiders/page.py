@@ -73,6 +73,6 @@ class Page(SourceSpider):
                 yield self.request(response.urljoin(next_url), self.parse_listing,
                                    meta={"listing_page": page + 1})
 
-    def parse_article(self, response: Response) -> Iterator[Any]:
+    async def parse_article(self, response: Response) -> AsyncIterator[Any]:
         """Expects an HTML article page."""
-        yield self.unchanged(response) or self.article(response)
+        yield self.unchanged(response) or await self.article(response)

@@ -89,10 +89,10 @@ class Sitemap(SourceSpider):
                 cb_kwargs={"title": fields.get("title"), "published": when},
             )
 
-    def parse_article(self, response: Response, title: str | None,
-                      published: str | None) -> Iterator[Any]:
+    async def parse_article(self, response: Response, title: str | None,
+                      published: str | None) -> AsyncIterator[Any]:
         """Expects an HTML article page."""
-        yield self.unchanged(response) or self.article(
+        yield self.unchanged(response) or await self.article(
             response, title=title, published=published
         )
 

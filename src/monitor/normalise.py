@@ -98,9 +98,12 @@ def parse_date(raw: str | None, *, now: datetime | None = None) -> str | None:
     raw = raw.strip()
     parsed: datetime | None = None
     try:
-        parsed = parsedate_to_datetime(raw)  # RFC 822, as in RSS
-    except (TypeError, ValueError, IndexError):
-        parsed = _parse_complete_date(raw)
+        parsed = datetime.fromisoformat(raw)  # ISO 8601, as in Atom and <time datetime>
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(raw)  # RFC 822, as in RSS
+        except (TypeError, ValueError, IndexError):
+            parsed = _parse_complete_date(raw)
     if parsed is None:
         return None
     try:

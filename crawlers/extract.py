@@ -1,0 +1,79 @@
+"""Article main-text extraction (trafilatura), on every core.
+
+Extraction is most of a crawl's CPU time (DESIGN.md section 7). The crawler's own process runs
+Scrapy, parsing and the store on one core; extraction goes to a small process pool so the
+other cores work too. This module imports nothing heavy, so pool workers start quickly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+
+logger = logging.getLogger(__name__)
+# trafilatura reports every page it finds too short at INFO and WARNING: noise in crawl logs
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
+
+_pool: ProcessPoolExecutor | None = None
+# set when the pool broke: the rest of this crawl extracts in-process
+_pool_failed = False
+
+
+def extract(html: str, url: str) -> dict[str, str | None]:
+    """Main text, title and date of an article page; nav, sidebars and footers left out."""
+    from trafilatura import bare_extraction
+
+    document = bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=True,
+        date_extraction_params={"extensive_search": True, "original_date": True,
+                                "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
+    )
+    if document is None:
+        return {}
+    return {
+        "text": getattr(document, "text", None),
+        "title": getattr(document, "title", None),
+        "date": getattr(document, "date", None),
+    }
+
+
+def _workers() -> int:
+    value = os.environ.get("MONITOR_EXTRACT_WORKERS")
+    if value is not None and value.strip().isdigit():
+        return int(value)
+    return os.cpu_count() or 1
+
+
+def _get_pool() -> ProcessPoolExecutor | None:
+    global _pool
+    if _pool is None and _workers() > 0 and not _pool_failed:
+        # spawn, not fork: the parent runs a reactor and threads that a fork would copy
+        _pool = ProcessPoolExecutor(max_workers=_workers(), mp_context=get_context("spawn"))
+    return _pool
+
+
+async def extract_async(html: str, url: str) -> dict[str, str | None]:
+    """`extract` in the pool (MONITOR_EXTRACT_WORKERS, default one per core; 0 = in this
+    process). A broken pool falls back to extracting here."""
+    global _pool, _pool_failed
+    pool = _get_pool()
+    if pool is None:
+        return extract(html, url)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, extract, html, url)
+    except BrokenProcessPool:
+        logger.warning("extraction pool broke; extracting in the crawler process from now on")
+        _pool, _pool_failed = None, True
+        return extract(html, url)
+
+
+def shutdown() -> None:
+    global _pool, _pool_failed
+    _pool_failed = False
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
