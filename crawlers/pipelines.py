@@ -67,6 +67,7 @@ class StorePipeline:
             return item
         assert self.result is not None and self.matcher is not None
         result = self.result
+        result.items += 1
         if item.unchanged:
             if self.store is not None:
                 self.store.touch(item.source, canonical_url(item.url))

@@ -7,16 +7,21 @@ name the file, the key path (`sources[3].url`), the problem and the value.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     PrivateAttr,
     ValidationError,
     model_validator,
@@ -27,14 +32,18 @@ from monitor.errors import ConfigError, SourceNotFoundError
 __all__ = [
     "Config",
     "CrawlSettings",
+    "DaemonSettings",
     "DigestSettings",
+    "HealthSettings",
     "Recipient",
+    "ScheduleSpec",
     "Selectors",
     "SmtpSettings",
     "Source",
     "Watch",
     "load_config",
     "parse_config",
+    "parse_schedule",
 ]
 
 DEFAULT_USER_AGENT = (
@@ -60,15 +69,105 @@ def _check_slug(value: str) -> str:
     return value
 
 
-def _check_schedule(value: str) -> str:
-    if re.fullmatch(r"every\s+\d+\s*[smhd]", value):
-        return value
-    from apscheduler.triggers.cron import CronTrigger
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """A validated schedule: `every N[smhd]` (an interval) or calendar times as cron fields.
+
+    Written in sources.yaml as "every 2h", "daily 07:30", "weekdays 07:30",
+    "weekly mon 07:30" or a crontab line such as "0 */6 * * *".
+    """
+
+    text: str
+    seconds: int | None = None  # interval schedules
+    cron: tuple[tuple[str, str], ...] = ()  # CronTrigger fields, calendar schedules
+
+    def __str__(self) -> str:
+        return self.text
+
+    def trigger(self, timezone: Any, *, jitter: int | None = None,
+                start: datetime | None = None) -> Any:
+        """The APScheduler trigger (interval triggers count from `start`)."""
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        if self.seconds is not None:
+            return IntervalTrigger(seconds=self.seconds, start_date=start, timezone=timezone,
+                                   jitter=jitter)
+        return CronTrigger(**dict(self.cron), timezone=timezone, jitter=jitter)
+
+    def next_after(self, when: datetime, timezone: Any) -> datetime:
+        """The first time this schedule is due after `when` (an aware datetime)."""
+        if self.seconds is not None:
+            return when + timedelta(seconds=self.seconds)
+        trigger = self.trigger(timezone)
+        fire: datetime = trigger.get_next_fire_time(None, when + timedelta(seconds=1))
+        return fire
+
+    def interval(self, timezone: Any = UTC) -> timedelta:
+        """How long between two runs (for calendar schedules: the first gap after 2026-01-05,
+        a Monday; good enough to call a source stale)."""
+        if self.seconds is not None:
+            return timedelta(seconds=self.seconds)
+        first = self.next_after(datetime(2026, 1, 5, tzinfo=UTC), timezone)
+        return self.next_after(first, timezone) - first
+
+
+def parse_schedule(value: str) -> ScheduleSpec:
+    """Read a schedule as written in sources.yaml; ValueError says what is wrong."""
+    text = " ".join(str(value).split())
+    lowered = text.lower()
+    every = re.fullmatch(r"every\s*(\d+)\s*([smhd])", lowered)
+    if every:
+        seconds = int(every.group(1)) * _UNITS[every.group(2)]
+        if seconds < 1:
+            raise ValueError("an interval must be at least 1s")
+        return ScheduleSpec(text=text, seconds=seconds)
+    calendar = re.fullmatch(r"(daily|weekdays|weekly\s+(\w{3}))\s+(\d{1,2}):(\d{2})", lowered)
+    if calendar:
+        hour, minute = int(calendar.group(3)), int(calendar.group(4))
+        if hour > 23 or minute > 59:
+            raise ValueError(f"not a time of day: {calendar.group(3)}:{calendar.group(4)}")
+        fields = [("hour", str(hour)), ("minute", str(minute))]
+        if calendar.group(1) == "weekdays":
+            fields.append(("day_of_week", "mon-fri"))
+        elif calendar.group(2):
+            if calendar.group(2) not in _DAYS:
+                raise ValueError(f"not a day of the week: {calendar.group(2)!r} "
+                                 f"(use {', '.join(_DAYS)})")
+            fields.append(("day_of_week", calendar.group(2)))
+        return ScheduleSpec(text=text, cron=tuple(fields))
+    parts = text.split()
+    if len(parts) == 5:
+        names = ("minute", "hour", "day", "month", "day_of_week")
+        spec = ScheduleSpec(text=text, cron=tuple(zip(names, parts, strict=True)))
+        try:
+            spec.trigger(UTC)
+        except ValueError as exc:
+            raise ValueError(f"not a valid crontab line ({exc})") from None
+        return spec
+    raise ValueError(
+        "not a schedule: use 'every 30m' / 'every 2h' / 'every 1d', 'daily 07:30', "
+        "'weekdays 07:30', 'weekly mon 07:30' or a crontab line like '0 */6 * * *'"
+    )
+
+
+def _check_schedule(value: Any) -> ScheduleSpec:
+    if isinstance(value, ScheduleSpec):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a schedule is a string such as 'every 2h' or 'daily 07:30'")
+    return parse_schedule(value)
+
+
+def _check_timezone(value: str) -> str:
     try:
-        CronTrigger.from_crontab(value)
-    except ValueError as exc:
-        raise ValueError(f"not a cron expression or 'every N[smhd]' ({exc})") from None
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a time zone name (e.g. Asia/Tbilisi, Europe/Kyiv, UTC)") from None
     return value
 
 
@@ -86,7 +185,9 @@ def _check_term(value: str) -> str:
 
 Url = Annotated[str, AfterValidator(_check_url)]
 Slug = Annotated[str, AfterValidator(_check_slug)]
-Schedule = Annotated[str, AfterValidator(_check_schedule)]
+Schedule = Annotated[ScheduleSpec, BeforeValidator(_check_schedule),
+                     PlainSerializer(str, return_type=str)]
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 Email = Annotated[str, AfterValidator(_check_email)]
 Term = Annotated[str, AfterValidator(_check_term)]
 
@@ -123,6 +224,9 @@ class Source(_Frozen):
     max_age_days: float = Field(default=3, gt=0)
     # any kind: stop after this many articles per run (a guard against runaway listings)
     max_items: int = Field(default=500, ge=1)
+    # hard time limit of one run in seconds (the daemon kills it and records `timeout`);
+    # default: daemon.crawl_timeout
+    timeout: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Source:
@@ -175,6 +279,8 @@ class Recipient(_Frozen):
     name: str | None = None
     watches: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    # when the daemon sends this person's digest; default: daemon.digest_schedule
+    digest: Schedule | None = None
 
     def wants(self, watch: Watch) -> bool:
         if not self.watches and not self.tags:
@@ -218,6 +324,41 @@ class DigestSettings(_Frozen):
     snippet_chars: int = Field(default=120, ge=20, le=1000)
 
 
+class DaemonSettings(_Frozen):
+    """How `monitor run` schedules crawls and digests."""
+
+    # the zone of calendar schedules ("daily 07:30" is 07:30 here) and of dates in digests
+    timezone: TimeZoneName = "UTC"
+    # sources without `schedule:`
+    default_schedule: Schedule = parse_schedule("every 6h")
+    # recipients without `digest:`
+    digest_schedule: Schedule = parse_schedule("daily 07:30")
+    # a random delay of up to this many seconds spreads runs of many sources; default: a
+    # tenth of the source's interval, at most 5 minutes
+    jitter: int | None = Field(default=None, ge=0)
+    # hard time limit of one source's run (seconds), unless the source sets `timeout`
+    crawl_timeout: float = Field(default=1800, gt=0)
+    # crawls running at the same time (each its own process)
+    max_parallel_crawls: int = Field(default=2, ge=1, le=16)
+    # a run that could not start on time (daemon busy or asleep) still starts within this
+    misfire_grace: float = Field(default=3600, gt=0)
+    # on SIGTERM, how long running crawls get to finish before they are killed
+    stop_grace: float = Field(default=30, ge=0)
+
+
+class HealthSettings(_Frozen):
+    """When a source counts as failing, suspect or stale (`monitor status`, the digest)."""
+
+    # failing: this many failed runs in a row
+    failing_after: int = Field(default=3, ge=1)
+    # suspect: this many runs in a row that found no items, where earlier runs found some
+    suspect_after: int = Field(default=3, ge=1)
+    # stale: no completed run for this many times the source's interval
+    stale_after_intervals: float = Field(default=2, gt=1)
+    # a source that stays unhealthy is named in the digest again after this many days
+    remind_after_days: float = Field(default=7, gt=0)
+
+
 class Config(_Frozen):
     sources: tuple[Source, ...] = ()
     watches: tuple[Watch, ...] = ()
@@ -225,6 +366,8 @@ class Config(_Frozen):
     smtp: SmtpSettings | None = None
     crawl: CrawlSettings = CrawlSettings()
     digest: DigestSettings = DigestSettings()
+    daemon: DaemonSettings = DaemonSettings()
+    health: HealthSettings = HealthSettings()
 
     _path: Path | None = PrivateAttr(default=None)
 
@@ -261,6 +404,15 @@ class Config(_Frozen):
         if names:
             return tuple(self.source(n) for n in dict.fromkeys(names))
         return tuple(s for s in self.sources if s.enabled)
+
+    def schedule_of(self, source: Source) -> ScheduleSpec:
+        return source.schedule or self.daemon.default_schedule
+
+    def digest_schedule_of(self, recipient: Recipient) -> ScheduleSpec:
+        return recipient.digest or self.daemon.digest_schedule
+
+    def timeout_of(self, source: Source) -> float:
+        return source.timeout or self.daemon.crawl_timeout
 
     def _where(self) -> str:
         return str(self._path) if self._path else "config"
@@ -320,6 +472,8 @@ def _allowed_keys(data: Any) -> dict[tuple[int | str, ...], list[str]]:
         table[("smtp",)] = list(SmtpSettings.model_fields)
         table[("crawl",)] = list(CrawlSettings.model_fields)
         table[("digest",)] = list(DigestSettings.model_fields)
+        table[("daemon",)] = list(DaemonSettings.model_fields)
+        table[("health",)] = list(HealthSettings.model_fields)
     return table
 
 

@@ -281,6 +281,7 @@ def _result_from_row(name: str, row: dict[str, Any], status: str, reason: str) -
         status=row.get("status", status),
         run_id=row.get("id"),
         fetched=row.get("fetched") or 0,
+        items=row.get("items") or 0,
         new_items=row.get("new_items") or 0,
         changed_items=row.get("changed_items") or 0,
         new_matches=row.get("new_matches") or 0,

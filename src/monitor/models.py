@@ -89,6 +89,7 @@ class RunResult:
     status: RunStatus
     run_id: int | None = None
     fetched: int = 0
+    items: int = 0  # items seen, new or not
     new_items: int = 0
     changed_items: int = 0
     new_matches: int = 0

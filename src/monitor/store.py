@@ -139,6 +139,26 @@ def _outbox_claims(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN claimed_at TEXT")
 
 
+@migrations(name="003_run_items_and_health_reports")
+def _run_items_and_health_reports(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- items a run saw, new or not: a run that sees none where earlier runs saw some is
+        -- how a changed site layout shows (health: suspect)
+        ALTER TABLE runs ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
+        -- what each recipient was last told about each source's health, so a failing
+        -- source is named once (and again weekly), and its recovery once
+        CREATE TABLE health_reports (
+            recipient TEXT NOT NULL,
+            source TEXT NOT NULL,
+            health TEXT NOT NULL,
+            reported_at TEXT NOT NULL,
+            PRIMARY KEY (recipient, source)
+        );
+        """
+    )
+
+
 def utcnow() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
@@ -222,12 +242,13 @@ class Store:
         with self._write() as conn:
             conn.execute(
                 """UPDATE runs SET status = ?, finished_at = ?, seconds = ?, fetched = ?,
-                   new_items = ?, changed_items = ?, new_matches = ?, errors = ?, error = ?
+                   items = ?, new_items = ?, changed_items = ?, new_matches = ?, errors = ?,
+                   error = ?
                    WHERE id = ? AND status = 'running'""",
                 (
                     result.status, finished, round(result.seconds, 3), result.fetched,
-                    result.new_items, result.changed_items, result.new_matches, result.errors,
-                    result.error, run_id,
+                    result.items, result.new_items, result.changed_items, result.new_matches,
+                    result.errors, result.error, run_id,
                 ),
             )
 
@@ -257,6 +278,34 @@ class Store:
     def run(self, run_id: int) -> dict[str, Any] | None:
         rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
         return rows[0] if rows else None
+
+    def running_runs(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM runs WHERE status = 'running' ORDER BY id")
+
+    def recent_runs(self, source: str, limit: int = 20) -> list[dict[str, Any]]:
+        """A source's finished runs, newest first."""
+        return self._rows(
+            """SELECT * FROM runs WHERE source = ? AND status != 'running'
+               ORDER BY started_at DESC, id DESC LIMIT ?""",
+            (source, limit),
+        )
+
+    def last_started(self) -> dict[str, str]:
+        """Source -> when its last run (finished or not) started."""
+        rows = self.db.conn.execute("SELECT source, MAX(started_at) FROM runs GROUP BY source")
+        return dict(rows.fetchall())
+
+    def items_since(self, since: str) -> dict[str, int]:
+        """Source -> items first seen since `since`."""
+        rows = self.db.conn.execute(
+            "SELECT source, COUNT(*) FROM items WHERE first_seen_at >= ? GROUP BY source",
+            (since,),
+        )
+        return dict(rows.fetchall())
+
+    def health_reports(self, recipient: str) -> dict[str, dict[str, Any]]:
+        rows = self._rows("SELECT * FROM health_reports WHERE recipient = ?", (recipient,))
+        return {row["source"]: row for row in rows}
 
     def runs_finished_between(self, after: str | None, until: str) -> list[dict[str, Any]]:
         return self._rows(
