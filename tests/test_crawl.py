@@ -275,3 +275,55 @@ def test_recrawl_sends_conditional_requests_and_skips_unchanged_pages(
     assert (first.status, first.new_items, first.new_matches) == ("ok", 1, 2)
     assert (second.status, second.new_items, second.changed_items) == ("ok", 0, 0)
     assert seen == [None, '"v1"']
+
+
+def test_crawl_of_a_source_another_process_is_crawling_waits_or_skips(
+    site, write_config, state_dir
+):
+    import threading
+
+    from monitor.crawl import SourceLock
+
+    serve_news(site)
+    config = write_config({
+        "sources": [{"name": "sample", "kind": "feed", "url": site.url_for("/feed.xml")}],
+        "watches": WATCHES,
+    })
+    held = SourceLock(Path(state_dir).resolve(), "sample")
+    assert held.acquire()
+    skipped = crawl(config, state_dir)
+    assert skipped.results == []
+    [(name, who)] = skipped.busy
+    assert name == "sample" and who.startswith("pid ")
+
+    threading.Timer(1.0, held.release).start()
+    waited = crawl(config, state_dir, wait=10)
+    assert waited.busy == []
+    assert waited.results[0].status == "ok"
+
+
+def test_crawl_lock_is_held_by_the_child_while_it_runs(site, write_config, state_dir):
+    from monitor.crawl import SourceLock
+
+    def slow(request: Request) -> Response:
+        time.sleep(1.5)
+        return Response(RSS.format(base=""), content_type="application/rss+xml")
+
+    site.expect_request("/slow.xml").respond_with_handler(slow)
+    config = write_config({
+        "sources": [{"name": "slow", "kind": "feed", "url": site.url_for("/slow.xml")}],
+        "watches": WATCHES,
+    })
+    seen: list[bool] = []
+
+    def probe(event: CrawlEvent) -> None:
+        if event.kind == "run_started":
+            other = SourceLock(Path(state_dir).resolve(), "slow")
+            seen.append(other.acquire())
+            other.release()
+
+    crawl(config, state_dir, on_event=probe)
+    assert seen == [False]
+    free = SourceLock(Path(state_dir).resolve(), "slow")
+    assert free.acquire()
+    free.release()

@@ -178,9 +178,13 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.option("--timeout", type=float, default=None,
               help="Kill the crawl after this many seconds (runs recorded as timeout).")
+@click.option("--wait", type=float, default=0, show_default=True,
+              help="Seconds to wait for a source that another process (e.g. the daemon) "
+                   "is crawling; after that it is skipped.")
 @click.pass_obj
 @handle_errors
-def crawl(obj: Context, sources: tuple[str, ...], as_json: bool, timeout: float | None) -> None:
+def crawl(obj: Context, sources: tuple[str, ...], as_json: bool, timeout: float | None,
+          wait: float) -> None:
     """Crawl SOURCES (default: every enabled source), store and match what they publish.
 
     One failing source never stops the others; its error is recorded and shown. Exit code 1
@@ -202,25 +206,32 @@ def crawl(obj: Context, sources: tuple[str, ...], as_json: bool, timeout: float 
     if progress is not None:
         click.echo(f"Crawling {len(selected)} source(s)…", err=True)
     try:
-        report = run_crawl(config, obj.state, sources, on_event=progress, timeout=timeout)
+        report = run_crawl(config, obj.state, sources, on_event=progress, timeout=timeout,
+                           wait=wait)
     finally:
         if progress is not None:
             progress.close()
     results = report.results
+    busy = [{"source": name, "held_by": who} for name, who in report.busy]
     if as_json:
-        click.echo(json.dumps({"results": [r.to_dict() for r in results],
+        click.echo(json.dumps({"results": [r.to_dict() for r in results], "busy": busy,
                                "log": str(report.log_path)}, ensure_ascii=False, indent=2))
     else:
         rows = [(r.source, r.status, r.fetched, r.new_items, r.new_matches, r.errors,
                  f"{r.seconds:.1f}") for r in results]
-        click.echo(table(rows, ["source", "status", "fetched", "new items", "new matches",
-                                "errors", "seconds"]))
+        if rows:
+            click.echo(table(rows, ["source", "status", "fetched", "new items", "new matches",
+                                    "errors", "seconds"]))
         for r in results:
             if r.error:
                 click.echo(f"{r.source}: {r.error}", err=True)
-        new = sum(r.new_matches for r in results)
-        click.echo(f"\n{new} new match(es). Crawl log: {report.log_path}")
-    if report.all_failed:
+        for entry in busy:
+            click.echo(f"{entry['source']}: skipped, another process is crawling it "
+                       f"({entry['held_by']}); try again later or use --wait SECONDS", err=True)
+        if results:
+            new = sum(r.new_matches for r in results)
+            click.echo(f"\n{new} new match(es). Crawl log: {report.log_path}")
+    if report.all_failed or not results:
         sys.exit(1)
 
 

@@ -13,6 +13,7 @@ imports Scrapy.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -27,12 +28,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from monitor.config import Config
+from monitor.config import Config, Source
 from monitor.errors import CrawlError
 from monitor.models import RunResult
 from monitor.store import Store
 
-__all__ = ["CrawlEvent", "CrawlReport", "EVENT_PREFIX", "crawl", "emit_event"]
+__all__ = ["CrawlEvent", "CrawlReport", "EVENT_PREFIX", "SourceLock", "crawl", "emit_event"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class CrawlEvent:
 @dataclass(slots=True)
 class CrawlReport:
     results: list[RunResult]
+    # sources left out because another process was crawling them: (source, who)
+    busy: list[tuple[str, str]] = field(default_factory=list)
     # dry runs only: each normalised item with its matches, as dicts
     items: list[dict[str, Any]] = field(default_factory=list)
     log_path: Path | None = None
@@ -103,13 +106,21 @@ def crawl(
     dry_run: bool = False,
     timeout: float | None = None,
     grace: float = GRACE_S,
+    wait: float = 0,
+    cancel: threading.Event | None = None,
 ) -> CrawlReport:
     """Crawl the named sources (default: every enabled one) in one child process.
 
     Returns when the child has exited. A source that fails, or that the child never got to
     finish, has a RunResult with status `error` / `timeout` / `interrupted` and the reason.
     `dry_run` stores nothing and returns the items found instead (`monitor test-source`).
-    On `timeout` (or Ctrl-C) the child gets SIGTERM, then SIGKILL after `grace` seconds.
+    On `timeout`, on `cancel` being set, or on Ctrl-C / SIGTERM the child gets SIGTERM (Scrapy
+    closes its spiders and records their runs), then SIGKILL after `grace` seconds.
+
+    A source is crawled by one process at a time (a lock file per source under
+    <state>/locks/, held by the crawler child too, so it outlives a killed parent). A source
+    that is busy is waited for up to `wait` seconds, then left out and listed in
+    `CrawlReport.busy` with who holds it.
     """
     selected = config.select(tuple(sources))
     if not selected:
@@ -118,6 +129,40 @@ def crawl(
         raise CrawlError("config: the crawler needs a config read from a file (load_config)")
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
+    locks: list[SourceLock] = []
+    busy: list[tuple[str, str]] = []
+    if not dry_run:
+        for source in selected:
+            lock = SourceLock(state_dir, source.name)
+            if lock.acquire(wait=wait):
+                locks.append(lock)
+            else:
+                busy.append((source.name, lock.holder()))
+        selected = tuple(s for s in selected if s.name not in dict(busy))
+    try:
+        if not selected:
+            return CrawlReport(results=[], busy=busy)
+        report = _run_child(config, state_dir, selected, locks, on_event=on_event,
+                            dry_run=dry_run, timeout=timeout, grace=grace, cancel=cancel)
+        report.busy = busy
+        return report
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _run_child(
+    config: Config,
+    state_dir: Path,
+    selected: Sequence[Source],
+    locks: Sequence[SourceLock],
+    *,
+    on_event: Callable[[CrawlEvent], None] | None,
+    dry_run: bool,
+    timeout: float | None,
+    grace: float,
+    cancel: threading.Event | None,
+) -> CrawlReport:
     log_path = _log_path(state_dir)
     command = [sys.executable, "-m", "crawlers.run", "--config", str(config.path),
                "--state", str(state_dir)]
@@ -130,7 +175,6 @@ def crawl(
     finished: dict[str, RunResult] = {}
     started: dict[str, int] = {}
     items: list[dict[str, Any]] = []
-    timed_out = threading.Event()
     interrupted = False
     with open(log_path, "ab") as log:
         try:
@@ -138,15 +182,12 @@ def crawl(
                 command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                 env=env, text=True, encoding="utf-8", errors="replace",
                 start_new_session=True,  # our signals reach it only through us
+                pass_fds=[lock.fileno for lock in locks],  # it holds the locks too
             )
         except OSError as exc:
             raise CrawlError(f"cannot start the crawler ({command[0]}): {exc}") from None
         restore = _forward_sigterm()
-        watchdog = None
-        if timeout is not None:
-            watchdog = threading.Timer(timeout, _stop, (child, timed_out, grace))
-            watchdog.daemon = True
-            watchdog.start()
+        watch = _Watch(child, timeout=timeout, cancel=cancel, grace=grace)
         try:
             assert child.stdout is not None
             for line in child.stdout:
@@ -170,27 +211,112 @@ def crawl(
             exit_code = child.wait()
         except KeyboardInterrupt:
             interrupted = True
-            _stop(child, None, grace)
+            _stop(child, grace)
             exit_code = child.wait()
         finally:
             restore()
-            if watchdog is not None:
-                watchdog.cancel()
+            watch.close()
             if child.poll() is None:
                 child.kill()
                 child.wait()
             if child.stdout is not None:
                 child.stdout.close()
 
+    status = ("timeout" if watch.timed_out else
+              "interrupted" if interrupted or watch.cancelled else "error")
     results = _account(
         selected=[s.name for s in selected], finished=finished, started=started,
         state_dir=state_dir, dry_run=dry_run, exit_code=exit_code, log_path=log_path,
-        status="timeout" if timed_out.is_set() else "interrupted" if interrupted else "error",
-        timeout=timeout,
+        status=status, timeout=timeout,
     )
     if interrupted:
         raise KeyboardInterrupt
     return CrawlReport(results=results, items=items, log_path=log_path, exit_code=exit_code)
+
+
+class _Watch:
+    """Stops the child when the time limit passes or `cancel` is set."""
+
+    def __init__(self, child: subprocess.Popen[str], *, timeout: float | None,
+                 cancel: threading.Event | None, grace: float) -> None:
+        self.child = child
+        self.deadline = time.monotonic() + timeout if timeout is not None else None
+        self.cancel = cancel
+        self.grace = grace
+        self.timed_out = False
+        self.cancelled = False
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self.deadline is not None or cancel is not None:
+            self._thread = threading.Thread(target=self._run, name="crawl-watch", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.is_set() and self.child.poll() is None:
+            if self.cancel is not None and self.cancel.is_set():
+                self.cancelled = True
+                _stop(self.child, self.grace)
+                return
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                self.timed_out = True
+                _stop(self.child, self.grace)
+                return
+            self._done.wait(0.2)
+
+    def close(self) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+class SourceLock:
+    """`<state>/locks/<source>.lock`: one crawl of a source at a time, across processes.
+
+    An flock on an open file: the kernel releases it when every process holding the file
+    has exited, so a crash never leaves a stale lock. The file says who took it, for the
+    message a waiting user sees.
+    """
+
+    def __init__(self, state_dir: Path, source: str) -> None:
+        self.path = state_dir / "locks" / f"{source}.lock"
+        self._file: IO[bytes] | None = None
+
+    @property
+    def fileno(self) -> int:
+        assert self._file is not None
+        return self._file.fileno()
+
+    def acquire(self, *, wait: float = 0) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+b")  # noqa: SIM115  (held open while the lock is held)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    return False
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
+        handle.write(f"pid {os.getpid()} since {stamp}\n".encode())
+        handle.flush()
+        self._file = handle
+        return True
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text("utf-8").strip() or "another process"
+        except OSError:
+            return "another process"
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing drops our hold on the flock
+            self._file = None
 
 
 def _forward_sigterm() -> Callable[[], None]:
@@ -216,11 +342,9 @@ def _parse(line: str) -> CrawlEvent | None:
     return CrawlEvent(kind=str(kind), source=source, data=raw) if kind else None
 
 
-def _stop(child: subprocess.Popen[str], flag: threading.Event | None, grace: float) -> None:
+def _stop(child: subprocess.Popen[str], grace: float) -> None:
     """SIGTERM the child (Scrapy closes its spiders and records their runs), then SIGKILL it
     if it has not gone after the grace period."""
-    if flag is not None:
-        flag.set()
     if child.poll() is not None:
         return
     try:
@@ -250,6 +374,15 @@ def _account(
     timeout: float | None,
 ) -> list[RunResult]:
     """One result per selected source; runs the child left open are closed in the store."""
+    if status == "timeout":
+        # spiders that closed gracefully on our SIGTERM called it a shutdown: it was the limit
+        for result in finished.values():
+            if result.status == "interrupted":
+                result.status = "timeout"
+                result.error = f"crawl stopped at the {timeout:g}s time limit"
+                if result.run_id is not None and not dry_run:
+                    with Store(state_dir) as store:
+                        store.relabel_run(result.run_id, "timeout", result.error)
     missing = [name for name in selected if name not in finished]
     if not missing:
         return [finished[name] for name in selected]

@@ -275,6 +275,12 @@ class Store:
                 closed += cursor.rowcount
         return closed
 
+    def relabel_run(self, run_id: int, status: str, error: str) -> None:
+        """Correct a finished run's status (a graceful stop that was really a time limit)."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET status = ?, error = ? WHERE id = ?",
+                         (status, error, run_id))
+
     def run(self, run_id: int) -> dict[str, Any] | None:
         rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
         return rows[0] if rows else None
