@@ -22,6 +22,7 @@ import smtplib
 import socket
 import sqlite3
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -93,7 +94,12 @@ def compose(digest: Digest, config: Config) -> EmailMessage:
 
 
 def queue_digests(
-    store: Store, config: Config, state_dir: str | Path, *, now: datetime | None = None
+    store: Store,
+    config: Config,
+    state_dir: str | Path,
+    *,
+    now: datetime | None = None,
+    recipients: Sequence[str] | None = None,
 ) -> list[QueuedDigest]:
     """Build, compose and queue one digest per recipient. An empty digest (nothing new, nothing
     failing) only closes the recipient's window, unless `digest.send_empty` is set."""
@@ -105,6 +111,8 @@ def queue_digests(
     outbox = Path(state_dir) / OUTBOX_DIR
     queued = []
     for recipient in config.recipients:
+        if recipients is not None and recipient.email not in recipients:
+            continue  # the daemon builds each recipient's digest on their own schedule
         digest = build_digest(store, config, recipient, now=now)
         if digest.is_empty and not config.digest.send_empty:
             store.mark_digest(recipient.email, digest.until)

@@ -1,0 +1,441 @@
+"""`monitor run`: the daemon. Crawls each source on its schedule and sends each recipient's
+digest on theirs, and never lets a source go quiet without saying so.
+
+- APScheduler 3.11 `BlockingScheduler`, in-memory jobs rebuilt from the config at every start
+  and reload (no job store to share or to replay: what ran last is in SQLite, in `runs` and
+  `digests`). `coalesce`, `max_instances=1` and a real `misfire_grace_time` for every job.
+- Each crawl is a child process (`monitor.crawl.crawl`, the code path of `monitor crawl`)
+  with a hard time limit; a hung or leaking crawl is killed and recorded as `timeout`.
+- On start, sources whose next run fell due while the daemon was down run once, and a digest
+  that was due is sent once. Runs left `running` by a crawler that is gone are closed.
+- One daemon per state directory (`<state>/monitor.pid`, an flock). SIGHUP re-reads the
+  config (a bad one is refused and the old one kept); SIGTERM/SIGINT stop scheduling, give
+  running crawls `daemon.stop_grace` seconds, then kill them (their runs: `interrupted`).
+- Logs: one line per event, `key=value`, to stderr and `<state>/logs/monitor.log` (rotated).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import logging.handlers
+import os
+import signal
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from monitor.config import Config, ScheduleSpec, Source, load_config
+from monitor.crawl import crawl
+from monitor.errors import MonitorError
+from monitor.mail import deliver, queue_digests
+from monitor.store import Store
+
+__all__ = ["Daemon", "DaemonLock", "DaemonRunningError", "configure_logging", "daemon_pid",
+           "log_event"]
+
+logger = logging.getLogger("monitor.daemon")
+
+LOCK_NAME = "monitor.pid"
+# queued digests whose SMTP server was down are retried this often (each has its back-off)
+OUTBOX_RETRY_S = 60
+
+
+class DaemonRunningError(MonitorError):
+    """Raised when another `monitor run` holds the state directory, from `monitor.scheduler`."""
+
+    exit_code = 1
+
+
+# -- logging --------------------------------------------------------------------------------
+
+
+def _quote(value: Any) -> str:
+    text = str(value)
+    if text == "" or any(c in text for c in ' "=\n\t'):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    return text
+
+
+def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
+    """One line per event: `event=job_end source=civil_ge status=ok seconds=4.2`."""
+    parts = [f"event={event}"] + [f"{k}={_quote(v)}" for k, v in fields.items() if v is not None]
+    logger.log(level, " ".join(parts))
+
+
+class _Redact(logging.Filter):
+    """Belt and braces: no secret's value ever reaches a log line."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            for secret in self.secrets:
+                message = message.replace(secret, "********")
+            record.msg, record.args = message, None
+        return True
+
+
+def configure_logging(state_dir: Path, config: Config | None = None, *,
+                      stream: IO[str] | None = None) -> Path:
+    """Log daemon events to stderr and `<state>/logs/monitor.log` (5 x 5 MB, rotated)."""
+    logs = state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / "monitor.log"
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                  datefmt="%Y-%m-%dT%H:%M:%S%z")
+    secrets = []
+    if config is not None and config.smtp is not None and config.smtp.password_env:
+        secrets.append(os.environ.get(config.smtp.password_env, ""))
+    redact = _Redact(secrets)
+    file_handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=5_000_000, backupCount=5, encoding="utf-8"
+    )
+    handlers: list[logging.Handler] = [file_handler, logging.StreamHandler(stream)]
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.addFilter(redact)
+    for name in ("monitor", "apscheduler"):
+        target = logging.getLogger(name)
+        target.handlers = list(handlers)
+        target.setLevel(logging.INFO)
+        target.propagate = False
+    # APScheduler's own lines duplicate our job_* events (skips and misses: _on_job_event)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    return path
+
+
+# -- one daemon per state directory ---------------------------------------------------------
+
+
+class DaemonLock:
+    """`<state>/monitor.pid`: an flock held for the daemon's life, with its pid inside."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / LOCK_NAME
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115  (held while running)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            pid = daemon_pid(self.path.parent)
+            raise DaemonRunningError(
+                f"{self.path.parent}: another `monitor run` is already running "
+                f"(pid {pid or 'unknown'}, lock file {self.path}); one daemon per state "
+                "directory: stop it first, or use another --state"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.seek(0)
+            self._file.truncate()
+            self._file.close()
+            self._file = None
+
+
+def daemon_pid(state_dir: Path) -> int | None:
+    """The pid of the daemon running on this state directory, or None."""
+    path = Path(state_dir) / LOCK_NAME
+    try:
+        with open(path, encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = handle.read().strip()
+                return int(text) if text.isdigit() else -1
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            return None
+    except FileNotFoundError:
+        return None
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- the daemon -----------------------------------------------------------------------------
+
+
+class Daemon:
+    """Build with the config file and state directory, then `run()` (blocks until stopped)."""
+
+    def __init__(self, config_path: str | Path, state_dir: str | Path) -> None:
+        self.config_path = Path(config_path)
+        self.state_dir = Path(state_dir).resolve()
+        self.config: Config | None = None
+        self.scheduler: BlockingScheduler | None = None
+        self._cancel = threading.Event()
+        self._lock = DaemonLock(self.state_dir)
+        self._reload_lock = threading.Lock()
+        self._stop_lock = threading.Lock()
+        # job id -> the schedule text it was built from, to tell changed jobs on reload
+        self._schedules: dict[str, str] = {}
+
+    # -- lifecycle
+
+    def run(self) -> None:
+        self._lock.acquire()
+        try:
+            self.config = load_config(self.config_path)
+            self._close_stale_runs()
+            tz = ZoneInfo(self.config.daemon.timezone)
+            self.scheduler = BlockingScheduler(
+                timezone=tz,
+                executors={
+                    "crawls": ThreadPoolExecutor(self.config.daemon.max_parallel_crawls),
+                    "default": ThreadPoolExecutor(4),
+                },
+                job_defaults={
+                    "coalesce": True,
+                    "max_instances": 1,
+                    "misfire_grace_time": int(self.config.daemon.misfire_grace),
+                },
+            )
+            self._schedule(self.config)
+            self.scheduler.add_listener(self._on_job_event,
+                                        EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+            self._install_signals()
+            log_event("daemon_start", pid=os.getpid(), config=self.config_path,
+                      state=self.state_dir, sources=len(self._crawl_job_ids()),
+                      recipients=len(self.config.recipients), timezone=tz.key)
+            self.scheduler.start()  # returns after stop()
+        finally:
+            self._lock.release()
+        log_event("daemon_stop", pid=os.getpid())
+
+    def stop(self, reason: str = "signal") -> None:
+        """Stop scheduling; running crawls get stop_grace seconds, then are killed."""
+        with self._stop_lock:  # a second signal while stopping changes nothing
+            if self._cancel.is_set() or self.scheduler is None:
+                return
+            self._cancel.set()
+        log_event("daemon_stopping", reason=reason, grace=self._grace())
+        # waits for running jobs, which return once their crawl child is gone
+        self.scheduler.shutdown(wait=True)
+
+    def _grace(self) -> float:
+        return self.config.daemon.stop_grace if self.config else 0
+
+    def reload(self) -> bool:
+        """Re-read the config; a bad one is refused and the running one kept."""
+        with self._reload_lock:
+            try:
+                config = load_config(self.config_path)
+            except MonitorError as exc:
+                log_event("config_rejected", logging.ERROR, error=str(exc),
+                          keeping="the previous config")
+                return False
+            self.config = config
+            self._schedule(config)
+            log_event("config_reloaded", sources=len(self._crawl_job_ids()),
+                      recipients=len(config.recipients))
+            return True
+
+    def _install_signals(self) -> None:
+        def on_stop(signum: int, frame: object) -> None:
+            # never touch the scheduler inside a signal handler: hand it to a thread
+            threading.Thread(target=self.stop, args=(signal.Signals(signum).name,),
+                             name="stop").start()
+
+        def on_reload(signum: int, frame: object) -> None:
+            threading.Thread(target=self.reload, name="reload").start()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_reload)
+
+    def _close_stale_runs(self) -> None:
+        """Runs still `running` whose crawler process is gone (kill -9, power loss)."""
+        with Store(self.state_dir) as store:
+            for run in store.running_runs():
+                if _alive(run["pid"]):
+                    continue  # a crawl left behind by a killed daemon, still finishing
+                store.close_runs([run["id"]], "interrupted",
+                                 f"crawler process {run['pid']} was gone when the daemon "
+                                 "started (killed or crashed); what it stored is kept")
+                log_event("run_closed", logging.WARNING, source=run["source"],
+                          run_id=run["id"], status="interrupted")
+
+    # -- jobs
+
+    def _crawl_job_ids(self) -> list[str]:
+        assert self.scheduler is not None
+        return [job.id for job in self.scheduler.get_jobs() if job.id.startswith("crawl:")]
+
+    def _schedule(self, config: Config) -> None:
+        """Make the jobs match the config. A job whose schedule did not change keeps its
+        timing; a new or changed one starts from the last run recorded in the database."""
+        assert self.scheduler is not None
+        tz = ZoneInfo(config.daemon.timezone)
+        now = datetime.now(UTC)
+        with Store(self.state_dir) as store:
+            last_started = store.last_started()
+            last_digest = {r.email: store.last_digest_at(r.email) for r in config.recipients}
+        wanted: dict[str, tuple[ScheduleSpec, Any, tuple[Any, ...], str, datetime | None]] = {}
+        for source in config.sources:
+            if not source.enabled:
+                continue
+            spec = config.schedule_of(source)
+            due = _due(spec, _parse(last_started.get(source.name)), now, tz)
+            wanted[f"crawl:{source.name}"] = (spec, self._crawl_job, (source.name,), "crawls",
+                                              due)
+        for recipient in config.recipients:
+            spec = config.digest_schedule_of(recipient)
+            last = _parse(last_digest.get(recipient.email))
+            # a digest is never sent at a first start; after that, a missed one is sent once
+            due = _due(spec, last, now, tz) if last is not None else None
+            wanted[f"digest:{recipient.email}"] = (spec, self._digest_job, (recipient.email,),
+                                                   "default", due)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(("crawl:", "digest:")) and job.id not in wanted:
+                job.remove()
+                self._schedules.pop(job.id, None)
+                log_event("job_removed", job=job.id)
+        for job_id, (spec, func, args, executor, due) in wanted.items():
+            existing = self.scheduler.get_job(job_id)
+            if existing is not None and self._schedules.get(job_id) == spec.text:
+                continue
+            jitter = config.daemon.jitter
+            if jitter is None:
+                jitter = int(min(300, spec.interval(tz).total_seconds() / 10))
+            if due is None:  # first digest: on schedule, not at start
+                due = spec.next_after(now, tz).astimezone(UTC)
+            start = due if due > now else now
+            trigger = spec.trigger(tz, jitter=jitter or None, start=start)
+            kwargs: dict[str, Any] = {}
+            if due <= now:
+                kwargs["next_run_time"] = now  # overdue: once, now
+            self.scheduler.add_job(func, trigger, args=args, id=job_id, name=job_id,
+                                   executor=executor, replace_existing=True, **kwargs)
+            self._schedules[job_id] = spec.text
+            first = kwargs.get("next_run_time") or trigger.get_next_fire_time(None, now)
+            log_event("job_scheduled", job=job_id, schedule=spec.text, next_run=_iso(first),
+                      overdue=bool(kwargs) or None)
+        if self.scheduler.get_job("outbox:retry") is None:
+            self.scheduler.add_job(self._outbox_job, "interval", seconds=OUTBOX_RETRY_S,
+                                   id="outbox:retry", name="outbox:retry")
+
+    def _on_job_event(self, event: JobEvent) -> None:
+        if event.code == EVENT_JOB_MAX_INSTANCES:
+            log_event("job_skipped", logging.WARNING, job=event.job_id,
+                      reason="the previous run is still going (schedule shorter than a run?)")
+        else:
+            log_event("job_missed", logging.WARNING, job=event.job_id,
+                      due=_iso(event.scheduled_run_time),
+                      reason="later than daemon.misfire_grace; it runs at its next time")
+
+    def _crawl_job(self, name: str) -> None:
+        config = self.config
+        if config is None or self._cancel.is_set():
+            return
+        try:
+            source: Source = config.source(name)
+        except MonitorError:
+            return  # removed by a reload while queued
+        timeout = config.timeout_of(source)
+        log_event("job_start", job="crawl", source=name, timeout=timeout)
+        try:
+            report = crawl(config, self.state_dir, [name], timeout=timeout,
+                           grace=config.daemon.stop_grace, wait=timeout, cancel=self._cancel)
+        except Exception as exc:  # never let one job take the scheduler down
+            log_event("job_end", logging.ERROR, job="crawl", source=name, status="error",
+                      error=f"{type(exc).__name__}: {exc}")
+            return
+        for entry, who in report.busy:
+            log_event("job_end", logging.WARNING, job="crawl", source=entry, status="busy",
+                      error=f"still being crawled by {who}")
+        for result in report.results:
+            level = logging.INFO if result.status in ("ok", "partial") else logging.WARNING
+            log_event("job_end", level, job="crawl", source=result.source,
+                      status=result.status, fetched=result.fetched, items=result.items,
+                      new_items=result.new_items, new_matches=result.new_matches,
+                      errors=result.errors, seconds=round(result.seconds, 1),
+                      error=result.error)
+
+    def _digest_job(self, email: str) -> None:
+        config = self.config
+        if config is None or self._cancel.is_set():
+            return
+        log_event("job_start", job="digest", recipient=email)
+        try:
+            with Store(self.state_dir) as store:
+                queued = queue_digests(store, config, self.state_dir, recipients=[email])
+                report = deliver(store, config, force=False)
+        except Exception as exc:
+            log_event("job_end", logging.ERROR, job="digest", recipient=email,
+                      status="error", error=f"{type(exc).__name__}: {exc}")
+            return
+        self._log_delivery(report)
+        log_event("job_end", job="digest", recipient=email,
+                  status="queued" if queued else "empty",
+                  findings=sum(q.findings for q in queued) if queued else 0,
+                  still_queued=report.still_queued)
+
+    def _outbox_job(self) -> None:
+        config = self.config
+        if config is None or self._cancel.is_set():
+            return
+        try:
+            with Store(self.state_dir) as store:
+                if not store.queued_messages(due_only=True):
+                    return
+                report = deliver(store, config, force=False)
+        except Exception as exc:
+            log_event("outbox_retry", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+            return
+        self._log_delivery(report)
+
+    @staticmethod
+    def _log_delivery(report: Any) -> None:
+        for outbox_id, recipient, subject, via in report.sent:
+            log_event("digest_sent", outbox_id=outbox_id, recipient=recipient, via=via,
+                      subject=subject)
+        for outbox_id, recipient, error in report.failed:
+            log_event("digest_not_sent", logging.WARNING, outbox_id=outbox_id,
+                      recipient=recipient, error=error, retry="later, with back-off")
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _due(spec: ScheduleSpec, last: datetime | None, now: datetime, tz: Any) -> datetime:
+    """When a job is next due given its last run: never run means now."""
+    if last is None:
+        return now
+    return spec.next_after(last, tz).astimezone(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).replace(microsecond=0).isoformat() if value else None
+
