@@ -1,0 +1,345 @@
+"""The real daemon (`monitor run`) as a subprocess against local sites, with schedules of
+seconds: jobs fire, stop and restart are safe, overdue work runs once, one daemon per state
+directory, a bad config on SIGHUP is refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from werkzeug import Request, Response
+
+from monitor.store import Store
+
+RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Wire</title><link>{base}/</link><description>d</description>
+{items}</channel></rss>"""
+ITEM = """<item><title>{title}</title><link>{base}/a/{n}.html</link><guid>wire-{n}</guid>
+<pubDate>Fri, 20 Nov 2026 09:00:00 +0000</pubDate><description>{title}.</description></item>"""
+
+
+def feed(base: str, titles: list[str]) -> str:
+    items = "".join(ITEM.format(base=base, n=i, title=t) for i, t in enumerate(titles, 1))
+    return RSS.format(base=base, items=items)
+
+
+class Daemon:
+    """`monitor run` in its own process group, its log captured to a file."""
+
+    def __init__(self, config: Path, state: Path) -> None:
+        self.config, self.state = config, state
+        self.log_path = state.parent / f"daemon-{time.monotonic_ns()}.log"
+        state.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "--config", str(config), "--state",
+                 str(state), "run"],
+                stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", errors="replace")
+
+    def wait_for(self, check: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what or check}; daemon log:\n{self.log}")
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill_all(self) -> None:
+        for pid in [self.proc.pid]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+
+
+@pytest.fixture
+def daemons() -> Iterator[Callable[[Path, Path], Daemon]]:
+    started: list[Daemon] = []
+
+    def start(config: Path, state: Path) -> Daemon:
+        daemon = Daemon(config, state)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.kill_all()
+
+
+def runs(state: Path, source: str | None = None) -> list[dict[str, Any]]:
+    if not (state / "monitor.db").exists():
+        return []
+    with Store(state) as store:
+        rows = store._rows("SELECT * FROM runs ORDER BY id")
+    return [r for r in rows if source is None or r["source"] == source]
+
+
+def finished(state: Path, source: str, status: str | None = None) -> list[dict[str, Any]]:
+    return [r for r in runs(state, source)
+            if r["status"] != "running" and (status is None or r["status"] == status)]
+
+
+def write(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+    return path
+
+
+def base_config(site, **extra: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    data: dict[str, Any] = {
+        "sources": [{"name": "wire", "kind": "feed", "url": site.url_for("/feed.xml"),
+                     "schedule": "every 2s"}],
+        "watches": [{"name": "Nuctech", "aliases": ["Нуктек"]}],
+        "crawl": {"delay": 0, "retries": 0, "timeout": 5, "http_cache": False},
+        "daemon": {"stop_grace": 2},
+    }
+    data.update(extra)
+    return data
+
+
+def serve_feed(site, titles: list[str]) -> str:  # type: ignore[no-untyped-def]
+    base = site.url_for("").rstrip("/")
+    site.expect_request("/feed.xml").respond_with_data(
+        feed(base, titles), content_type="application/rss+xml")
+    return base
+
+
+def test_daemon_crawls_on_schedule_and_mails_digests(site, smtp_server, tmp_path, daemons):
+    serve_feed(site, ["Nuctech wins the Sarpi tender", "Weather"])
+    config = write(tmp_path / "sources.yaml", base_config(
+        site,
+        recipients=[{"email": "desk@example.org", "digest": "every 3s"}],
+        smtp={"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
+    ))
+    state = tmp_path / "state"
+    daemon = daemons(config, state)
+    daemon.wait_for(lambda: len(finished(state, "wire", "ok")) >= 3, what="3 runs")
+    daemon.wait_for(lambda: smtp_server.messages, what="a digest")
+    assert daemon.stop() == 0
+    [message] = smtp_server.messages
+    assert message["Subject"] == "monitor: 1 new (Nuctech 1)"
+    with Store(state) as store:
+        assert store.count("items") == 2  # every later run saw the same two: no duplicates
+    log = daemon.log
+    assert "event=daemon_start" in log and "event=daemon_stop" in log
+    assert "event=job_end job=crawl source=wire status=ok" in log
+    assert (state / "logs" / "monitor.log").read_text("utf-8").count("event=job_end") >= 3
+
+
+def test_second_daemon_on_one_state_directory_is_refused(site, tmp_path, daemons):
+    serve_feed(site, ["Weather"])
+    config = write(tmp_path / "sources.yaml", base_config(site))
+    state = tmp_path / "state"
+    first = daemons(config, state)
+    first.wait_for(lambda: "event=daemon_start" in first.log, what="start")
+    second = daemons(config, state)
+    assert second.proc.wait(30) == 1
+    assert f"another `monitor run` is already running (pid {first.proc.pid}" in second.log
+    assert first.proc.poll() is None
+    assert first.stop() == 0
+
+
+def test_sigterm_mid_crawl_records_interrupted_and_keeps_items(site, tmp_path, daemons):
+    base = site.url_for("").rstrip("/")
+
+    def slow(request: Request) -> Response:
+        time.sleep(20)
+        return Response("<html><body>late</body></html>", content_type="text/html")
+
+    site.expect_request("/list.html").respond_with_data(
+        f'<a href="{base}/fast.html">1</a><a href="{base}/slow.html">2</a>',
+        content_type="text/html")
+    site.expect_request("/fast.html").respond_with_data(
+        "<html><body><article><h1>Нуктек</h1><p>Нуктек поставит сканеры на границу, "
+        "сообщила таможня в пятницу.</p></article></body></html>", content_type="text/html")
+    site.expect_request("/slow.html").respond_with_handler(slow)
+    data = base_config(site)
+    data["sources"] = [{"name": "listing", "kind": "page", "url": f"{base}/list.html",
+                        "schedule": "every 1h", "selectors": {"links": "a"}}]
+    data["crawl"]["timeout"] = 60
+    config = write(tmp_path / "sources.yaml", data)
+    state = tmp_path / "state"
+    daemon = daemons(config, state)
+    daemon.wait_for(lambda: _items(state) == 1, what="the fast article stored")
+    started = time.monotonic()
+    assert daemon.stop() == 0
+    assert time.monotonic() - started < 15  # grace 2 s, then killed
+    [run] = runs(state, "listing")
+    assert run["status"] == "interrupted"
+    assert _items(state) == 1
+
+
+def test_kill_9_of_the_daemon_mid_crawl_then_restart(site, smtp_server, tmp_path, daemons):
+    base = site.url_for("").rstrip("/")
+
+    def slow_article(request: Request) -> Response:
+        time.sleep(4)
+        return Response("<html><body><article><p>Nuctech scanners arrive at the border "
+                        "crossing, the customs service said.</p></article></body></html>",
+                        content_type="text/html")
+
+    site.expect_request("/feed.xml").respond_with_data(
+        feed(base, ["Nuctech scanners", "Weather"]), content_type="application/rss+xml")
+    site.expect_request("/a/1.html").respond_with_handler(slow_article)
+    site.expect_request("/a/2.html").respond_with_data("<html><body><p>Sun.</p></body></html>",
+                                                       content_type="text/html")
+    data = base_config(
+        site,
+        recipients=[{"email": "desk@example.org", "digest": "every 2s"}],
+        smtp={"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
+    )
+    data["sources"][0].update({"follow_links": True, "schedule": "every 1h"})
+    config = write(tmp_path / "sources.yaml", data)
+    state = tmp_path / "state"
+    daemon = daemons(config, state)
+    daemon.wait_for(lambda: runs(state, "wire"), what="a crawl started")
+    os.kill(daemon.proc.pid, signal.SIGKILL)  # the daemon only: its crawler child goes on
+    daemon.proc.wait()
+
+    again = daemons(config, state)
+    # the orphaned crawl finishes on its own; nothing stays `running`
+    again.wait_for(lambda: runs(state) and all(r["status"] != "running" for r in runs(state)),
+                   what="no run left running")
+    again.wait_for(lambda: smtp_server.messages, what="the digest")
+    time.sleep(5)  # two more digest periods with nothing new: no second email
+    assert again.stop() == 0
+    assert len(smtp_server.messages) == 1
+    assert "Nuctech" in smtp_server.messages[0]["Subject"]
+    with Store(state) as store:
+        keys = [r["key"] for r in store._rows("SELECT key FROM items")]
+    assert sorted(keys) == ["wire-1", "wire-2"]
+
+
+def test_kill_9_of_a_crawl_child_is_recorded_and_the_daemon_goes_on(site, tmp_path, daemons):
+    base = site.url_for("").rstrip("/")
+
+    def hang(request: Request) -> Response:
+        time.sleep(30)
+        return Response("late", content_type="text/html")
+
+    site.expect_request("/feed.xml").respond_with_data(
+        feed(base, ["Weather"]), content_type="application/rss+xml")
+    site.expect_request("/a/1.html").respond_with_handler(hang)
+    data = base_config(site)
+    data["sources"][0].update({"follow_links": True, "schedule": "every 3s"})
+    data["crawl"]["timeout"] = 60
+    config = write(tmp_path / "sources.yaml", data)
+    state = tmp_path / "state"
+    daemon = daemons(config, state)
+    run = daemon.wait_for(lambda: [r for r in runs(state) if r["pid"]], what="a crawl child")[0]
+    os.kill(run["pid"], signal.SIGKILL)
+    closed = daemon.wait_for(lambda: finished(state, "wire"), what="the run closed")[0]
+    assert closed["status"] == "error"
+    assert "exited with code -9" in closed["error"]
+    daemon.wait_for(lambda: len(runs(state, "wire")) >= 2, what="the next run")
+    assert daemon.proc.poll() is None
+    daemon.stop()
+
+
+def test_overdue_source_runs_once_at_start(site, tmp_path, daemons):
+    serve_feed(site, ["Weather"])
+    data = base_config(site)
+    data["sources"][0]["schedule"] = "every 1h"
+    config = write(tmp_path / "sources.yaml", data)
+    state = tmp_path / "state"
+    first = daemons(config, state)
+    first.wait_for(lambda: finished(state, "wire"), what="the first run")
+    assert first.stop() == 0
+
+    # not due yet: a restart does not crawl
+    second = daemons(config, state)
+    second.wait_for(lambda: "event=daemon_start" in second.log, what="start")
+    time.sleep(3)
+    assert second.stop() == 0
+    assert len(runs(state, "wire")) == 1
+
+    # five missed intervals: one catch-up run, not five
+    with Store(state) as store:
+        store.db.conn.execute("UPDATE runs SET started_at = datetime('now', '-5 hours')")
+    third = daemons(config, state)
+    third.wait_for(lambda: len(finished(state, "wire")) == 2, what="the catch-up run")
+    time.sleep(4)
+    assert third.stop() == 0
+    assert len(runs(state, "wire")) == 2
+    assert "overdue=True" in third.log
+
+
+def test_missed_digest_is_sent_once_at_start(site, smtp_server, tmp_path, daemons):
+    serve_feed(site, ["Nuctech wins"])
+    data = base_config(
+        site,
+        recipients=[{"email": "desk@example.org", "digest": "daily 07:30"}],
+        smtp={"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
+    )
+    data["sources"][0]["schedule"] = "every 1h"
+    config = write(tmp_path / "sources.yaml", data)
+    state = tmp_path / "state"
+    from monitor.config import load_config
+    from monitor.crawl import crawl
+
+    crawl(load_config(config), state)  # a match to report; the source is not due at start
+    with Store(state) as store:  # the last digest went out long ago
+        store.mark_digest("desk@example.org", "2026-01-01T07:30:00+00:00")
+    daemon = daemons(config, state)
+    daemon.wait_for(lambda: smtp_server.messages, what="the missed digest")
+    time.sleep(3)
+    assert daemon.stop() == 0
+    assert len(smtp_server.messages) == 1
+    assert "overdue=True" in daemon.log
+    assert runs(state, "wire")[-1]["status"] == "ok" and len(runs(state, "wire")) == 1
+
+
+def test_sighup_with_a_broken_config_keeps_the_old_one(site, tmp_path, daemons):
+    serve_feed(site, ["Weather"])
+    data = base_config(site)
+    config = write(tmp_path / "sources.yaml", data)
+    state = tmp_path / "state"
+    daemon = daemons(config, state)
+    daemon.wait_for(lambda: finished(state, "wire"), what="a first run")
+
+    config.write_text("sources:\n  - name: wire\n    kind: feeed\n", "utf-8")
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_for(lambda: "event=config_rejected" in daemon.log, what="the refusal")
+    assert "sources[0].kind" in daemon.log
+    count = len(runs(state, "wire"))
+    daemon.wait_for(lambda: len(runs(state, "wire")) > count + 1, what="crawls go on")
+
+    data["sources"].append({"name": "second", "kind": "feed", "url": site.url_for("/feed.xml"),
+                            "schedule": "every 1h"})
+    write(config, data)
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_for(lambda: finished(state, "second"), what="the new source crawled")
+    assert "event=config_reloaded" in daemon.log
+    assert daemon.stop() == 0
+
+
+def _items(state: Path) -> int:
+    if not (state / "monitor.db").exists():
+        return 0
+    with Store(state) as store:
+        return store.count("items")
