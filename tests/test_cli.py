@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,70 @@ def test_progress_draws_a_live_line_on_a_terminal():
     assert "[0/2] civil_ge: 3 fetched, 2 new, 1 matches" in out
     assert "civil_ge: ok (3 fetched, 2 new, 1 new matches)" in out
     assert "\x1b[K" in out
+
+
+def test_status_table_unhealthy_first_then_the_outbox(runner, write_config, tmp_path):
+    from monitor.models import RunResult
+    from monitor.store import Store
+
+    feed = "https://{}.example/rss"
+    config = write_config({
+        "sources": [
+            {"name": "good", "kind": "feed", "url": feed.format("good"), "schedule": "every 1h"},
+            {"name": "off", "kind": "feed", "url": feed.format("off"), "enabled": False},
+            {"name": "down", "kind": "feed", "url": feed.format("down"), "schedule": "every 1h"},
+        ],
+        "watches": [{"name": "Nuctech"}],
+    })
+    state = tmp_path / "state"
+    with Store(state) as store:
+        runs = [("good", "ok", None)] + [("down", "error", "HTTP 500 from\n\x1b[31mhttps://"
+                                           "down.example/rss " + "x" * 80)] * 3
+        for source, status, error in runs:
+            run_id = store.start_run(source)
+            store.finish_run(run_id, RunResult(source=source, status=status, items=3,
+                                               error=error))
+        for n in (1, 2):
+            store.queue_digest(recipient="ana@example.org", subject="s", message_id=f"<{n}@x>",
+                               message=b"", match_ids=[], until="2026-11-20T07:30:00+00:00",
+                               eml_path=None, html_path=None, findings=0)
+
+    result = invoke(runner, config.path, state, "status")
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["source", "health", "last", "run", "last", "success", "items",
+                                "7d", "next", "run", "last", "error"]
+    assert [line.split()[:2] for line in lines[2:5]] == [
+        ["down", "failing"], ["good", "ok"], ["off", "never_run"]
+    ]
+    down, good, off = lines[2:5]
+    assert "error, " in down and " ago " in down and "never" in down  # never succeeded
+    assert "HTTP 500 from " in down and "down.example/rss xxx" in down and down.endswith("…")
+    assert "\x1b" not in result.output  # no escape sequence from a stored error reaches a terminal
+    assert "ok, " in good and re.search(r" in (59|60)m\b", good)
+    assert off.rstrip().endswith("disabled")
+    assert "3 source(s): 1 failing, 1 never_run, 1 ok" in result.output
+    assert "Outbox: 2 digests queued, oldest from " in result.output
+
+    as_json = invoke(runner, config.path, state, "status", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.output)
+    assert [s["source"] for s in data["sources"]] == ["down", "good", "off"]
+    down_json = data["sources"][0]
+    assert down_json["health"] == "failing" and down_json["consecutive_failures"] == 3
+    assert down_json["last_error"].startswith("HTTP 500 from\n")  # JSON has it all
+    assert down_json["since"] and down_json["next_run_at"]
+    assert data["outbox"]["queued"] == 2 and data["outbox"]["oldest_created_at"]
+
+
+def test_status_with_no_state_yet_reports_never_run(runner, write_config, tmp_path):
+    config = write_config({"sources": [{"name": "a", "kind": "feed", "url": "https://a.ge/rss"}],
+                           "watches": [{"name": "Nuctech"}]})
+
+    result = invoke(runner, config.path, tmp_path / "state", "status", "--json")
+
+    assert result.exit_code == 0, result.output
+    (source,) = json.loads(result.stdout)["sources"]
+    assert (source["source"], source["health"]) == ("a", "never_run")
+    assert json.loads(result.stdout)["outbox"]["queued"] == 0

@@ -22,6 +22,7 @@ from monitor.digest import (
     render_html,
     render_text,
 )
+from monitor.health import HealthNotice
 from monitor.match import Matcher
 from monitor.models import Item, RunResult, RunStatus, ScrapedItem
 from monitor.normalise import content_hash, normalise
@@ -193,8 +194,10 @@ def test_build_digest_coverage_lists_failing_sources_first_with_error(
     assert by_source["eurasianet"].recovered and not by_source["eurasianet"].failing
     assert not by_source["prozorro"].failing
     assert [line.source for line in digest.failed_sources] == ["oc_media"]
-    assert not digest.is_empty
-    assert digest.subject == "watch: nothing new, 1 source failed"
+    # two failed runs are not yet a failing source (failing_after: 3): no news on their own
+    assert digest.health == ()
+    assert digest.is_empty
+    assert digest.subject == "watch: nothing new"
 
     text = render_text(digest)
     assert "FAILED     oc_media: last run timeout, 2 of 2 runs failed" in text
@@ -220,13 +223,20 @@ def test_build_digest_coverage_only_since_last_digest(store: Store, config: Conf
     assert "nothing was checked" in render_text(digest)
 
 
-def test_build_digest_subject_pluralises_failures(store: Store, config: Config) -> None:
+def test_build_digest_subject_counts_sources_needing_attention(
+    store: Store, write_config: Callable[..., Config]
+) -> None:
+    config = health_config(write_config, ["a_site", "b_site", "c_site"], failing_after=1)
     run(store, "a_site", "error", error="boom")
-    run(store, "b_site", "interrupted", error="SIGTERM")
+    run(store, "b_site", "timeout", error="killed")
+    run(store, "c_site", "interrupted", error="SIGTERM")  # the operator's doing, not c_site's
 
-    digest = build_digest(store, config, recipient(config, "all@example.org"))
+    digest = build_digest(store, config, config.recipients[0])
 
-    assert digest.subject == "watch: nothing new, 2 sources failed"
+    assert [(n.source, n.health) for n in digest.health] == [
+        ("a_site", "failing"), ("b_site", "failing")
+    ]
+    assert digest.subject == "watch: nothing new; 2 sources need attention"
 
 
 def test_build_digest_empty(store: Store, config: Config) -> None:
@@ -393,6 +403,14 @@ def _snapshot_digest() -> Digest:
             CoverageLine("ipn", 1, 0, "ok", None, 0, 0, 0, 1.0),
         ),
         subject="monitor: 2 new (Nuctech 1, Hikvision 1)",
+        health=(
+            HealthNotice("oc_media", "failing", "HTTP 503 <html>", "2024-05-02T09:00:00+00:00",
+                         "new", runs=3, last_success_at="2024-05-02T07:00:00+00:00"),
+            HealthNotice("ipn", "suspect", None, "2024-04-20T07:00:00+00:00", "reminder",
+                         runs=4, last_success_at="2024-05-03T06:00:00+00:00"),
+            HealthNotice("eurasianet", "ok", None, None, "recovered",
+                         last_success_at="2024-05-03T06:30:00+00:00"),
+        ),
     )
 
 
@@ -407,3 +425,126 @@ def test_render_matches_snapshot(name: str, render: Callable[[Digest], str]) -> 
         path.parent.mkdir(exist_ok=True)
         path.write_text(rendered, encoding="utf-8")
     assert rendered == path.read_text(encoding="utf-8")
+
+
+# -- source health in the digest ----------------------------------------------------------------
+
+
+def health_config(
+    write_config: Callable[..., Config], sources: list[str], **health: Any
+) -> Config:
+    """Sources named `name` or `name:schedule` (default: every 30 days, never stale here)."""
+    return write_config(
+        {
+            "sources": [
+                {"name": name, "kind": "feed", "url": f"https://{name}.example/feed",
+                 "schedule": schedule or "every 30d"}
+                for name, _, schedule in (source.partition(":") for source in sources)
+            ],
+            "watches": WATCHES,
+            "recipients": [{"email": "ana@example.org"}],
+            "digest": {"subject_prefix": "watch"},
+            "health": health,
+        }
+    )
+
+
+def queue(store: Store, digest: Digest) -> None:
+    """Queue a digest as monitor.mail does: its notices recorded with it."""
+    store.queue_digest(
+        recipient=digest.recipient, subject=digest.subject,
+        message_id=f"<{digest.until}-{len(store.outbox())}@monitor.local>", message=b"",
+        match_ids=digest.match_ids, until=digest.until, eml_path=None, html_path=None,
+        findings=digest.findings_count,
+        health=[(n.source, n.recorded_health) for n in digest.health],
+    )
+
+
+def test_build_digest_needs_attention_names_unhealthy_sources_in_text_and_html(
+    store: Store, write_config: Callable[..., Config]
+) -> None:
+    config = health_config(write_config, ["civil_ge", "oc_media", "fine_site", "ipn:every 1h"])
+    add(store, config, url="https://a.ge/1", title="Nuctech")
+    run(store, "civil_ge", "ok", items=4)
+    for _ in range(3):
+        run(store, "civil_ge", "error", error='HTTP 500 from https://civil.ge/<feed> & "x"')
+    run(store, "oc_media", "ok", items=9)
+    for _ in range(3):
+        run(store, "oc_media", "ok", items=0)
+    run(store, "fine_site", "ok", items=2)
+    run(store, "ipn", "ok", items=2)
+    since = store.recent_runs("civil_ge")[2]["started_at"]
+
+    digest = build_digest(store, config, config.recipients[0],
+                          now=datetime.now(UTC) + timedelta(hours=3))
+
+    assert [(n.source, n.health, n.kind) for n in digest.attention] == [
+        ("civil_ge", "failing", "new"), ("oc_media", "suspect", "new"), ("ipn", "stale", "new"),
+    ]
+    assert digest.subject == "watch: 1 new (Nuctech 1)"  # findings lead the subject
+    text, html = render_text(digest), render_html(digest)
+    failing = (f"civil_ge is FAILING: 3 failed runs in a row since "
+               f"{datetime.fromisoformat(since).strftime('%Y-%m-%d %H:%M')} UTC; last error: "
+               'HTTP 500 from https://civil.ge/<feed> & "x"')
+    suspect = ("oc_media is SUSPECT: its last 3 runs found no items (it used to find some): "
+               "its layout may have changed")
+    assert f"Needs attention:\n  ! {failing}\n  ! {suspect}\n  ! ipn is STALE: no completed run " \
+           "since " in text
+    assert "(schedule: every 1h)" in text
+    assert text.index("Needs attention:") > text.index("== Coverage ==")
+    assert text.index("Needs attention:") < text.index("FAILED     civil_ge")  # at the top
+    assert "fine_site is" not in text
+    assert "Needs attention</div>" in html
+    assert failing.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(
+        '"', "&#34;") in html
+    assert suspect in html and "ipn is STALE" in html
+    assert "<feed>" not in html
+
+
+def test_build_digest_recovered_is_said_once(
+    store: Store, write_config: Callable[..., Config]
+) -> None:
+    config = health_config(write_config, ["civil_ge"], failing_after=1)
+    email = config.recipients[0]
+    run(store, "civil_ge", "error", error="HTTP 500")
+    first = build_digest(store, config, email)
+    assert first.subject == "watch: nothing new; 1 source needs attention"
+    queue(store, first)
+    run(store, "civil_ge", "ok", items=3)
+
+    second = build_digest(store, config, email)
+    third_before_queueing = build_digest(store, config, email)
+    queue(store, second)
+    third = build_digest(store, config, email)
+
+    assert [(n.source, n.kind) for n in second.health] == [("civil_ge", "recovered")]
+    assert second.subject == "watch: nothing new; 1 source recovered"
+    assert not second.is_empty
+    assert second.recoveries == second.health and second.attention == ()
+    assert "Recovered:\n  + civil_ge has RECOVERED: it completed a run again at " in render_text(
+        second)
+    assert "civil_ge has RECOVERED" in render_html(second)
+    assert third_before_queueing.health == second.health  # building alone records nothing
+    assert third.health == () and third.is_empty
+
+
+def test_build_digest_failing_source_named_again_only_after_remind_after_days(
+    store: Store, write_config: Callable[..., Config]
+) -> None:
+    config = health_config(write_config, ["civil_ge"], failing_after=1, remind_after_days=7)
+    email = config.recipients[0]
+    run(store, "civil_ge", "error", error="HTTP 500")
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    queue(store, build_digest(store, config, email, now=now))
+
+    for days in (1, 3, 6):
+        digest = build_digest(store, config, email, now=now + timedelta(days=days))
+        assert digest.health == () and digest.is_empty, days
+        store.mark_digest(email.email, digest.until)
+    reminder = build_digest(store, config, email, now=now + timedelta(days=7))
+
+    assert [(n.source, n.kind) for n in reminder.health] == [("civil_ge", "reminder")]
+    assert "  ! civil_ge is still FAILING: 1 failed run in a row since" in render_text(reminder)
+    queue(store, reminder)
+    later = build_digest(store, config, email, now=now + timedelta(days=8))
+    assert later.health == ()

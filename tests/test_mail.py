@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -367,18 +368,87 @@ def test_queue_digests_sends_empty_digest_when_configured(
     assert queued.subject == "monitor: nothing new" and queued.findings == 0
 
 
-def test_queue_digests_failed_source_alone_is_mailed(
+def source_config(write_config: Callable[..., Config], **health: Any) -> Config:
+    return write_config(
+        {
+            "sources": [{"name": "oc_media", "kind": "feed", "url": "https://oc-media.org/feed/"}],
+            "watches": WATCHES,
+            "recipients": [{"email": "ana@example.org"}],
+            "health": health,
+        }
+    )
+
+
+def fail(store: Store, source: str = "oc_media", times: int = 1) -> None:
+    for _ in range(times):
+        run_id = store.start_run(source)
+        store.finish_run(run_id, RunResult(source=source, status="error", error="HTTP 503"))
+
+
+def test_queue_digests_lone_failed_run_is_not_mailed(
     store: Store, state_dir: Path, write_config: Callable[..., Config]
 ) -> None:
-    config = write_config({"watches": WATCHES, "recipients": [{"email": "ana@example.org"}]})
-    run_id = store.start_run("oc_media")
-    store.finish_run(run_id, RunResult(source="oc_media", status="error", error="HTTP 503"))
+    config = source_config(write_config)  # failing after 3 failed runs
+    fail(store)
+
+    assert queue_digests(store, config, state_dir) == []
+
+    assert store.outbox() == []
+    assert store.last_digest_at("ana@example.org") is not None
+    assert store.health_reports("ana@example.org") == {}
+
+
+@pytest.mark.parametrize(("failing_after", "failures"), [(1, 1), (3, 3)])
+def test_queue_digests_failing_source_alone_is_mailed_once(
+    store: Store,
+    state_dir: Path,
+    write_config: Callable[..., Config],
+    failing_after: int,
+    failures: int,
+) -> None:
+    config = source_config(write_config, failing_after=failing_after)
+    fail(store, times=failures)
 
     (queued,) = queue_digests(store, config, state_dir)
 
-    assert queued.subject == "monitor: nothing new, 1 source failed"
+    assert queued.subject == "monitor: nothing new; 1 source needs attention"
     text, html = parts(read_eml(queued.eml_path))
-    assert "oc_media" in text and "HTTP 503" in text and "HTTP 503" in html
+    runs = "run" if failures == 1 else "runs"
+    assert f"oc_media is FAILING: {failures} failed {runs} in a row since" in text
+    assert "last error: HTTP 503" in text and "HTTP 503" in html
+    (report,) = store.health_reports("ana@example.org").values()
+    assert (report["source"], report["health"]) == ("oc_media", "failing")
+    assert report["reported_at"] == store.last_digest_at("ana@example.org")
+    # told once: the next digest has nothing to say (a reminder comes after a week)
+    fail(store)
+    assert queue_digests(store, config, state_dir) == []
+
+
+def test_queue_digests_records_health_only_with_the_queued_digest(
+    store: Store,
+    state_dir: Path,
+    write_config: Callable[..., Config],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = source_config(write_config, failing_after=1)
+    add_hit(store, config)
+    # a digest another process built, carrying matches this process is about to queue
+    stale = build_digest(store, config, config.recipients[0])
+    (first,) = queue_digests(store, config, state_dir)
+    fail(store)
+    (notice,) = build_digest(store, config, config.recipients[0]).health
+    monkeypatch.setattr("monitor.mail.build_digest",
+                        lambda *args, **kwargs: replace(stale, health=(notice,)))
+
+    # its matches were queued already: the digest is dropped, and with it what it would tell
+    assert queue_digests(store, config, state_dir) == []
+
+    assert [row["id"] for row in store.outbox()] == [first.outbox_id]
+    assert store.health_reports("ana@example.org") == {}
+    monkeypatch.setattr("monitor.mail.build_digest", build_digest)
+    (second,) = queue_digests(store, config, state_dir)
+    assert second.subject == "monitor: nothing new; 1 source needs attention"
+    assert store.health_reports("ana@example.org")["oc_media"]["health"] == "failing"
 
 
 def test_queue_digests_new_match_after_a_digest_goes_in_the_next_one(

@@ -404,3 +404,50 @@ def test_opening_a_new_database_waits_for_another_writer(state_dir: Path) -> Non
     finally:
         release.join()
         other.close()
+
+
+def test_queue_digest_records_health_told_with_it_atomically(store: Store) -> None:
+    add(store, make_item("a", "Nuctech"))
+    (match_id,) = stored_match_ids(store)
+    common = dict(recipient="desk@example.org", subject="s", message=b"", eml_path=None,
+                  html_path=None, findings=0)
+    store.queue_digest(message_id="<1@x>", match_ids=[match_id], until="2026-11-20T07:00:00+00:00",
+                       health=[("civil_ge", "failing"), ("oc_media", "stale")], **common)
+    with pytest.raises(sqlite3.IntegrityError):  # rolled back: nothing told
+        store.queue_digest(message_id="<2@x>", match_ids=[match_id],
+                           until="2026-11-21T07:00:00+00:00",
+                           health=[("civil_ge", "ok")], **common)
+    store.mark_digest("desk@example.org", "2026-11-22T07:00:00+00:00",
+                      health=[("oc_media", "ok")])
+
+    reports = store.health_reports("desk@example.org")
+
+    assert {s: (r["health"], r["reported_at"]) for s, r in reports.items()} == {
+        "civil_ge": ("failing", "2026-11-20T07:00:00+00:00"),
+        "oc_media": ("ok", "2026-11-22T07:00:00+00:00"),  # upserted, at the digest's time
+    }
+    assert store.health_reports("editor@example.org") == {}
+
+
+def test_last_run_and_count_runs_skip_running_and_order_by_start(store: Store) -> None:
+    def finish(status: str, started: str, items: int = 0) -> int:
+        run_id = store.start_run("civil_ge")
+        store.finish_run(run_id, RunResult(source="civil_ge", status=status, items=items))
+        store.db.conn.execute("UPDATE runs SET started_at = ? WHERE id = ?", (started, run_id))
+        return run_id
+
+    ok = finish("ok", "2026-11-20T01:00:00+00:00", items=4)
+    empty = finish("ok", "2026-11-20T02:00:00+00:00")
+    failed = finish("error", "2026-11-20T03:00:00+00:00")
+    finish("error", "2026-11-20T04:00:00+00:00")
+    store.start_run("civil_ge")  # running: not finished
+
+    assert store.last_run("civil_ge")["status"] == "error"
+    assert store.last_run("civil_ge", ["ok"])["id"] == empty
+    assert store.last_run("civil_ge", ["ok"], min_items=1)["id"] == ok
+    assert store.last_run("oc_media") is None
+    after = store.last_run("civil_ge", ["ok"])
+    assert store.count_runs("civil_ge", ["error"], after=after) == (
+        2, store.run(failed)["started_at"])
+    assert store.count_runs("civil_ge", ["ok", "error"]) == (4, "2026-11-20T01:00:00+00:00")
+    assert store.count_runs("civil_ge", ["timeout"]) == (0, None)

@@ -8,6 +8,7 @@ The flow, one module per stage:
 from monitor.config import Config, Recipient, Source, Watch, load_config
 from monitor.crawl import CrawlReport, crawl
 from monitor.digest import Digest, build_digest, render_html, render_text
+from monitor.health import SourceHealth, assess
 from monitor.errors import (
     ConfigError,
     CrawlError,
@@ -40,11 +41,13 @@ __all__ = [
     "RunResult",
     "ScrapedItem",
     "Source",
+    "SourceHealth",
     "SourceNotFoundError",
     "Store",
     "StoreError",
     "Recipient",
     "Watch",
+    "assess",
     "build_digest",
     "compose",
     "crawl",

@@ -7,10 +7,12 @@ config or arguments, 1 otherwise). Nothing below the CLI prints or exits.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import asdict
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -368,6 +370,113 @@ def run(obj: Context) -> None:
     config = obj.config  # a bad config stops us here, with exit code 2
     configure_logging(obj.state, config)
     Daemon(obj.config_path, obj.state).run()
+
+
+# -- status ---------------------------------------------------------------------------------
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _short(text: str | None, limit: int = 60) -> str:
+    """A stored string for a terminal cell: one line, no control characters, cut to `limit`."""
+    flat = " ".join(_CONTROL.sub("", text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _span(seconds: float) -> str:
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size or (unit == "m" and seconds >= size):
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def _ago(value: str | None, now: datetime) -> str:
+    if not value:
+        return "never"
+    return f"{_span((now - datetime.fromisoformat(value)).total_seconds())} ago"
+
+
+def _at(value: str) -> str:
+    return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True,
+              help="Print every source's health and the outbox as JSON.")
+@click.pass_obj
+@handle_errors
+def status(obj: Context, as_json: bool) -> None:
+    """Show each source's health, last run, last success, items, next run and last error.
+
+    Unhealthy sources come first: failing (its last runs all failed), suspect (its last
+    runs found no items where it used to find some), stale (no completed run for twice its
+    interval), then never_run and ok. A line about the outbox follows. Exit code 0 whenever
+    the state could be read: this is a report (filter --json to alert on it).
+
+    \b
+    Example:
+        monitor status
+        monitor status --json | jq '.sources[] | select(.health != "ok")'
+    """
+    from monitor.health import RANK, assess
+    from monitor.store import DB_NAME, Store
+
+    config = obj.config
+    now = datetime.now(UTC).replace(microsecond=0)
+    if not (obj.state / DB_NAME).exists():
+        click.echo(f"No database at {obj.state / DB_NAME} yet: nothing has run.", err=True)
+    with Store(obj.state) as store:
+        # worst first, disabled sources last; config order within
+        assessed = sorted(assess(store, config, now=now),
+                          key=lambda h: (not h.enabled, RANK[h.health]))
+        queued = store.queued_messages()
+    errors: list[str] = [q["last_error"] for q in queued if q["last_error"]]
+    last_error = errors[-1] if errors else None
+    outbox = {
+        "queued": len(queued),
+        "oldest_created_at": queued[0]["created_at"] if queued else None,
+        "last_error": last_error,
+    }
+    from monitor.scheduler import daemon_pid
+
+    pid = daemon_pid(obj.state)
+    if as_json:
+        click.echo(json.dumps({"now": now.isoformat(), "config": str(config.path),
+                               "daemon_pid": pid,
+                               "sources": [h.to_dict() for h in assessed], "outbox": outbox},
+                              ensure_ascii=False, indent=2))
+        return
+    rows = []
+    for h in assessed:
+        if h.next_run_at is None:
+            next_run = "disabled"
+        elif h.next_run_at <= now.isoformat():
+            next_run = "due now"
+        else:
+            next_run = f"in {_span((datetime.fromisoformat(h.next_run_at) - now).total_seconds())}"
+        last_run = f"{h.last_status}, {_ago(h.last_run_at, now)}" if h.last_status else "never"
+        rows.append((h.source, h.health, last_run, _ago(h.last_success_at, now), h.items_7d,
+                     next_run, _short(h.last_error)))
+    if rows:
+        click.echo(table(rows, ["source", "health", "last run", "last success", "items 7d",
+                                "next run", "last error"]))
+        counts = {state: sum(h.health == state for h in assessed) for state in RANK}
+        click.echo(f"\n{len(assessed)} source(s): "
+                   + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
+    else:
+        click.echo(f"{config.path}: no sources configured")
+    if queued:
+        line = (f"Outbox: {len(queued)} digest{'s' if len(queued) != 1 else ''} queued, "
+                f"oldest from {_at(queued[0]['created_at'])}")
+        if last_error:
+            line += f"; last send error: {_short(last_error, 120)}"
+        click.echo(line + " (retried with back-off; `monitor digest` sends them now)")
+    else:
+        click.echo("Outbox: no digest waiting to be sent.")
+    click.echo(f"Daemon: running (pid {pid})" if pid else
+               f"Daemon: not running on {obj.state} (start it with `monitor run`)")
 
 
 # -- demo -----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Reads the store and returns data: never prints, never sends, never marks anythin
 
     store.undelivered_matches ──group by (watch, item)──> DigestEntry ──by watch──> WatchSection
     store.runs_finished_between ──group by source──────> CoverageLine
+    health.assess + store.health_reports ──health_news──> HealthNotice ("Needs attention")
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from monitor.config import Config, Recipient
+from monitor.health import HealthNotice, assess, health_news
 from monitor.store import Store
 
 __all__ = [
@@ -139,6 +141,8 @@ class Digest:
     sections: tuple[WatchSection, ...]
     coverage: tuple[CoverageLine, ...]
     subject: str
+    # sources whose health this recipient has not been told yet (or must be reminded of)
+    health: tuple[HealthNotice, ...] = ()
 
     @property
     def entries(self) -> tuple[DigestEntry, ...]:
@@ -158,8 +162,19 @@ class Digest:
         return tuple(line for line in self.coverage if line.failing)
 
     @property
+    def attention(self) -> tuple[HealthNotice, ...]:
+        """Notices of sources that are failing, suspect or stale."""
+        return tuple(n for n in self.health if n.kind != "recovered")
+
+    @property
+    def recoveries(self) -> tuple[HealthNotice, ...]:
+        return tuple(n for n in self.health if n.kind == "recovered")
+
+    @property
     def is_empty(self) -> bool:
-        return self.findings_count == 0 and not self.failed_sources
+        """Nothing to mail: no findings and nothing to say about any source's health (a
+        failed run alone is not news; a source that is failing is)."""
+        return self.findings_count == 0 and not self.health
 
 
 def _is_web_url(url: str) -> bool:
@@ -199,6 +214,8 @@ def build_digest(
         if entries:
             sections.append(WatchSection(watch.name, watch.priority, entries))
     coverage = _coverage(store.runs_finished_between(window_start, until))
+    notices = tuple(health_news(assess(store, config, now=now),
+                                store.health_reports(recipient.email), config, now))
     prefix = config.digest.subject_prefix
     return Digest(
         recipient=recipient.email,
@@ -207,7 +224,8 @@ def build_digest(
         until=until,
         sections=tuple(sections),
         coverage=coverage,
-        subject=_subject(prefix, sections, coverage),
+        subject=_subject(prefix, sections, notices),
+        health=notices,
     )
 
 
@@ -274,16 +292,22 @@ def _coverage(runs: list[dict[str, Any]]) -> tuple[CoverageLine, ...]:
     return tuple(lines)
 
 
-def _subject(prefix: str, sections: list[WatchSection], coverage: tuple[CoverageLine, ...]) -> str:
+def _subject(prefix: str, sections: list[WatchSection],
+             notices: tuple[HealthNotice, ...]) -> str:
     total = sum(len(s.entries) for s in sections)
-    failing = sum(c.failing for c in coverage)
+    attention = sum(n.kind != "recovered" for n in notices)
+    recovered = len(notices) - attention
     if total:
         counts = [f"{s.watch} {len(s.entries)}" for s in sections[:_SUBJECT_WATCHES]]
         if len(sections) > _SUBJECT_WATCHES:
             counts.append(f"+{len(sections) - _SUBJECT_WATCHES} more")
         subject = f"{prefix}: {total} new ({', '.join(counts)})"
-    elif failing:
-        subject = f"{prefix}: nothing new, {failing} source{'s' if failing != 1 else ''} failed"
+    elif attention:
+        needs = "source needs" if attention == 1 else "sources need"
+        subject = f"{prefix}: nothing new; {attention} {needs} attention"
+    elif recovered:
+        sources = "source" if recovered == 1 else "sources"
+        subject = f"{prefix}: nothing new; {recovered} {sources} recovered"
     else:
         subject = f"{prefix}: nothing new"
     # one header line whatever the watch names hold
@@ -320,6 +344,30 @@ def _oneline(value: object, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _notice(notice: HealthNotice) -> str:
+    """A health notice as one sentence (plain text; the HTML template escapes it)."""
+    name = _plain(notice.source)
+    still = "still " if notice.kind == "reminder" else ""
+    if notice.kind == "recovered":
+        done = f" at {_when(notice.last_success_at)}" if notice.last_success_at else ""
+        return f"{name} has RECOVERED: it completed a run again{done}"
+    if notice.health == "failing":
+        runs = "run" if notice.runs == 1 else "runs"
+        since = f" since {_when(notice.since)}" if notice.since else ""
+        text = f"{name} is {still}FAILING: {notice.runs} failed {runs} in a row{since}"
+    elif notice.health == "suspect":
+        last = "its last run" if notice.runs == 1 else f"its last {notice.runs} runs"
+        text = (f"{name} is {still}SUSPECT: {last} found no items (it used to find some): "
+                "its layout may have changed")
+    else:
+        done = (f"since {_when(notice.last_success_at)}" if notice.last_success_at
+                else "yet")
+        text = f"{name} is {still}STALE: no completed run {done} (schedule: {notice.schedule})"
+    if notice.last_error:
+        text += f"; last error: {_oneline(notice.last_error)}"
+    return text
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -333,6 +381,7 @@ def _environment() -> jinja2.Environment:
     env.filters["when"] = _when
     env.filters["plain"] = _plain
     env.filters["oneline"] = _oneline
+    env.filters["notice"] = _notice
     env.globals["first_digest_days"] = FIRST_DIGEST_DAYS
     return env
 

@@ -101,8 +101,9 @@ def queue_digests(
     now: datetime | None = None,
     recipients: Sequence[str] | None = None,
 ) -> list[QueuedDigest]:
-    """Build, compose and queue one digest per recipient. An empty digest (nothing new, nothing
-    failing) only closes the recipient's window, unless `digest.send_empty` is set."""
+    """Build, compose and queue one digest per recipient. An empty digest (nothing new, no
+    source health to report) only closes the recipient's window, unless `digest.send_empty`
+    is set."""
     if not config.recipients:
         where = config.path or "config"
         raise ConfigError(f"{where}: no `recipients:` configured, so there is no one to "
@@ -114,7 +115,11 @@ def queue_digests(
         if recipients is not None and recipient.email not in recipients:
             continue  # the daemon builds each recipient's digest on their own schedule
         digest = build_digest(store, config, recipient, now=now)
+        # what the digest tells about sources is remembered with the digest itself, in the same
+        # transaction: told once (and again after `health.remind_after_days`), never unsent
+        health = [(n.source, n.recorded_health) for n in digest.health]
         if digest.is_empty and not config.digest.send_empty:
+            # an empty digest carries no notices: nothing is recorded as told
             store.mark_digest(recipient.email, digest.until)
             continue
         msg = compose(digest, config)
@@ -138,6 +143,7 @@ def queue_digests(
                 eml_path=str(eml_path),
                 html_path=str(html_path),
                 findings=digest.findings_count,
+                health=health,
             )
         except BaseException as exc:
             eml_part.unlink(missing_ok=True)

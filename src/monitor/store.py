@@ -296,6 +296,31 @@ class Store:
             (source, limit),
         )
 
+    def last_run(self, source: str, statuses: Sequence[str] | None = None, *,
+                 min_items: int = 0) -> dict[str, Any] | None:
+        """A source's newest finished run; with `statuses`, the newest with one of them (and
+        at least `min_items` items seen)."""
+        sql = "SELECT * FROM runs WHERE source = ? AND status != 'running' AND items >= ?"
+        params: list[Any] = [source, min_items]
+        if statuses is not None:
+            sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
+            params.extend(statuses)
+        rows = self._rows(sql + " ORDER BY started_at DESC, id DESC LIMIT 1", params)
+        return rows[0] if rows else None
+
+    def count_runs(self, source: str, statuses: Sequence[str], *,
+                   after: dict[str, Any] | None = None) -> tuple[int, str | None]:
+        """How many of a source's runs with one of `statuses` started after the run `after`
+        (a row from `last_run`; None: ever), and when the first of them started."""
+        sql = (f"SELECT COUNT(*), MIN(started_at) FROM runs WHERE source = ? "
+               f"AND status IN ({', '.join('?' for _ in statuses)})")
+        params: list[Any] = [source, *statuses]
+        if after is not None:
+            sql += " AND (started_at, id) > (?, ?)"
+            params.extend((after["started_at"], after["id"]))
+        count, first = self.db.conn.execute(sql, params).fetchone()
+        return int(count), first
+
     def last_started(self) -> dict[str, str]:
         """Source -> when its last run (finished or not) started."""
         rows = self.db.conn.execute("SELECT source, MAX(started_at) FROM runs GROUP BY source")
@@ -454,9 +479,12 @@ class Store:
         eml_path: str | None,
         html_path: str | None,
         findings: int,
+        health: Sequence[tuple[str, str]] = (),
     ) -> int:
         """Put a composed digest in the outbox and record its matches as delivered to the
-        recipient, atomically: a match is in exactly one digest per recipient."""
+        recipient, atomically: a match is in exactly one digest per recipient. `health` is
+        what the digest tells about sources, (source, health), recorded in the same
+        transaction: a recipient is told once, and only by a digest that was queued."""
         with self._write() as conn:
             cursor = conn.execute(
                 """INSERT INTO outbox (recipient, subject, message_id, message, status,
@@ -470,20 +498,31 @@ class Store:
                 "INSERT INTO deliveries (match_id, recipient, outbox_id) VALUES (?, ?, ?)",
                 [(match_id, recipient, outbox_id) for match_id in match_ids],
             )
-            self._mark_digest(conn, recipient, until)
+            self._mark_digest(conn, recipient, until, health)
         return outbox_id
 
-    def mark_digest(self, recipient: str, until: str) -> None:
-        """Close a digest window that produced no email (nothing new, nothing failed)."""
+    def mark_digest(self, recipient: str, until: str,
+                    health: Sequence[tuple[str, str]] = ()) -> None:
+        """Close a digest window that produced no email (nothing new, no source to report);
+        `health` as for `queue_digest`."""
         with self._write() as conn:
-            self._mark_digest(conn, recipient, until)
+            self._mark_digest(conn, recipient, until, health)
 
     @staticmethod
-    def _mark_digest(conn: sqlite3.Connection, recipient: str, until: str) -> None:
+    def _mark_digest(conn: sqlite3.Connection, recipient: str, until: str,
+                     health: Sequence[tuple[str, str]] = ()) -> None:
         conn.execute(
             """INSERT INTO digests (recipient, last_digest_at) VALUES (?, ?)
                ON CONFLICT (recipient) DO UPDATE SET last_digest_at = excluded.last_digest_at""",
             (recipient, until),
+        )
+        # reported when the digest was made (its `until`), the clock health_news reads
+        conn.executemany(
+            """INSERT INTO health_reports (recipient, source, health, reported_at)
+               VALUES (?, ?, ?, ?)
+               ON CONFLICT (recipient, source) DO UPDATE SET health = excluded.health,
+               reported_at = excluded.reported_at""",
+            [(recipient, source, state, until) for source, state in health],
         )
 
     def queued_messages(self, *, due_only: bool = False) -> list[dict[str, Any]]:
