@@ -343,3 +343,81 @@ def _items(state: Path) -> int:
         return 0
     with Store(state) as store:
         return store.count("items")
+
+
+def test_failing_source_is_named_in_the_digest_then_recovers_once(
+    site, smtp_server, tmp_path, daemons
+):
+    base = site.url_for("").rstrip("/")
+    mode = {"up": False}
+
+    def flaky(request: Request) -> Response:
+        if not mode["up"]:
+            return Response("oops", status=500)
+        return Response(feed(base, ["Weather"]), content_type="application/rss+xml")
+
+    site.expect_request("/feed.xml").respond_with_handler(flaky)
+    data = base_config(
+        site,
+        recipients=[{"email": "desk@example.org", "digest": "every 3s"}],
+        smtp={"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
+        health={"failing_after": 2},
+    )
+    data["sources"][0]["schedule"] = "every 1s"
+    config = write(tmp_path / "sources.yaml", data)
+    state = tmp_path / "state"
+    daemon = daemons(config, state)
+
+    def texts() -> list[str]:
+        return [m.get_body(("plain",)).get_content() for m in smtp_server.messages]
+
+    daemon.wait_for(lambda: any("wire is FAILING" in t for t in texts()), timeout=45,
+                    what="a digest naming the failing source")
+    failing = next(t for t in texts() if "wire is FAILING" in t)
+    assert "HTTP 500 from" in failing
+    assert "need" in smtp_server.messages[0]["Subject"]
+
+    mode["up"] = True
+    daemon.wait_for(lambda: any("wire has RECOVERED" in t for t in texts()), timeout=45,
+                    what="a digest saying it recovered")
+    time.sleep(7)  # two more digest periods: nothing to say, no email
+    assert daemon.stop() == 0
+    assert sum("wire has RECOVERED" in t for t in texts()) == 1
+    assert sum("wire is FAILING" in t for t in texts()) == 1  # named once, not every digest
+
+
+def test_source_whose_layout_changes_becomes_suspect(site, smtp_server, tmp_path, daemons):
+    base = site.url_for("").rstrip("/")
+    mode = {"redesigned": False}
+
+    def page(request: Request) -> Response:
+        titles = [] if mode["redesigned"] else ["Nuctech", "Weather"]
+        return Response(feed(base, titles), content_type="application/rss+xml")
+
+    site.expect_request("/feed.xml").respond_with_handler(page)
+    data = base_config(
+        site,
+        recipients=[{"email": "desk@example.org", "digest": "every 3s"}],
+        smtp={"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
+        health={"suspect_after": 2},
+    )
+    data["sources"][0]["schedule"] = "every 1s"
+    config = write(tmp_path / "sources.yaml", data)
+    state = tmp_path / "state"
+    daemon = daemons(config, state)
+    daemon.wait_for(lambda: finished(state, "wire", "ok"), what="a first run with items")
+    mode["redesigned"] = True  # still HTTP 200 and a valid feed, but nothing in it
+
+    def texts() -> list[str]:
+        return [m.get_body(("plain",)).get_content() for m in smtp_server.messages]
+
+    daemon.wait_for(lambda: any("wire is SUSPECT" in t for t in texts()), timeout=45,
+                    what="a digest naming the suspect source")
+    assert daemon.stop() == 0
+    status = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), "--state", str(state),
+         "status", "--json"], capture_output=True, text=True, check=True)
+    import json
+
+    [wire] = json.loads(status.stdout)["sources"]
+    assert wire["health"] == "suspect"
