@@ -421,3 +421,31 @@ def test_source_whose_layout_changes_becomes_suspect(site, smtp_server, tmp_path
 
     [wire] = json.loads(status.stdout)["sources"]
     assert wire["health"] == "suspect"
+
+
+def test_log_lines_are_key_value_and_never_carry_a_secret(tmp_path, monkeypatch):
+    import io
+    import logging
+
+    from monitor.config import parse_config
+    from monitor.scheduler import configure_logging, log_event
+
+    monkeypatch.setenv("MONITOR_SMTP_PASSWORD", "hunter2-very-secret")
+    config = parse_config({"smtp": {"host": "mail.example.org", "username": "desk",
+                                    "password_env": "MONITOR_SMTP_PASSWORD"}})
+    stream = io.StringIO()
+    path = configure_logging(tmp_path, config, stream=stream)
+    try:
+        log_event("digest_not_sent", logging.WARNING, recipient="a@b.org",
+                  error="535 auth failed for desk:hunter2-very-secret")
+    finally:
+        for name in ("monitor", "apscheduler"):
+            target = logging.getLogger(name)
+            for handler in target.handlers:
+                handler.close()
+            target.handlers = []
+            target.propagate = True
+    for text in (stream.getvalue(), path.read_text("utf-8")):
+        assert "hunter2-very-secret" not in text
+        assert 'event=digest_not_sent recipient=a@b.org error="535 auth failed for ' \
+               'desk:********"' in text
