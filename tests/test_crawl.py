@@ -327,3 +327,22 @@ def test_crawl_lock_is_held_by_the_child_while_it_runs(site, write_config, state
     free = SourceLock(Path(state_dir).resolve(), "slow")
     assert free.acquire()
     free.release()
+
+
+def test_a_run_left_running_by_a_killed_crawl_is_closed_by_the_next_crawl(
+    site, write_config, state_dir
+):
+    serve_news(site)
+    config = write_config({
+        "sources": [{"name": "sample", "kind": "feed", "url": site.url_for("/feed.xml")}],
+        "watches": WATCHES,
+    })
+    with Store(state_dir) as store:
+        orphan = store.start_run("sample", pid=999_999_999)
+    [result] = crawl(config, state_dir).results
+    assert result.status == "ok"
+    with Store(state_dir) as store:
+        closed = store.run(orphan)
+    assert closed is not None
+    assert closed["status"] == "interrupted"
+    assert "died without closing its run" in closed["error"]

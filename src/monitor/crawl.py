@@ -142,6 +142,8 @@ def crawl(
     try:
         if not selected:
             return CrawlReport(results=[], busy=busy)
+        if locks:
+            _close_orphaned_runs(state_dir, [s.name for s in selected])
         report = _run_child(config, state_dir, selected, locks, on_event=on_event,
                             dry_run=dry_run, timeout=timeout, grace=grace, cancel=cancel)
         report.busy = busy
@@ -149,6 +151,17 @@ def crawl(
     finally:
         for lock in locks:
             lock.release()
+
+
+def _close_orphaned_runs(state_dir: Path, sources: Sequence[str]) -> None:
+    """We hold these sources' locks, so no process is crawling them: a run of theirs still
+    marked `running` belongs to a crawl that was killed (kill -9, power loss)."""
+    with Store(state_dir) as store:
+        for run in store.running_runs():
+            if run["source"] in sources:
+                store.close_runs([run["id"]], "interrupted",
+                                 f"crawler process {run['pid']} died without closing its run "
+                                 "(killed or crashed); what it stored is kept")
 
 
 def _run_child(
