@@ -385,3 +385,18 @@ def test_health_news_worst_first_recoveries_last(config: Config) -> None:
         ("f", "failing", "new"), ("u", "suspect", "new"), ("s", "stale", "new"),
         ("r", "ok", "recovered"),
     ]
+
+
+def test_assess_a_schedule_shorter_than_a_run_is_busy_not_stale(
+    store: Store, write_config: Callable[..., Config]
+) -> None:
+    """`every 1s` with runs that take seconds: stale only after one interval plus the run's
+    time limit, so health does not flip between stale and ok from run to run."""
+    fast = write_config({"sources": [{"name": "fast", "kind": "feed",
+                                      "url": "https://a.ge/rss", "schedule": "every 1s",
+                                      "timeout": 60}]})
+    add_run(store, "fast", "ok", ago(seconds=30), items=5, seconds=0)
+    assert health_of(store, fast, "fast").health == "ok"
+    add_run(store, "fast", "ok", ago(seconds=62), items=5, seconds=0)
+    store.db.conn.execute("DELETE FROM runs WHERE started_at > ?", (iso(ago(seconds=40)),))
+    assert health_of(store, fast, "fast").health == "stale"

@@ -382,8 +382,9 @@ def test_failing_source_is_named_in_the_digest_then_recovers_once(
                     what="a digest saying it recovered")
     time.sleep(7)  # two more digest periods: nothing to say, no email
     assert daemon.stop() == 0
-    assert sum("wire has RECOVERED" in t for t in texts()) == 1
-    assert sum("wire is FAILING" in t for t in texts()) == 1  # named once, not every digest
+    sent = "\n=====\n".join(texts())
+    assert sum("wire has RECOVERED" in t for t in texts()) == 1, sent
+    assert sum("wire is FAILING" in t for t in texts()) == 1, sent  # once, not every digest
 
 
 def test_source_whose_layout_changes_becomes_suspect(site, smtp_server, tmp_path, daemons):

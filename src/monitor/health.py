@@ -12,8 +12,9 @@ The states, worst first (a source in two states shows the worse):
     suspect    the last `suspect_after` successful runs saw no items, where earlier ones did
                (typically a changed site layout: the selectors find nothing)
     stale      enabled, has run, but no run completed within `stale_after_intervals` times
-               its schedule's interval (the daemon is down, or every run hangs); calendar
-               schedules count scheduled times, so "weekdays 07:30" is not stale on Sunday
+               its schedule's interval, nor within one interval plus the run's time limit
+               (the daemon is down, or every run hangs); calendar schedules count
+               scheduled times, so "weekdays 07:30" is not stale on Sunday
     never_run  no run finished yet
     ok         none of the above
 
@@ -166,8 +167,12 @@ def _assess_one(
         # measured from the last completed run, or from the first try of one that never did
         reference = last_success_at or first_started
         if reference is not None:
-            deadline = _stale_after(schedule, _parse(reference), rules.stale_after_intervals,
-                                    timezone)
+            start = _parse(reference)
+            deadline = _stale_after(schedule, start, rules.stale_after_intervals, timezone)
+            # a run may take up to its time limit: a schedule shorter than a run is busy,
+            # not stale (and a source never flips stale/ok between two runs)
+            allowance = timedelta(seconds=config.timeout_of(source))
+            deadline = max(deadline, schedule.next_after(start, timezone) + allowance)
             if now > deadline:
                 health = "stale"
                 since = _iso(deadline)
