@@ -42,7 +42,11 @@ def retry_after_seconds(value: str | bytes | None, now: datetime | None = None) 
 class RetryAfterMiddleware:
     """On 429 or 503 with a Retry-After header, wait that long (this request only) and retry,
     at most RETRY_TIMES times; a wait above MAX_WAIT_S gives the response to the spider as
-    an error instead. Either way RetryMiddleware does not retry it on top."""
+    an error instead. Either way RetryMiddleware does not retry it on top.
+
+    A request can carry a default wait in `meta["monitor_retry_after_default"]` (seconds) for
+    servers that say "slow down" without a Retry-After header (portal APIs): it is used as if
+    the header had said so."""
 
     def __init__(self, max_retries: int) -> None:
         self.max_retries = max_retries
@@ -60,6 +64,8 @@ class RetryAfterMiddleware:
         if response.status not in (429, 503):
             return response
         wait = retry_after_seconds(response.headers.get("Retry-After"))
+        if wait is None:
+            wait = request.meta.get("monitor_retry_after_default")
         if wait is None:
             return response  # RetryMiddleware's plain retry applies
         tries = request.meta.get("monitor_retry_after_times", 0)

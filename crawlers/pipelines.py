@@ -1,4 +1,6 @@
-"""Item pipeline: ScrapedItem -> monitor.normalise -> monitor.match -> monitor.store.
+"""Item pipeline: ScrapedItem -> monitor.normalise -> monitor.match -> monitor.store, and
+TenderRecord -> monitor.tender -> monitor.store (tenders with versions and events; the
+portal's feed position is saved when a spider yields a PortalCursor).
 
 Thin on purpose: the stages live in `monitor`. This class also keeps the source's `runs` row:
 opened when the spider opens, closed with status and counts when it closes (however it
@@ -15,9 +17,10 @@ from scrapy import signals
 
 from monitor.crawl import emit_event
 from monitor.match import Matcher
-from monitor.models import RunResult, ScrapedItem
+from monitor.models import PortalCursor, RunResult, ScrapedItem, TenderRecord
 from monitor.normalise import canonical_url, normalise
 from monitor.store import Store, utcnow
+from monitor.tender import normalise_tender, stored_fields
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -36,6 +39,7 @@ class StorePipeline:
         self.store: Store | None = None
         self.matcher: Matcher | None = None
         self.result: RunResult | None = None
+        self.baseline = False
         self._started = 0.0
         self._last_progress = 0.0
 
@@ -59,10 +63,23 @@ class StorePipeline:
                                 started_at=utcnow())
         if not self.dry_run:
             self.store = Store(self.state_dir)
+            # a portal source's first run is a silent baseline, unless `since` asks for a
+            # backfill: tenders first seen already awarded make no events
+            source = spider.source
+            self.baseline = (source.kind == "portal" and source.since is None
+                             and self.store.last_run(source.name, ("ok", "partial")) is None)
             self.result.run_id = self.store.start_run(spider.source.name, pid=os.getpid())
         emit_event("run_started", spider.source.name, run_id=self.result.run_id)
 
     def process_item(self, item: Any) -> Any:
+        if isinstance(item, TenderRecord):
+            self._tender(item)
+            self._progress()
+            return item
+        if isinstance(item, PortalCursor):
+            if self.store is not None:
+                self.store.save_portal_cursor(item)
+            return item
         if not isinstance(item, ScrapedItem):
             return item
         assert self.result is not None and self.matcher is not None
@@ -86,6 +103,26 @@ class StorePipeline:
                 result.new_matches += outcome.new_matches
         self._progress()
         return item
+
+    def _tender(self, record: TenderRecord) -> None:
+        """A portal's tender: normalised and stored with its version and events (in a
+        source's first run, the baseline, a tender first seen awarded makes no event)."""
+        assert self.result is not None
+        result = self.result
+        result.items += 1
+        if record.unchanged:
+            if self.store is not None:
+                self.store.touch_tender(record.source, record.native_id)
+            return
+        record = normalise_tender(record)
+        if self.store is None:
+            emit_event("item", record.source, item=_tender_item(record),
+                       tender=stored_fields(record), matches=[])
+            result.new_items += 1
+            return
+        outcome = self.store.add_tender(record, result.run_id, baseline=self.baseline)
+        result.new_items += outcome.state == "new"
+        result.changed_items += outcome.state == "changed"
 
     def _progress(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -123,6 +160,13 @@ class StorePipeline:
             self.store.finish_run(result.run_id, result)
             self.store.close()
         emit_event("run_finished", result.source, result=result.to_dict())
+
+
+def _tender_item(record: TenderRecord) -> dict[str, Any]:
+    """A tender in the shape of a dry run's items (`monitor test-source` prints these)."""
+    return {"source": record.source, "key": record.native_id, "url": record.url,
+            "title": record.title, "text": record.description,
+            "published_at": record.published, "content_hash": None}
 
 
 def _asdict(item: Any) -> dict[str, Any]:

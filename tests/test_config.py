@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,41 @@ def feed_with(extra: str) -> str:
     return f"sources:\n  - {{name: civil_ge, kind: feed, url: 'https://civil.ge/feed', {extra}}}\n"
 
 
+# a portal source without its `portal:` line; cases append keys
+PORTAL = (
+    "sources:\n  - name: prozorro\n    kind: portal\n"
+    "    url: 'https://public-api.prozorro.gov.ua/api/2.5'\n"
+)
+
+
+def test_portal_sources_validate() -> None:
+    config = parse_config(yaml.safe_load("""
+sources:
+  - name: prozorro
+    kind: portal
+    portal: prozorro
+    url: https://public-api.prozorro.gov.ua/api/2.5
+    since: 2025-01-01
+    page_size: 100
+  - name: mtender
+    kind: portal
+    portal: ocds
+    url: https://public.mtender.gov.md/tenders/
+  - name: goszakup
+    kind: portal
+    portal: goszakup
+    url: https://ows.goszakup.gov.kz/v3
+    token_env: MONITOR_GOSZAKUP_TOKEN
+"""))
+    prozorro, mtender, goszakup = config.sources
+    assert (prozorro.kind, prozorro.portal, prozorro.since, prozorro.page_size) == (
+        "portal", "prozorro", date(2025, 1, 1), 100)
+    assert prozorro.start_urls == ("https://public-api.prozorro.gov.ua/api/2.5",)
+    assert (mtender.portal, mtender.since, mtender.page_size, mtender.token_env) == (
+        "ocds", None, None, None)
+    assert goszakup.token_env == "MONITOR_GOSZAKUP_TOKEN"
+
+
 ERRORS = {
     "unknown key in a source": (
         f"sources:\n  - {FEED}\n"
@@ -185,7 +221,7 @@ ERRORS = {
     ),
     "unknown kind": (
         "sources:\n  - {name: civil_ge, kind: rss, url: 'https://civil.ge/feed'}\n",
-        ["sources[0].kind", "'feed', 'page' or 'sitemap'", "'rss'"],
+        ["sources[0].kind", "'feed', 'page', 'sitemap' or 'portal'", "'rss'"],
     ),
     "name is not a slug": (
         "sources:\n  - {name: Civil.ge, kind: feed, url: 'https://civil.ge/feed'}\n",
@@ -239,6 +275,44 @@ ERRORS = {
     "top level is a list": (
         "- {name: civil_ge, kind: feed, url: 'https://civil.ge/feed'}\n",
         ["the top level must be a mapping, not list"],
+    ),
+    "portal source without portal": (
+        "sources:\n  - {name: prozorro, kind: portal, url: 'https://public-api.prozorro.gov.ua/api/2.5'}\n",
+        ["sources[0]", "a `portal` source needs `portal`", "prozorro, ocds, ted"],
+    ),
+    "unknown portal": (
+        PORTAL + "    portal: ebay\n",
+        ["sources[0].portal", "'prozorro', 'ocds'", "'ebay'"],
+    ),
+    "portal source with urls": (
+        "sources:\n  - name: mtender\n    kind: portal\n    portal: ocds\n"
+        "    urls: ['https://public.mtender.gov.md/tenders/']\n",
+        ["sources[0]", "takes one `url`"],
+    ),
+    "portal key on a feed": (
+        feed_with("since: 2025-01-01"),
+        ["sources[0]", "`since` only applies to `portal` sources, not `feed`"],
+    ),
+    "goszakup without a token variable": (
+        "sources:\n  - {name: goszakup, kind: portal, portal: goszakup, "
+        "url: 'https://ows.goszakup.gov.kz/v3'}\n",
+        ["sources[0]", "needs `token_env`"],
+    ),
+    "token variable on a portal without tokens": (
+        PORTAL + "    portal: prozorro\n    token_env: PROZORRO_TOKEN\n",
+        ["sources[0]", "`token_env` only applies to `goszakup`, not `prozorro`"],
+    ),
+    "since is not a date": (
+        PORTAL + "    portal: prozorro\n    since: last spring\n",
+        ["sources[0].since", "'last spring'"],
+    ),
+    "page size out of range": (
+        PORTAL + "    portal: prozorro\n    page_size: 5000\n",
+        ["sources[0].page_size", "1000", "5000"],
+    ),
+    "unknown key on a portal source": (
+        PORTAL + "    portal: prozorro\n    offset: '1735484400.068'\n",
+        ["sources[0].offset: unknown key", "portal", "since", "page_size"],
     ),
     "several problems listed together": (
         "sources:\n  - {name: civil_ge, kind: rss, url: 'htp://civil.ge'}\n",
@@ -325,7 +399,7 @@ def test_unicode_aliases_survive_the_round_trip(write_config: Callable[..., Conf
     config = write_config(
         {"watches": [{"name": "Nuctech", "aliases": ["同方威视", "Нуктек", "ნუქტექი"]}]}
     )
-    assert config.watches[0].aliases == ("同方威视", "Нуктек", "ნუქტექი")
+    assert [a.text for a in config.watches[0].aliases] == ["同方威视", "Нуктек", "ნუქტექი"]
 
 
 def test_config_is_frozen(write_config: Callable[..., Config]) -> None:
@@ -356,3 +430,67 @@ def test_select_without_names_skips_disabled_sources(write_config: Callable[...,
     )
     assert [s.name for s in config.select()] == ["civil_ge"]
     assert [s.name for s in config.select(["georgia_today"])] == ["georgia_today"]
+
+
+# -- the watch list: new keys and the watchlist include ---------------------------------------
+
+
+def test_watch_keys_validate_with_paths_and_values() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"watches": [{"name": "Nuctech", "ids": ["204567890"]}]})
+    assert "watches[0].ids[0]" in str(err.value) and "'204567890'" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        parse_config({"watches": [{"name": "ZTE", "aliases": [{"text": "ZTE", "strict": 1}]}]})
+    assert "watches[0].aliases[0].strict: unknown key" in str(err.value)
+    assert "case_sensitive" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        parse_config({"watches": [{"name": "A", "rule": {"within": 3}}]})
+    assert "watches[0].rule" in str(err.value) and "at least one of" in str(err.value)
+
+
+def test_watchlist_include_yaml_and_csv(tmp_path: Path) -> None:
+    (tmp_path / "extra.yaml").write_text(
+        "- {name: Hikvision, aliases: [海康威视]}\n", "utf-8")
+    (tmp_path / "names.csv").write_text(
+        "name,aliases,tags,priority,ids\n"
+        'Nuctech,"Нуктек; ნუქტექი",border,high,GE-NAPR:204567890\n', "utf-8")
+    path = tmp_path / "sources.yaml"
+    path.write_text("watchlist: [extra.yaml, names.csv]\nwatches:\n  - {name: ZTE}\n", "utf-8")
+    config = load_config(path)
+    assert [w.name for w in config.watches] == ["ZTE", "Hikvision", "Nuctech"]
+    nuctech = config.watches[2]
+    assert [a.text for a in nuctech.aliases] == ["Нуктек", "ნუქტექი"]
+    assert (nuctech.tags, nuctech.priority, nuctech.ids) == (
+        ("border",), "high", ("GE-NAPR:204567890",))
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"names.csv": "name,priority\nNuctech,urgent\n"},
+         ["names.csv", "row 2 ('Nuctech')", "priority", "'urgent'"]),
+        ({"names.csv": "name,colour\nNuctech,red\n"}, ["names.csv", "unknown column 'colour'"]),
+        ({"names.yaml": "- {name: Nuctech, alias: [x]}\n"},
+         ["names.yaml", "watches[0] ('Nuctech')", "alias: unknown key"]),
+        ({}, ["watchlist: file not found", "names.csv"]),
+    ],
+)
+def test_watchlist_errors_name_file_row_and_value(tmp_path: Path, files: dict[str, str],
+                                                  expected: list[str]) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, "utf-8")
+    include = next(iter(files), "names.csv")
+    path = tmp_path / "sources.yaml"
+    path.write_text(f"watchlist: {include}\n", "utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    for part in expected:
+        assert part in str(err.value)
+
+
+def test_watchlist_name_clash_with_the_config_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "names.csv").write_text("name\nNuctech\n", "utf-8")
+    path = tmp_path / "sources.yaml"
+    path.write_text("watchlist: names.csv\nwatches:\n  - {name: Nuctech}\n", "utf-8")
+    with pytest.raises(ConfigError, match=r"'Nuctech' is also defined in the config"):
+        load_config(path)

@@ -346,3 +346,20 @@ def test_a_run_left_running_by_a_killed_crawl_is_closed_by_the_next_crawl(
     assert closed is not None
     assert closed["status"] == "interrupted"
     assert "died without closing its run" in closed["error"]
+
+
+def test_crawl_of_a_portal_without_a_spider_is_an_error_run_that_says_so(
+    write_config, state_dir
+):
+    config = write_config({"sources": [
+        {"name": "ted", "kind": "portal", "portal": "ted",
+         "url": "https://api.ted.europa.eu/v3/notices/search"}]})
+
+    [result] = crawl(config, state_dir).results
+
+    assert result.status == "error"
+    assert "no spider reads `portal: ted` yet" in (result.error or "")
+    assert "ocds, prozorro" in (result.error or "")
+    with Store(state_dir) as store:
+        [run] = store._rows("SELECT * FROM runs")
+    assert (run["status"], run["finished_at"] is not None) == ("error", True)

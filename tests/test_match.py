@@ -31,8 +31,31 @@ def params(table: dict[str, dict[str, Any]]) -> list[Any]:
 
 def run(case: dict[str, Any]) -> list[Match]:
     watches = tuple(Watch(**w) for w in case["watches"]) if "watches" in case else WATCHES
-    matches = Matcher(watches).match_text(case.get("field", "body"), case["text"])
+    matches = Matcher(watches).match_text(case.get("field", "body"), case["text"],
+                                          language=case.get("language"))
     return sorted(matches, key=lambda m: (m.start, m.start - m.end, m.watch))
+
+
+def test_match_cases_precision_and_recall() -> None:
+    """Over the whole case table (xfails included): an expected match found is a true
+    positive, an expected one missing a false negative, anything else found a false
+    positive. The bar is 0.97 on both."""
+    tp = fp = fn = 0
+    for case in CASES["cases"].values():
+        found = [(m.watch, m.found) for m in run(case)]
+        expected = [(e["watch"], e["found"]) for e in case["expected"]]
+        for pair in expected:
+            if pair in found:
+                found.remove(pair)
+                tp += 1
+            else:
+                fn += 1
+        fp += len(found)
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    print(f"{len(CASES['cases'])} cases: precision {precision:.3f}, recall {recall:.3f} "
+          f"(tp {tp}, fp {fp}, fn {fn})")
+    assert len(CASES["cases"]) >= 150
+    assert precision >= 0.97 and recall >= 0.97, (precision, recall)
 
 
 def check_offsets(match: Match, text: str) -> None:
@@ -190,3 +213,57 @@ def test_fold_keeps_combining_marks_with_their_base() -> None:
     assert folded.startswith("хуавей ")
     assert starts is not None and ends is not None
     assert ends[5] == 7  # the folded й covers и and its combining breve
+
+
+# -- explain -------------------------------------------------------------------------------------
+
+
+def test_explain_gives_every_watch_its_kept_and_rejected_hits() -> None:
+    matcher = Matcher([
+        Watch(name="ZTE"),
+        Watch(name="Huawei", exclude=["Huawei P40"]),
+        Watch(name="CEFC", aliases=[{"text": "CEFC", "needs_context": True}]),
+        Watch(name="Nuctech", languages=["ka"]),
+    ])
+    report = {e.watch: e for e in matcher.explain(
+        Item(source="s", key="k", url="https://x.example/", title="AZTEC gold and ZTE radios",
+             text="Huawei P40 review. CEFC exam. Nuctech scanners.", published_at=None,
+             content_hash="h", language="en"))}
+    assert list(report) == ["ZTE", "Huawei", "CEFC", "Nuctech"]
+    assert [m.found for m in report["ZTE"].matches] == ["ZTE"]
+    assert [(r.found, r.reason) for r in report["ZTE"].rejected] == [
+        ("AZTEC", "not the whole word: 'AZTEC'")]
+    assert not report["Huawei"].matched
+    assert report["Huawei"].rejected[0].reason == "excluded by 'Huawei P40'"
+    assert report["CEFC"].rejected[0].reason.startswith("context missing")
+    assert "language 'en'" in report["Nuctech"].rejected[0].reason
+
+
+def test_explain_names_the_longer_match_that_won() -> None:
+    [explanation] = Matcher([Watch(name="China Railway", aliases=["China Railway Group"])]
+                            ).explain(item("", "China Railway Group won"))
+    assert [m.found for m in explanation.matches] == ["China Railway Group"]
+    assert explanation.rejected[0].reason == "inside the longer match of 'China Railway Group'"
+
+
+def test_match_records_variant_and_via() -> None:
+    matcher = Matcher([Watch(name="Nuctech", transliterate=True,
+                             related=[{"name": "Tsinghua Tongfang", "relation": "parent"}])])
+    found = {m.found: (m.term, m.variant, m.via)
+             for m in matcher.match_text("body", "Нуктек and Tsinghua Tongfang")}
+    assert found == {"Нуктек": ("Nuctech", "нуктек", None),
+                     "Tsinghua Tongfang": ("Tsinghua Tongfang", None, "Tsinghua Tongfang")}
+
+
+def test_match_fields_reads_any_named_fields() -> None:
+    matcher = Matcher(WATCHES)
+    matches = matcher.match_fields({"buyer": "Revenue Service", "winner": "NUCTECH CO., LTD"})
+    assert [(m.field, m.found) for m in matches] == [("winner", "NUCTECH CO., LTD")]
+
+
+def test_text_with_ligatures_and_full_width_punctuation_keeps_offsets() -> None:
+    text = "ﬁnal：华为，Ｈｕａｗｅｉ and Хуавея"
+    matches = Matcher(WATCHES).match_text("body", text)
+    assert [m.found for m in matches] == ["华为", "Ｈｕａｗｅｉ", "Хуавея"]
+    for m in matches:
+        check_offsets(m, text)

@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 
 import crawlers.settings
 from crawlers.middlewares import MAX_WAIT_S, RetryAfterMiddleware, retry_after_seconds
-from crawlers.spiders import SPIDERS, Feed, Page, Sitemap, SourceSpider
+from crawlers.spiders import SPIDERS, Feed, Page, PortalSpider, Sitemap, SourceSpider
 from crawlers.spiders.base import describe_failure
 from monitor.config import Config, parse_config
 from monitor.models import ScrapedItem
@@ -141,11 +141,14 @@ SOURCES: dict[str, dict[str, Any]] = {
 
 
 def test_spiders_cover_every_source_kind() -> None:
-    assert set(SPIDERS) == {"feed", "page", "sitemap"}
+    # generic spiders by source kind; portal spiders by `portal:` (tests/test_<portal>.py)
+    assert set(SPIDERS) == {"feed", "page", "sitemap", "prozorro", "ocds"}
     for kind, cls in SPIDERS.items():
         assert cls.name == kind
         assert issubclass(cls, SourceSpider)
         assert cls.__doc__ and "Reads" in cls.__doc__, f"{cls.__name__} needs a user docstring"
+    assert {k for k, cls in SPIDERS.items() if issubclass(cls, PortalSpider)} == {
+        "prozorro", "ocds"}
 
 
 @pytest.mark.parametrize("kind", sorted(SOURCES))
@@ -923,6 +926,18 @@ def test_retry_after_middleware_retries_with_the_wait_in_meta(status: int) -> No
     assert retry.meta["monitor_retry_after"] == 3.0
     assert retry.meta["monitor_retry_after_times"] == 1
     assert retry.meta["monitor_entry"] is True  # the rest of the meta survives
+
+
+def test_retry_after_middleware_waits_a_requests_default_when_the_header_is_missing() -> None:
+    """Portal APIs answer 429 without Retry-After; their requests carry a default wait."""
+    mw = middleware()
+    request = Request(f"{WIRE}/api", meta={"monitor_retry_after_default": 10.0})
+
+    retry = mw.process_response(request, retry_response(request, retry_after=None))
+    said = mw.process_response(request, retry_response(request, retry_after="2"))
+
+    assert isinstance(retry, Request) and retry.meta["monitor_retry_after"] == 10.0
+    assert isinstance(said, Request) and said.meta["monitor_retry_after"] == 2.0
 
 
 def test_retry_after_middleware_gives_up_after_retry_times() -> None:

@@ -8,13 +8,14 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitor.config import Watch
 from monitor.errors import StoreError
 from monitor.match import Matcher
-from monitor.models import Item, RunResult, ScrapedItem
+from monitor.models import Item, PortalCursor, RunResult, ScrapedItem, TenderRecord
 from monitor.normalise import normalise
 from monitor.store import DB_NAME, Store, migrations
 
@@ -451,3 +452,93 @@ def test_last_run_and_count_runs_skip_running_and_order_by_start(store: Store) -
         2, store.run(failed)["started_at"])
     assert store.count_runs("civil_ge", ["ok", "error"]) == (4, "2026-11-20T01:00:00+00:00")
     assert store.count_runs("civil_ge", ["timeout"]) == (0, None)
+
+
+# -- tenders ---------------------------------------------------------------------------------
+
+
+def make_tender(**fields: Any) -> TenderRecord:
+    base: dict[str, Any] = {
+        "source": "prozorro", "native_id": "UA-2025-03-10-000123-a",
+        "title": "Сканери для митних постів", "status": "active.tendering",
+        "url": "https://prozorro.gov.ua/tender/UA-2025-03-10-000123-a",
+        "buyer": {"name": "Державна митна служба України", "id": "43115923",
+                  "scheme": "UA-EDR"},
+        "value": 96000000.0, "currency": "UAH", "modified": "2025-03-10T10:05:00+00:00",
+    }
+    return TenderRecord.from_dict({**base, **fields})
+
+
+AWARD = {"status": "active.awarded", "modified": "2025-04-20T08:00:00+00:00",
+         "winners": [{"name": "ТОВ «Скантех Україна»", "id": "41234567", "scheme": "UA-EDR"}]}
+
+
+def test_add_tender_keeps_every_version_and_describes_each_change(store: Store) -> None:
+    new = store.add_tender(make_tender(), run_id=1)
+    same = store.add_tender(make_tender(raw_hash="other bytes"), run_id=2)
+    awarded = store.add_tender(make_tender(**AWARD), run_id=3)
+
+    assert (new.state, new.version, new.events) == ("new", 1, ())
+    assert (same.state, same.version) == ("unchanged", 1)
+    assert (awarded.state, awarded.version) == ("changed", 2)
+    assert [e.kind for e in awarded.events] == ["status_changed", "awarded"]
+    [row] = store.tenders("prozorro")
+    assert (row["version"], row["status"], row["buyer_id"], row["value"], row["first_run_id"]) == (
+        2, "active.awarded", "UA-EDR:43115923", 96000000.0, 1)
+    assert row["record"]["winners"][0]["name"] == "ТОВ «Скантех Україна»"
+    assert row["modified_at"] == "2025-04-20T08:00:00+00:00"
+    versions = store._rows("SELECT version, run_id FROM tender_versions ORDER BY version")
+    assert [(v["version"], v["run_id"]) for v in versions] == [(1, 1), (2, 3)]
+    events = store.tender_events("prozorro")
+    assert [(e["version"], e["kind"], e["old"], e["run_id"]) for e in events] == [
+        (2, "status_changed", "active.tendering", 3), (2, "awarded", [], 3)]
+    assert events[1]["new"] == [{"name": "ТОВ «Скантех Україна»", "id": "41234567",
+                                 "scheme": "UA-EDR"}]
+    assert store.tender_stamps("prozorro") == {
+        "UA-2025-03-10-000123-a": "2025-04-20T08:00:00+00:00"}
+
+
+def test_add_tender_first_seen_awarded_is_an_event_except_in_the_baseline(store: Store) -> None:
+    alert = store.add_tender(make_tender(**AWARD))
+    quiet = store.add_tender(make_tender(native_id="UA-2", **AWARD), baseline=True)
+
+    assert [e.kind for e in alert.events] == ["awarded"]
+    assert quiet.events == ()
+    assert [e["native_id"] for e in store.tender_events()] == ["UA-2025-03-10-000123-a"]
+
+
+def test_touch_tender_marks_it_seen(store: Store) -> None:
+    store.add_tender(make_tender())
+    store.db.conn.execute("UPDATE tenders SET last_seen_at = '2000-01-01T00:00:00+00:00'")
+
+    assert store.touch_tender("prozorro", "UA-2025-03-10-000123-a") is True
+    assert store.touch_tender("prozorro", "UA-missing") is False
+    assert store.tenders()[0]["last_seen_at"] > "2000"
+
+
+def test_portal_cursor_is_saved_per_source_and_api_url(store: Store) -> None:
+    api = "https://public-api.prozorro.gov.ua/api/2.5"
+    assert store.portal_cursor("prozorro", api) is None
+
+    store.save_portal_cursor(PortalCursor("prozorro", api, "1741601100.0.1.abc",
+                                          {"server_id": "srv-1", "retry": {}}))
+    store.save_portal_cursor(PortalCursor("prozorro", api, "1741601200.0.1.def",
+                                          {"server_id": "srv-2", "retry": {}}))
+
+    saved = store.portal_cursor("prozorro", api)
+    assert saved == PortalCursor("prozorro", api, "1741601200.0.1.def",
+                                 {"server_id": "srv-2", "retry": {}})
+    # pointed at another API (a test server, a mirror): start afresh
+    assert store.portal_cursor("prozorro", "http://127.0.0.1:8080/api/2.5") is None
+    store.save_portal_cursor(PortalCursor("prozorro", api, None))
+    assert store.portal_cursor("prozorro", api) == PortalCursor("prozorro", api, None, {})
+
+
+def test_a_killed_runs_new_tenders_are_counted_when_it_is_closed(store: Store) -> None:
+    run_id = store.start_run("prozorro")
+    store.add_tender(make_tender(), run_id=run_id)
+
+    store.close_runs([run_id], "interrupted", "killed")
+
+    assert store.run(run_id)["new_items"] == 1
+    assert store.items_since("2000-01-01T00:00:00+00:00") == {"prozorro": 1}

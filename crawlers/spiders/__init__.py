@@ -1,11 +1,27 @@
-"""Spiders: one per source kind (`feed`, `page`, `sitemap`), later one per portal."""
+"""Spiders: one per generic source kind (`feed`, `page`, `sitemap`) and one per procurement
+portal (`kind: portal` with `portal: prozorro`, `ocds`, ...)."""
+
+from __future__ import annotations
 
 from crawlers.spiders.base import SourceSpider
 from crawlers.spiders.feed import Feed
+from crawlers.spiders.ocds import Ocds
 from crawlers.spiders.page import Page
+from crawlers.spiders.portal_base import PortalSpider
+from crawlers.spiders.prozorro import Prozorro
 from crawlers.spiders.sitemap import Sitemap
+from monitor.config import Source
 
-# source `kind` -> spider class
-SPIDERS: dict[str, type[SourceSpider]] = {s.name: s for s in (Feed, Page, Sitemap)}
+# spider name -> class: a source `kind`, or for `kind: portal` the `portal:` value
+SPIDERS: dict[str, type[SourceSpider]] = {
+    s.name: s for s in (Feed, Page, Sitemap, Prozorro, Ocds)
+}
 
-__all__ = ["SPIDERS", "Feed", "Page", "Sitemap", "SourceSpider"]
+
+def spider_for(source: Source) -> type[SourceSpider] | None:
+    """The spider class that crawls `source`; None for a portal that has no spider yet."""
+    return SPIDERS.get(source.portal if source.kind == "portal" and source.portal else source.kind)
+
+
+__all__ = ["SPIDERS", "Feed", "Ocds", "Page", "PortalSpider", "Prozorro", "Sitemap",
+           "SourceSpider", "spider_for"]

@@ -3,6 +3,7 @@
 The flow, one module per stage:
 
     config -> (crawlers/ spiders) -> normalise -> match -> store -> digest -> mail
+          (portal spiders) -> tender (tender records: versions, events) -> store
 """
 
 from monitor.config import Config, Recipient, Source, Watch, load_config
@@ -20,9 +21,10 @@ from monitor.errors import (
 )
 from monitor.mail import compose, deliver, preview, queue_digests
 from monitor.match import Matcher
-from monitor.models import Item, Match, RunResult, ScrapedItem
+from monitor.models import Item, Match, RunResult, ScrapedItem, TenderEvent, TenderRecord
 from monitor.normalise import normalise
 from monitor.store import Store
+from monitor.tender import diff_tenders, normalise_tender
 
 __version__ = "0.1.0"
 
@@ -45,6 +47,8 @@ __all__ = [
     "SourceNotFoundError",
     "Store",
     "StoreError",
+    "TenderEvent",
+    "TenderRecord",
     "Recipient",
     "Watch",
     "assess",
@@ -52,8 +56,10 @@ __all__ = [
     "compose",
     "crawl",
     "deliver",
+    "diff_tenders",
     "load_config",
     "normalise",
+    "normalise_tender",
     "preview",
     "queue_digests",
     "render_html",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from monitor.errors import ConfigError, SourceNotFoundError
+from monitor.watches import Alias, Exclusion, Related, Rule, Watch, load_watchlist
 
 __all__ = [
     "Config",
@@ -177,19 +178,12 @@ def _check_email(value: str) -> str:
     return value
 
 
-def _check_term(value: str) -> str:
-    if not value.strip():
-        raise ValueError("empty alias or keyword")
-    return value
-
-
 Url = Annotated[str, AfterValidator(_check_url)]
 Slug = Annotated[str, AfterValidator(_check_slug)]
 Schedule = Annotated[ScheduleSpec, BeforeValidator(_check_schedule),
                      PlainSerializer(str, return_type=str)]
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 Email = Annotated[str, AfterValidator(_check_email)]
-Term = Annotated[str, AfterValidator(_check_term)]
 
 
 class Selectors(_Frozen):
@@ -203,11 +197,16 @@ class Selectors(_Frozen):
     next_page: str | None = None
 
 
+PORTALS = ("prozorro", "ocds", "ted", "georgia_spa", "goszakup")
+# keys that only `portal` sources take
+_PORTAL_KEYS = ("portal", "since", "token_env", "page_size")
+
+
 class Source(_Frozen):
     """One site to crawl."""
 
     name: Slug
-    kind: Literal["feed", "page", "sitemap"]
+    kind: Literal["feed", "page", "sitemap", "portal"]
     url: Url | None = None
     urls: tuple[Url, ...] = ()
     enabled: bool = True
@@ -227,9 +226,25 @@ class Source(_Frozen):
     # hard time limit of one run in seconds (the daemon kills it and records `timeout`);
     # default: daemon.crawl_timeout
     timeout: float | None = Field(default=None, gt=0)
+    # portal: which procurement system's API `url` is (its base, e.g.
+    # https://public-api.prozorro.gov.ua/api/2.5)
+    portal: Literal["prozorro", "ocds", "ted", "georgia_spa", "goszakup"] | None = None
+    # portal: a backfill: the first run reads records changed since this date and alerts on
+    # them; without it the first run is a silent baseline and later runs read what changed
+    since: date | None = None
+    # portal (goszakup): the NAME of the environment variable holding the API token
+    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # portal: records per API page; default: the portal's own
+    page_size: int | None = Field(default=None, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Source:
+        if self.kind == "portal":
+            self._portal_fields()
+        else:
+            for key in _PORTAL_KEYS:
+                if getattr(self, key) is not None:
+                    raise ValueError(f"`{key}` only applies to `portal` sources, not `{self.kind}`")
         if (self.url is None) == (not self.urls):
             raise ValueError("give exactly one of `url` or `urls`")
         if self.kind == "page" and self.selectors is None:
@@ -240,35 +255,20 @@ class Source(_Frozen):
             raise ValueError("`follow_links` only applies to `feed` sources")
         return self
 
+    def _portal_fields(self) -> None:
+        if self.portal is None:
+            raise ValueError(f"a `portal` source needs `portal` (one of {', '.join(PORTALS)})")
+        if self.urls or self.url is None:
+            raise ValueError("a `portal` source takes one `url`: the API's base URL")
+        if self.portal == "goszakup" and not self.token_env:
+            raise ValueError("a `goszakup` source needs `token_env`: the name of the "
+                             "environment variable that holds its API token")
+        if self.token_env and self.portal != "goszakup":
+            raise ValueError(f"`token_env` only applies to `goszakup`, not `{self.portal}`")
+
     @property
     def start_urls(self) -> tuple[str, ...]:
         return (self.url,) if self.url else self.urls
-
-
-class Watch(_Frozen):
-    """A company, person or topic to look for."""
-
-    name: str = Field(min_length=1)
-    # the name is itself an alias unless this is false (a topic watch named in prose)
-    match_name: bool = True
-    aliases: tuple[Term, ...] = ()
-    keywords: tuple[Term, ...] = ()
-    tags: tuple[str, ...] = ()
-    priority: Literal["high", "normal", "low"] = "normal"
-
-    @model_validator(mode="after")
-    def _has_terms(self) -> Watch:
-        if not self.match_name and not self.aliases and not self.keywords:
-            raise ValueError("a watch with `match_name: false` needs `aliases` or `keywords`")
-        return self
-
-    @property
-    def terms(self) -> tuple[tuple[str, str], ...]:
-        """(kind, text) for every alias (the name too, unless match_name is false) and
-        keyword."""
-        names = (self.name,) if self.match_name else ()
-        aliases = dict.fromkeys((*names, *self.aliases))
-        return tuple(("alias", a) for a in aliases) + tuple(("keyword", k) for k in self.keywords)
 
 
 class Recipient(_Frozen):
@@ -368,6 +368,9 @@ class Config(_Frozen):
     digest: DigestSettings = DigestSettings()
     daemon: DaemonSettings = DaemonSettings()
     health: HealthSettings = HealthSettings()
+    # files (YAML or CSV, relative to this config) whose watches are added to `watches`;
+    # parse_config reads them (see monitor.watches)
+    watchlist: str | tuple[str, ...] | None = None
 
     _path: Path | None = PrivateAttr(default=None)
 
@@ -469,6 +472,8 @@ def _allowed_keys(data: Any) -> dict[tuple[int | str, ...], list[str]]:
                     table[(key, i)] = list(model.model_fields)
                     if key == "sources" and isinstance(item, dict):
                         table[(key, i, "selectors")] = list(Selectors.model_fields)
+                    if key == "watches" and isinstance(item, dict):
+                        _watch_keys(table, (key, i), item)
         table[("smtp",)] = list(SmtpSettings.model_fields)
         table[("crawl",)] = list(CrawlSettings.model_fields)
         table[("digest",)] = list(DigestSettings.model_fields)
@@ -477,12 +482,48 @@ def _allowed_keys(data: Any) -> dict[tuple[int | str, ...], list[str]]:
     return table
 
 
-def parse_config(data: Any, where: str = "config") -> Config:
-    """Validate already-parsed YAML data. `where` names the input in error messages."""
+def _watch_keys(table: dict[tuple[int | str, ...], list[str]], at: tuple[int | str, ...],
+                item: dict[str, Any]) -> None:
+    """'unknown key' hints inside a watch: its aliases, related, exclude and rule."""
+    parts: dict[str, type[BaseModel]] = {"aliases": Alias, "exclude": Exclusion,
+                                         "related": Related}
+    for key, model in parts.items():
+        if isinstance(item.get(key), list):
+            for j, part in enumerate(item[key]):
+                table[(*at, key, j)] = list(model.model_fields)
+                if key == "related" and isinstance(part, dict) and isinstance(
+                        part.get("aliases"), list):
+                    for k in range(len(part["aliases"])):
+                        table[(*at, key, j, "aliases", k)] = list(Alias.model_fields)
+    table[(*at, "rule")] = list(Rule.model_fields)
+
+
+def _include_watchlist(data: dict[str, Any], where: str, base: Path | None) -> dict[str, Any]:
+    """Add the watches of the `watchlist:` files to `watches:`, naming clashes by file."""
+    included = load_watchlist(data["watchlist"], base, where)
+    inline = data.get("watches") or []
+    if not isinstance(inline, list):
+        return data  # the model reports it
+    names = {w.get("name"): i for i, w in enumerate(inline) if isinstance(w, dict)}
+    for watch in included:
+        if watch.name in names:
+            raise ConfigError(f"{where}: watchlist: watch {watch.name!r} is also defined in "
+                              f"the config (watches[{names[watch.name]}])")
+    return {**data, "watches": [*inline, *included]}
+
+
+def parse_config(data: Any, where: str = "config", base: Path | None = None) -> Config:
+    """Validate already-parsed YAML data. `where` names the input in error messages; `base` is
+    the directory `watchlist:` files are relative to (default: the working directory)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: the top level must be a mapping, not {type(data).__name__}")
+    if data.get("watchlist") is not None:
+        if not isinstance(data["watchlist"], str | list):
+            raise ConfigError(f"{where}: watchlist: a file name or a list of file names, "
+                              f"not {data['watchlist']!r}")
+        data = _include_watchlist(data, where, base)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -512,6 +553,6 @@ def load_config(path: str | Path) -> Config:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}: not valid YAML{at}: {problem}") from None
-    config = parse_config(data, str(path))
+    config = parse_config(data, str(path), base=path.resolve().parent)
     config._path = path.resolve()
     return config

@@ -58,6 +58,9 @@ class Finding:
     snippet: str
     snippet_start: int
     snippet_end: int
+    # found through a generated transliteration of `term` / through a related organisation
+    variant: str | None = None
+    via: str | None = None
 
     @property
     def parts(self) -> tuple[str, str, str]:
@@ -256,6 +259,8 @@ def _entries(watch: str, rows: list[dict[str, Any]]) -> tuple[DigestEntry, ...]:
                         snippet=r["snippet"],
                         snippet_start=r["snippet_start"],
                         snippet_end=r["snippet_end"],
+                        variant=r.get("variant"),
+                        via=r.get("via"),
                     )
                     for r in matches
                 ),

@@ -1,6 +1,7 @@
 """The flow's nouns: what a spider yields, what is stored, what matched, how a run went.
 
     ScrapedItem --normalise--> Item --match--> [Match] --store--> digest
+    TenderRecord --tender--> TenderRecord --store--> [TenderEvent]       (portal spiders)
 """
 
 from __future__ import annotations
@@ -8,7 +9,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Item", "Match", "RunResult", "RunStatus", "ScrapedItem", "StoreOutcome"]
+__all__ = [
+    "Item",
+    "Match",
+    "Organisation",
+    "PortalCursor",
+    "RunResult",
+    "RunStatus",
+    "ScrapedItem",
+    "StoreOutcome",
+    "TenderDocument",
+    "TenderEvent",
+    "TenderEventKind",
+    "TenderLot",
+    "TenderOutcome",
+    "TenderRecord",
+]
 
 RunStatus = Literal["running", "ok", "partial", "error", "timeout", "interrupted"]
 
@@ -57,8 +73,8 @@ class Match:
     """One place where a watch's alias or keyword was found in an item."""
 
     watch: str
-    term: str  # the alias or keyword as written in the config
-    term_kind: Literal["alias", "keyword"]
+    term: str  # the alias, keyword or registry id as written in the config
+    term_kind: Literal["alias", "keyword", "id"]
     field: str  # title | body
     start: int  # offsets into the item's field (cleaned text)
     end: int
@@ -67,6 +83,10 @@ class Match:
     # where `found` sits inside `snippet`, for highlighting without re-searching
     snippet_start: int
     snippet_end: int
+    # the generated transliteration of `term` that was found (watch `transliterate: true`)
+    variant: str | None = None
+    # the related organisation (parent, subsidiary, distributor) whose name was found
+    via: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,3 +122,164 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# -- tenders ----------------------------------------------------------------------------------
+#
+# A tender is not an article: it is a record that changes (announced, awarded, contract
+# signed, amended). Portal spiders yield TenderRecords; `monitor.tender` normalises them and
+# compares versions; the store keeps every version and each change as a TenderEvent.
+#
+#     TenderRecord --normalise_tender--> TenderRecord --Store.add_tender--> [TenderEvent]
+
+TenderEventKind = Literal[
+    "awarded", "winner_changed", "value_changed", "status_changed", "deadline_changed",
+    "cancelled",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    """A buyer, bidder or winner (a company, a public body, a sole trader) as the portal names
+    it. `scheme` says which register `id` belongs to, in org-id.guide codes: GE-NAPR (Georgia),
+    UA-EDR (Ukraine), MD-IDNO (Moldova), KZ-BIN (Kazakhstan), a VAT or national register code
+    in TED notices."""
+
+    name: str
+    id: str | None = None
+    scheme: str | None = None
+
+    @property
+    def registry_id(self) -> str | None:
+        """`SCHEME:ID` as a watch list writes it (`UA-EDR:41234567`); None without an id."""
+        if not self.id:
+            return None
+        return f"{self.scheme}:{self.id}" if self.scheme else self.id
+
+    @property
+    def key(self) -> str:
+        """Identity across versions: the registry id, else the case-folded name."""
+        return self.registry_id or " ".join(self.name.casefold().split())
+
+
+@dataclass(frozen=True, slots=True)
+class TenderLot:
+    """One lot of a tender split into lots."""
+
+    id: str
+    title: str = ""
+    status: str | None = None
+    value: float | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenderDocument:
+    """A document published with a tender (notice, tender documents, award decision, ...)."""
+
+    url: str
+    title: str = ""
+    # the portal's document type: tenderNotice, awardNotice, contractSigned, ...
+    kind: str | None = None
+    published: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenderRecord:
+    """One tender as a portal spider reads it: yielded like a ScrapedItem, cleaned by
+    `monitor.tender.normalise_tender`, stored with every version by `Store.add_tender`.
+
+    `status` is the portal's own code (Prozorro `active.tendering`, OCDS `active`); a
+    cancelled tender's status ends in `cancelled` (or OCDS `withdrawn`). Dates are ISO-8601 as
+    published; normalising makes them UTC. Winners are the suppliers of the active awards,
+    bidders everyone who bid (winners included) where the portal shows bids.
+    """
+
+    source: str
+    # tender number / OCID / publication number: (source, native_id) is the identity
+    native_id: str
+    title: str = ""
+    description: str = ""
+    # the notice a person reads (not the API URL, where the portal has a public page)
+    url: str = ""
+    buyer: Organisation | None = None
+    status: str = ""
+    # procurement method or procedure type, as the portal names it
+    procedure: str = ""
+    cpv: tuple[str, ...] = ()
+    # the tender's estimated value
+    value: float | None = None
+    currency: str | None = None
+    published: str | None = None
+    deadline: str | None = None
+    award_date: str | None = None
+    contract_date: str | None = None
+    bidders: tuple[Organisation, ...] = ()
+    winners: tuple[Organisation, ...] = ()
+    # the sum of the active awards' values
+    award_value: float | None = None
+    award_currency: str | None = None
+    lots: tuple[TenderLot, ...] = ()
+    documents: tuple[TenderDocument, ...] = ()
+    # the portal's last-modified stamp: an unchanged stamp skips fetching the details again
+    modified: str | None = None
+    # sha256 of the raw API response
+    raw_hash: str | None = None
+    # True for a marker that says "seen again, not fetched": nothing to compare or store
+    unchanged: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TenderRecord:
+        """The inverse of `to_dict` (a stored version, a test case)."""
+        fields = dict(data)
+        buyer = fields.get("buyer")
+        fields["buyer"] = Organisation(**buyer) if buyer else None
+        for key in ("bidders", "winners"):
+            fields[key] = tuple(Organisation(**o) for o in fields.get(key) or ())
+        fields["lots"] = tuple(TenderLot(**lot) for lot in fields.get("lots") or ())
+        fields["documents"] = tuple(TenderDocument(**d) for d in fields.get("documents") or ())
+        fields["cpv"] = tuple(fields.get("cpv") or ())
+        return cls(**fields)
+
+
+@dataclass(frozen=True, slots=True)
+class TenderEvent:
+    """One change between two versions of a tender, field by field: what the digest says
+    ("awarded to ...", "value 2.1 M -> 3.2 M GEL") instead of showing a diff. `old` and `new`
+    are JSON values: a status or date string, a list of organisations as dicts, or
+    `{"amount": ..., "currency": ...}`."""
+
+    kind: TenderEventKind
+    field: str
+    old: Any = None
+    new: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class TenderOutcome:
+    """What storing one tender did."""
+
+    tender_id: int
+    state: Literal["new", "changed", "unchanged"]
+    version: int
+    events: tuple[TenderEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PortalCursor:
+    """Where a portal spider has got to in the portal's feed. Spiders yield one after every
+    completed page; the pipeline saves it, and the next run continues from there. `url` is
+    the source's API base: a cursor saved for another URL is ignored. `cursor` None drops the
+    saved position (the portal said it is invalid)."""
+
+    source: str
+    url: str
+    cursor: str | None
+    # spider-specific extras: the server-id cookie, details to fetch again, ...
+    state: dict[str, Any] = field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""All SQLite access: items and their versions, matches, runs, the digest outbox.
+"""All SQLite access: items and their versions, matches, runs, the digest outbox, tenders with
+their versions and events, and where portal spiders stopped reading.
 
 One file, `<state>/monitor.db`, in WAL mode so the crawler child writes while the daemon or a
 digest reads. Every write is one `BEGIN IMMEDIATE` transaction: two processes never interleave
@@ -8,19 +9,22 @@ The schema is a list of named migrations, applied on open.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from monitor.errors import StoreError
 from monitor.models import Item, Match, RunResult, StoreOutcome
+from monitor.models import PortalCursor, TenderOutcome, TenderRecord
+from monitor.tender import diff_tenders, hash_tender, stored_fields
 
 __all__ = ["Store", "utcnow"]
 
@@ -159,8 +163,88 @@ def _run_items_and_health_reports(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="010_tenders")
+def _tenders(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- procurement records from portal spiders: the current version's fields as JSON
+        -- (`record`), with the ones worth querying as columns
+        CREATE TABLE tenders (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            url TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT '',
+            buyer_name TEXT,
+            buyer_id TEXT,
+            value REAL,
+            currency TEXT,
+            published_at TEXT,
+            deadline_at TEXT,
+            -- the portal's last-modified stamp: an unchanged stamp skips the details
+            modified_at TEXT,
+            record TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            raw_hash TEXT,
+            version INTEGER NOT NULL DEFAULT 1,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            first_run_id INTEGER,
+            UNIQUE (source, native_id)
+        );
+        CREATE TABLE tender_versions (
+            tender_id INTEGER NOT NULL REFERENCES tenders (id),
+            version INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            record TEXT NOT NULL,
+            run_id INTEGER,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (tender_id, version)
+        );
+        -- what changed between a version and the one before, field by field; old and new
+        -- are JSON values
+        CREATE TABLE tender_events (
+            id INTEGER PRIMARY KEY,
+            tender_id INTEGER NOT NULL REFERENCES tenders (id),
+            version INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            field TEXT NOT NULL,
+            old TEXT,
+            new TEXT,
+            run_id INTEGER,
+            seen_at TEXT NOT NULL
+        );
+        CREATE INDEX tender_events_tender ON tender_events (tender_id, version);
+        CREATE INDEX tender_events_seen ON tender_events (seen_at);
+        -- where each portal source's feed reading stopped; `url` is the API base the cursor
+        -- belongs to, `state` spider-specific extras as JSON
+        CREATE TABLE portal_cursors (
+            source TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            cursor TEXT,
+            state TEXT NOT NULL DEFAULT '{}',
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations(name="004_match_variant_via")
+def _match_variant_via(db: sqlite_utils.Database) -> None:
+    # a match from a generated transliteration records it; a match through a related
+    # organisation (parent, subsidiary, distributor) records which
+    db.execute("ALTER TABLE matches ADD COLUMN variant TEXT")
+    db.execute("ALTER TABLE matches ADD COLUMN via TEXT")
+
+
 def utcnow() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -261,7 +345,8 @@ class Store:
             for run_id in run_ids:
                 counts = conn.execute(
                     """SELECT
-                         (SELECT COUNT(*) FROM items WHERE first_run_id = :r),
+                         (SELECT COUNT(*) FROM items WHERE first_run_id = :r)
+                         + (SELECT COUNT(*) FROM tenders WHERE first_run_id = :r),
                          (SELECT COUNT(*) FROM matches WHERE run_id = :r)""",
                     {"r": run_id},
                 ).fetchone()
@@ -327,10 +412,13 @@ class Store:
         return dict(rows.fetchall())
 
     def items_since(self, since: str) -> dict[str, int]:
-        """Source -> items first seen since `since`."""
+        """Source -> items (and tenders) first seen since `since`."""
         rows = self.db.conn.execute(
-            "SELECT source, COUNT(*) FROM items WHERE first_seen_at >= ? GROUP BY source",
-            (since,),
+            """SELECT source, COUNT(*) FROM (
+                 SELECT source FROM items WHERE first_seen_at >= :since
+                 UNION ALL SELECT source FROM tenders WHERE first_seen_at >= :since)
+               GROUP BY source""",
+            {"since": since},
         )
         return dict(rows.fetchall())
 
@@ -416,10 +504,12 @@ class Store:
                 cursor = conn.execute(
                     """INSERT OR IGNORE INTO matches (item_id, watch, term, term_kind, field,
                        start, "end", found, snippet, snippet_start, snippet_end, run_id,
-                       matched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       matched_at, variant, via)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (
                         item_id, m.watch, m.term, m.term_kind, m.field, m.start, m.end,
                         m.found, m.snippet, m.snippet_start, m.snippet_end, run_id, now,
+                        m.variant, m.via,
                     ),
                 )
                 new_matches += cursor.rowcount
@@ -437,6 +527,140 @@ class Store:
 
     def count(self, table: str) -> int:
         return int(self.db.conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
+
+    # -- tenders ----------------------------------------------------------------------------
+
+    def add_tender(self, record: TenderRecord, run_id: int | None = None, *,
+                   baseline: bool = False) -> TenderOutcome:
+        """Store a (normalised) tender record: a new tender, a new version of a changed one
+        with the events that describe the change, or, when its content hash is unchanged,
+        only the time it was seen. `baseline`: the source's first run, where a tender first
+        seen already awarded gets no `awarded` event."""
+        now = utcnow()
+        digest = hash_tender(record)
+        text = _json(stored_fields(record))
+        buyer = record.buyer
+        columns = (
+            record.url, record.title, record.status, buyer.name if buyer else None,
+            buyer.registry_id if buyer else None, record.value, record.currency,
+            record.published, record.deadline, record.modified, text, digest, record.raw_hash,
+        )
+        state: Literal["new", "changed"]
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id, content_hash, version, record FROM tenders "
+                "WHERE source = ? AND native_id = ?",
+                (record.source, record.native_id),
+            ).fetchone()
+            if row is None:
+                events = diff_tenders(None, record, baseline=baseline)
+                cursor = conn.execute(
+                    """INSERT INTO tenders (url, title, status, buyer_name, buyer_id, value,
+                       currency, published_at, deadline_at, modified_at, record, content_hash,
+                       raw_hash, source, native_id, version, first_seen_at, last_seen_at,
+                       changed_at, first_run_id)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)""",
+                    (*columns, record.source, record.native_id, now, now, now, run_id),
+                )
+                tender_id, state, version = int(cursor.lastrowid or 0), "new", 1
+            elif row[1] == digest:
+                conn.execute(
+                    """UPDATE tenders SET last_seen_at = ?, modified_at = COALESCE(?, modified_at),
+                       raw_hash = COALESCE(?, raw_hash) WHERE id = ?""",
+                    (now, record.modified, record.raw_hash, row[0]),
+                )
+                return TenderOutcome(tender_id=row[0], state="unchanged", version=row[2])
+            else:
+                previous = TenderRecord.from_dict(json.loads(row[3]))
+                events = diff_tenders(previous, record)
+                tender_id, state, version = row[0], "changed", row[2] + 1
+                conn.execute(
+                    """UPDATE tenders SET url = ?, title = ?, status = ?, buyer_name = ?,
+                       buyer_id = ?, value = ?, currency = ?, published_at = ?, deadline_at = ?,
+                       modified_at = ?, record = ?, content_hash = ?, raw_hash = ?, version = ?,
+                       last_seen_at = ?, changed_at = ? WHERE id = ?""",
+                    (*columns, version, now, now, tender_id),
+                )
+            conn.execute(
+                """INSERT INTO tender_versions (tender_id, version, content_hash, record, run_id,
+                   seen_at) VALUES (?, ?, ?, ?, ?, ?)""",
+                (tender_id, version, digest, text, run_id, now),
+            )
+            conn.executemany(
+                """INSERT INTO tender_events (tender_id, version, kind, field, old, new, run_id,
+                   seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                [(tender_id, version, e.kind, e.field, _json(e.old), _json(e.new), run_id, now)
+                 for e in events],
+            )
+        return TenderOutcome(tender_id=tender_id, state=state, version=version, events=events)
+
+    def touch_tender(self, source: str, native_id: str) -> bool:
+        """Mark a tender seen again without fetching it (its modified stamp is unchanged).
+        False when no such tender is stored."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE tenders SET last_seen_at = ? WHERE source = ? AND native_id = ?",
+                (utcnow(), source, native_id),
+            )
+            return cursor.rowcount > 0
+
+    def tender_stamps(self, source: str) -> dict[str, str]:
+        """Native id -> the portal's modified stamp of the source's stored tenders, so
+        spiders skip fetching tenders that did not change."""
+        rows = self.db.conn.execute(
+            "SELECT native_id, modified_at FROM tenders "
+            "WHERE source = ? AND modified_at IS NOT NULL",
+            (source,),
+        )
+        return dict(rows.fetchall())
+
+    def tenders(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Stored tenders (current versions), `record` decoded."""
+        rows = self._rows(
+            "SELECT * FROM tenders WHERE COALESCE(?, source) = source ORDER BY id", (source,)
+        )
+        for row in rows:
+            row["record"] = json.loads(row["record"])
+        return rows
+
+    def tender_events(self, source: str | None = None, *,
+                      since: str | None = None) -> list[dict[str, Any]]:
+        """Events (oldest first) with their tender's source, native id, title and URL;
+        `old` and `new` decoded."""
+        rows = self._rows(
+            """SELECT e.id, e.tender_id, e.version, e.kind, e.field, e.old, e.new, e.run_id,
+                      e.seen_at, t.source, t.native_id, t.title, t.url
+               FROM tender_events e JOIN tenders t ON t.id = e.tender_id
+               WHERE COALESCE(?, t.source) = t.source AND e.seen_at >= COALESCE(?, '')
+               ORDER BY e.id""",
+            (source, since),
+        )
+        for row in rows:
+            row["old"] = json.loads(row["old"])
+            row["new"] = json.loads(row["new"])
+        return rows
+
+    def portal_cursor(self, source: str, url: str) -> PortalCursor | None:
+        """Where the source's last run stopped reading its portal; None when it never ran or
+        its cursor belongs to another API URL."""
+        row = self.db.conn.execute(
+            "SELECT cursor, state FROM portal_cursors WHERE source = ? AND url = ?",
+            (source, url),
+        ).fetchone()
+        if row is None:
+            return None
+        return PortalCursor(source=source, url=url, cursor=row[0], state=json.loads(row[1]))
+
+    def save_portal_cursor(self, cursor: PortalCursor) -> None:
+        with self._write() as conn:
+            conn.execute(
+                """INSERT INTO portal_cursors (source, url, cursor, state, updated_at)
+                   VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (source) DO UPDATE SET url = excluded.url,
+                   cursor = excluded.cursor, state = excluded.state,
+                   updated_at = excluded.updated_at""",
+                (cursor.source, cursor.url, cursor.cursor, _json(cursor.state), utcnow()),
+            )
 
     # -- digest and outbox ------------------------------------------------------------------
 
@@ -456,7 +680,8 @@ class Store:
         marks = ", ".join("?" for _ in watches)
         return self._rows(
             f"""SELECT m.id AS match_id, m.watch, m.term, m.term_kind, m.field, m.found,
-                       m.snippet, m.snippet_start, m.snippet_end, m.matched_at,
+                       m.snippet, m.snippet_start, m.snippet_end, m.matched_at, m.variant,
+                       m.via,
                        i.id AS item_id, i.source, i.url, i.title, i.published_at,
                        i.first_seen_at, i.version
                 FROM matches m JOIN items i ON i.id = m.item_id

@@ -1,0 +1,333 @@
+"""The base of procurement-portal spiders: JSON APIs read page by page, details fetched per
+record, `TenderRecord`s out, and the position in the portal's feed saved after every page so
+that the next run continues where this one stopped.
+
+How to write a portal spider:
+
+1. Subclass `PortalSpider`; set `name` to the `portal:` value it reads (the module has the
+   same name) and write its docstring for users: Reads / Records / Since / Caveats / Docs.
+2. In `async def start()`, make the first page's request with `self.request(url, callback,
+   entry=True)` and yield what `self.start_with(request)` gives: details that failed in the
+   last run are fetched again first. `self.cursor` is where the last run stopped (None:
+   first run, or the portal said the position is invalid); `self.source.since` is the
+   backfill date.
+3. In the page callback, read the body with `self.read_json(response)`: None means it was
+   not JSON or was an error object sent with HTTP 200, and the error is already recorded.
+   Check the page's shape and `self.shape_error(...)` when it is not what the docs say.
+4. Hand the page to `self.page(cursor=..., follow=..., details=[...])`: the detail requests
+   (made with `self.detail(url, callback)`) are sent, and once every one has finished,
+   succeeded or failed, the pipeline is told to save `cursor` and `follow` (the next page's
+   request, None at the end) is sent. A page without details completes at once. Take one
+   `self.take_article()` per detail; when the budget (`max_items`) runs out, pass
+   `complete=False`: the cursor then stays before the page and the next run reads it again.
+5. Detail callbacks yield `TenderRecord`s and end with `yield from self.detail_done(
+   response)`; a detail that fails is retried at the start of the next run (a few times).
+   A record whose portal stamp is unchanged is yielded as `self.seen(native_id)` instead
+   of being fetched: `self.stamps` holds the stored stamps.
+
+    class Example(PortalSpider):
+        name = "example"
+
+        async def start(self):
+            first = self.request(self.cursor or self.api_url, self.parse_list, entry=True)
+            for request in self.start_with(first):
+                yield request
+
+        def parse_list(self, response):
+            data = self.read_json(response)
+            if data is None:
+                return
+            details = [self.detail(row["url"], self.parse_tender) for row in data["rows"]
+                       if self.take_article()]
+            follow = self.request(data["next"], self.parse_list) if data.get("next") else None
+            yield from self.page(cursor=data.get("next") or response.url, follow=follow,
+                                 details=details)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import scrapy
+
+from crawlers.spiders.base import SourceSpider
+from monitor.models import Organisation, PortalCursor, TenderRecord
+from monitor.store import Store
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+# a detail that fails this many runs in a row is given up (and said so)
+DETAIL_RETRY_RUNS = 3
+
+
+@dataclass(slots=True)
+class FeedPage:
+    """A page of a portal's feed whose details are being fetched."""
+
+    # where the next run starts once this page is done
+    cursor: str | None
+    # the next page's request; None at the end of the feed
+    follow: scrapy.Request | None
+    pending: int = 0
+    # False when max_items stopped the page part-way: its cursor is not saved
+    complete: bool = True
+    done: bool = field(default=False)
+
+
+class PortalSpider(SourceSpider):
+    """Base for procurement-portal spiders (`kind: portal`); not a spider itself."""
+
+    # SourceSpider (a name of its own: Scrapy's spider loader lists this class too)
+    name = "portal"
+
+    # PortalSpider
+    # records per page when the source sets no `page_size`
+    default_page_size: ClassVar[int] = 100
+    # False: never answer from (or store in) the HTTP cache; feeds must be read live
+    http_cache: ClassVar[bool] = False
+    # seconds to wait on a 429/503 that carries no Retry-After header (None: retry at once)
+    too_many_requests_wait: ClassVar[float | None] = 10.0
+
+    cursor: str | None
+    stamps: dict[str, str]
+
+    def __init__(self, source_name: str = "", **kwargs: Any) -> None:
+        super().__init__(source_name, **kwargs)
+        self.cursor = None
+        self.saved_state: dict[str, Any] = {}
+        self.stamps = {}
+        # detail URL -> runs in a row it failed, saved with the cursor
+        self.retries: dict[str, int] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PortalSpider:
+        spider: PortalSpider = super().from_crawler(crawler, *args, **kwargs)  # type: ignore[assignment]
+        if not crawler.settings.getbool("MONITOR_DRY_RUN"):
+            with Store(crawler.settings["MONITOR_STATE"]) as store:
+                spider.load_position(store.portal_cursor(spider.source.name, spider.api_url),
+                                     store.tender_stamps(spider.source.name))
+        return spider
+
+    def load_position(self, saved: PortalCursor | None, stamps: dict[str, str]) -> None:
+        """Where the last run stopped, and the stored tenders' stamps."""
+        self.stamps = dict(stamps)
+        if saved is not None:
+            self.cursor = saved.cursor
+            self.saved_state = dict(saved.state)
+            self.retries = {str(k): int(v) for k, v in saved.state.get("retry", {}).items()}
+
+    # -- what the source says --------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        """The source's `url`: the API base."""
+        return self.source.url or ""
+
+    @property
+    def page_size(self) -> int:
+        return self.source.page_size or self.default_page_size
+
+    # -- requests -------------------------------------------------------------------------
+
+    def request(self, url: str, callback: Callable[..., Any], *, entry: bool = False,
+                cb_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> scrapy.Request:
+        meta = dict(kwargs.pop("meta", {}))
+        if not self.http_cache:
+            meta.setdefault("dont_cache", True)
+        if self.too_many_requests_wait is not None:
+            meta.setdefault("monitor_retry_after_default", self.too_many_requests_wait)
+        return super().request(url, callback, entry=entry, cb_kwargs=cb_kwargs, meta=meta,
+                               **kwargs)
+
+    def detail(self, url: str, callback: Callable[..., Any], **kwargs: Any) -> scrapy.Request:
+        """A request for one record's details, part of the page it is handed to."""
+        meta = {**kwargs.pop("meta", {}), "portal_detail": True}
+        return self.request(url, callback, meta=meta, **kwargs)
+
+    def start_with(self, first: scrapy.Request) -> Iterator[Any]:
+        """`first` (the first page's request), after the details that failed in the last
+        run have been fetched again: their outcome is saved with the cursor before the feed
+        moves on."""
+        if not self.retries:
+            yield first
+            return
+        self.logger.info("%s: fetching again %d details that failed in the last run",
+                         self.source_name, len(self.retries))
+        yield from self.page(cursor=self.cursor, follow=first,
+                             details=[self.retry_detail(url) for url in list(self.retries)])
+
+    def retry_detail(self, url: str) -> scrapy.Request:
+        """Subclasses build the request for a detail URL to fetch again."""
+        raise NotImplementedError
+
+    # -- pages and their details ----------------------------------------------------------
+
+    def page(self, *, cursor: str | None, follow: scrapy.Request | None,
+             details: list[scrapy.Request], complete: bool = True) -> Iterator[Any]:
+        """Send a page's detail requests; save `cursor` and send `follow` once they are all
+        done (see the module docstring)."""
+        feed_page = FeedPage(cursor=cursor, follow=follow, pending=len(details),
+                             complete=complete)
+        for request in details:
+            request.meta["portal_page"] = feed_page
+            yield request
+        if not details:
+            yield from self._page_done(feed_page)
+
+    def detail_done(self, response_or_request: Any, *, failed: bool = False) -> Iterator[Any]:
+        """Call at the end of every detail callback (errors included): counts the page's
+        details down, and completes the page after its last one."""
+        meta = response_or_request.meta
+        url = (response_or_request.request.url
+               if hasattr(response_or_request, "request") and response_or_request.request
+               else response_or_request.url)
+        if failed:
+            self._detail_failed(url)
+        else:
+            self.retries.pop(url, None)
+        feed_page: FeedPage | None = meta.get("portal_page")
+        if feed_page is None or feed_page.done:
+            return
+        feed_page.pending -= 1
+        if feed_page.pending <= 0:
+            yield from self._page_done(feed_page)
+
+    def _detail_failed(self, url: str) -> None:
+        runs = self.retries.get(url, 0) + 1
+        if runs >= DETAIL_RETRY_RUNS:
+            self.retries.pop(url, None)
+            self.record_error(f"gave up on {url} after it failed in {runs} runs in a row")
+        else:
+            self.retries[url] = runs
+
+    def _page_done(self, feed_page: FeedPage) -> Iterator[Any]:
+        feed_page.done = True
+        if not feed_page.complete:
+            self.logger.info("%s: max_items (%d) reached; the next run continues from the "
+                             "last complete page", self.source_name, self.source.max_items)
+            return
+        yield self.position(feed_page.cursor)
+        if feed_page.follow is not None:
+            yield feed_page.follow
+
+    def position(self, cursor: str | None) -> PortalCursor:
+        """The item that makes the pipeline save `cursor` (None: drop the saved one)."""
+        self.cursor = cursor
+        state = {**self.cursor_state(), "retry": dict(self.retries)}
+        return PortalCursor(source=self.source.name, url=self.api_url, cursor=cursor,
+                            state=state)
+
+    def cursor_state(self) -> dict[str, Any]:
+        """Spider-specific extras saved with the cursor (read back in `self.saved_state`)."""
+        return {}
+
+    def on_error(self, failure: Failure) -> Iterator[Any]:  # type: ignore[override]
+        """A failed detail request still counts down its page (and is fetched again next
+        run); other failures are recorded as usual."""
+        super().on_error(failure)
+        request = failure.request  # type: ignore[attr-defined]
+        if request.meta.get("portal_detail"):
+            yield from self.detail_done(request, failed=True)
+
+    # -- reading responses -------------------------------------------------------------------
+
+    def read_json(self, response: Response) -> Any | None:
+        """The body as JSON; None (and an error recorded) when it is not JSON or is an error
+        object, which some portals send with HTTP 200."""
+        self.fetched += 1
+        entry = bool(response.meta.get("monitor_entry"))
+        try:
+            data = json.loads(response.body)
+        except ValueError:
+            text = response.body[:120].decode("utf-8", "replace").strip()
+            self.record_error(f"not JSON from {response.url} (HTTP {response.status}): "
+                              f"{text!r}", entry=entry)
+            return None
+        problem = error_in(data)
+        if problem is not None:
+            self.record_error(f"error from {response.url} (HTTP {response.status}): {problem}",
+                              entry=entry)
+            return None
+        return data
+
+    def shape_error(self, response: Response, expected: str, data: Any) -> None:
+        """Record that a response does not have the documented shape: the portal changed."""
+        got = (f"keys {', '.join(sorted(map(str, data)))}" if isinstance(data, dict) and data
+               else json.dumps(data, ensure_ascii=False)[:80])
+        self.record_error(f"unexpected response from {response.url}: expected {expected}, "
+                          f"got {got}", entry=bool(response.meta.get("monitor_entry")))
+
+    # -- records ----------------------------------------------------------------------------
+
+    def seen(self, native_id: str, modified: str | None = None) -> TenderRecord:
+        """The marker for a record whose stamp is unchanged: counted, not fetched."""
+        return TenderRecord(source=self.source.name, native_id=native_id, modified=modified,
+                            unchanged=True)
+
+
+def error_in(data: Any) -> str | None:
+    """What an error body says, or None when `data` is not an error object. Recognised:
+    `{"status": "error", ...}`, `{"errors": [...]}` and `{"error": ...}` (the shapes of
+    OpenProcurement, OCDS publishers' frameworks and most REST APIs)."""
+    if not isinstance(data, dict):
+        return None
+    if "errors" not in data and "error" not in data and data.get("status") != "error":
+        return None
+    messages: list[str] = []
+    for value in (data.get("errors"), data.get("error"), data.get("message")):
+        for part in value if isinstance(value, list) else [value]:
+            if isinstance(part, dict):
+                text = (part.get("description") or part.get("message") or part.get("detail")
+                        or json.dumps(part, ensure_ascii=False))
+                where = part.get("name") or part.get("code")
+                messages.append(f"{where}: {text}" if where else str(text))
+            elif part not in (None, "", [], {}):
+                messages.append(str(part))
+    return "; ".join(messages) or json.dumps(data, ensure_ascii=False)[:200]
+
+
+def organisation(data: Any, parties: dict[str, Any] | None = None) -> Organisation | None:
+    """An organisation from an OCDS/OpenProcurement object: `name` and `identifier` (`id`,
+    `scheme`, `legalName`), or an OCDS reference `{id, name}` resolved through `parties`."""
+    if not isinstance(data, dict):
+        return None
+    party = (parties or {}).get(str(data.get("id"))) if data.get("id") is not None else None
+    identifier = data.get("identifier")
+    if not isinstance(identifier, dict) and isinstance(party, dict):
+        identifier = party.get("identifier")
+    identifier = identifier if isinstance(identifier, dict) else {}
+    name = (data.get("name") or (party or {}).get("name") or identifier.get("legalName") or "")
+    registry = identifier.get("id")
+    if not name and registry is None:
+        return None
+    return Organisation(name=str(name), id=str(registry) if registry is not None else None,
+                        scheme=identifier.get("scheme"))
+
+
+def amount(value: Any) -> tuple[float | None, str | None]:
+    """`{amount, currency}` as (float, currency); (None, None) when absent or not a number."""
+    if not isinstance(value, dict):
+        return None, None
+    try:
+        number = float(value["amount"]) if value.get("amount") is not None else None
+    except (TypeError, ValueError):
+        number = None
+    currency = value.get("currency")
+    return number, str(currency) if currency else None
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """`value` when it is an object, else an empty one (portals put nulls where objects
+    belong)."""
+    return value if isinstance(value, dict) else {}
+
+
+def dicts(value: Any) -> list[dict[str, Any]]:
+    """The dict entries of a list (portals put nulls and strings where objects belong)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

@@ -1,0 +1,338 @@
+"""Ukraine's Prozorro: the public OpenProcurement API (no key needed)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import scrapy
+from scrapy.http import Response
+
+from crawlers.spiders.portal_base import PortalSpider, amount, dicts, mapping, organisation
+from monitor.models import TenderDocument, TenderLot, TenderRecord
+from monitor.tender import normalise_stamp
+
+# the cookie that ties a client to one server of the API's cluster
+SERVER_ID = "SERVER_ID"
+
+
+class Prozorro(PortalSpider):
+    """
+    Reads
+      Ukraine's Prozorro tenders through the public API (`portal: prozorro`, `url:` the API
+      base, e.g. https://public-api.prozorro.gov.ua/api/2.5). The feed `/tenders` lists
+      tenders by modification time (`offset`, `next_page.offset`, `opt_fields`); each changed
+      tender is then read from `/tenders/{id}`.
+    Records
+      One per tender, keyed by its tenderID (UA-2025-03-10-000123-a), linked to its page on
+      prozorro.gov.ua: buyer (`procuringEntity`, UA-EDR code), status and procedure type,
+      CPV (ДК 021) codes, expected value, tender period, lots, documents; bidders (`bids`
+      once they are disclosed, and every award's suppliers); winners (suppliers of active
+      awards) with the awarded value; the signing date of the first active contract.
+    Incremental
+      The feed position is saved after every page: each run continues where the last one
+      stopped and reads only tenders changed since. A tender whose `dateModified` is the one
+      already stored is not fetched again.
+    Since
+      Without `since`, the first run stores the `page_size` most recently changed tenders
+      as a silent baseline and starts following the feed from there. With `since`, the first
+      run reads every tender changed since that date and alerts on them (a backfill).
+    Caveats
+      429: the run waits (Retry-After, else 10 s) and retries. 412: the API's cluster
+      switched servers; the request is repeated with the new SERVER_ID cookie, which is kept
+      with the feed position. 404 on the feed: the saved position is no longer valid; the
+      feed is restarted from the last change this source read (else `since`, else the newest
+      page), and a second 404 fails the run.
+      Bids are hidden until the auction, so bidders appear late. Plans, contracts and
+      framework agreements (`/plans`, `/contracts`) are not read.
+    Docs
+      https://prozorro-api-docs.readthedocs.io/en/master/tendering/basic-actions/tenders.html
+    """
+
+    name = "prozorro"
+
+    # PortalSpider
+    default_page_size = 100
+
+    # Prozorro
+    # extra feed fields: enough to skip unchanged tenders and to log what a page holds
+    opt_fields: ClassVar[tuple[str, ...]] = ("tenderID", "status", "procurementMethodType")
+    # 412 answers in a row before a request is given up
+    max_precondition_retries: ClassVar[int] = 2
+    notice_url: ClassVar[str] = "https://prozorro.gov.ua/tender/{tenderID}"
+    # item classification schemes that are CPV (ДК 021:2015 is the Ukrainian CPV)
+    cpv_schemes: ClassVar[frozenset[str]] = frozenset({"ДК021", "CPV", "DK021"})
+
+    def __init__(self, source_name: str = "", **kwargs: Any) -> None:
+        super().__init__(source_name, **kwargs)
+        self.server_id: str | None = None
+        # the newest dateModified read from the feed: where a restarted feed resumes
+        self.last_modified: str | None = None
+
+    def load_position(self, saved: Any, stamps: dict[str, str]) -> None:
+        super().load_position(saved, stamps)
+        self.server_id = self.saved_state.get("server_id")
+        self.last_modified = self.saved_state.get("last_modified")
+
+    def cursor_state(self) -> dict[str, Any]:
+        return {"server_id": self.server_id, "last_modified": self.last_modified}
+
+    @property
+    def tenders_url(self) -> str:
+        return self.api_url.rstrip("/") + "/tenders"
+
+    # -- requests -------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        if self.cursor:
+            first = self.feed_request(self.cursor, entry=True)
+        else:
+            first = self.feed_request(self.since_offset(), entry=True)
+        for request in self.start_with(first):
+            yield request
+
+    def since_offset(self) -> str | None:
+        """The feed offset for `since` (the API takes a date-time as an offset); None: start
+        from the newest page."""
+        since = self.source.since
+        return f"{since.isoformat()}T00:00:00" if since else None
+
+    def feed_request(self, offset: str | None, *, entry: bool = False,
+                     restarted: bool = False) -> scrapy.Request:
+        """A feed page from `offset`; without one, the newest page (`descending=1`), whose
+        `prev_page.offset` is the position of the feed's head."""
+        params: dict[str, Any] = {"limit": self.page_size, "opt_fields": ",".join(self.opt_fields)}
+        if offset:
+            params["offset"] = offset
+        else:
+            params["descending"] = "1"
+        cookies = {SERVER_ID: self.server_id} if self.server_id else {}
+        return self.request(
+            f"{self.tenders_url}?{urlencode(params)}", self.parse_feed, entry=entry,
+            meta={"handle_httpstatus_list": [404, 412], "prozorro_offset": offset,
+                  "prozorro_restarted": restarted},
+            cookies=cookies,
+        )
+
+    def tender_request(self, url: str) -> scrapy.Request:
+        return self.detail(url, self.parse_tender, meta={"handle_httpstatus_list": [412]})
+
+    def retry_detail(self, url: str) -> scrapy.Request:
+        return self.tender_request(url)
+
+    # -- the feed -------------------------------------------------------------------------
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        """Expects a feed page:
+
+            {"data": [{"id": "<32 hex>", "dateModified": "...", "tenderID": "UA-...",
+                       "status": "...", "procurementMethodType": "..."}, ...],
+             "next_page": {"offset": "...", "path": "...", "uri": "..."},
+             "prev_page": {...}}
+
+        404 means the offset is no longer valid (restart the feed), 412 that the server-id
+        cookie is stale (repeat the request with the new one)."""
+        self._remember_server(response)
+        if response.status == 412:
+            yield from self._precondition_failed(response)
+            return
+        if response.status == 404:
+            yield from self._invalid_offset(response)
+            return
+        data = self.read_json(response)
+        if data is None:
+            return
+        entries = data.get("data") if isinstance(data, dict) else None
+        next_page = data.get("next_page") if isinstance(data, dict) else None
+        if not isinstance(entries, list) or not isinstance(next_page, dict):
+            self.shape_error(response, "data[] and next_page.offset", data)
+            return
+        offset = response.meta.get("prozorro_offset")
+        # newest first on the head page (no offset, descending), oldest first otherwise
+        newest = entries[0] if not offset and entries else entries[-1] if entries else None
+        modified = newest.get("dateModified") if isinstance(newest, dict) else None
+        if not offset:
+            # the head page: its prev_page.offset is where the feed goes on from here
+            prev_page = data.get("prev_page")
+            cursor = prev_page.get("offset") if isinstance(prev_page, dict) else None
+            cursor = cursor or (_as_offset(str(modified)) if modified else None)
+            follow = None
+        else:
+            cursor = next_page.get("offset") or offset
+            follow = self.feed_request(cursor) if entries else None
+            if entries and cursor == offset:
+                self.record_error(f"the feed did not move on from offset {offset!r} at "
+                                  f"{response.url}")
+                follow = None
+        seen, details, complete = self._details(response, entries)
+        if modified and complete:
+            self.last_modified = _as_offset(str(modified))
+        yield from seen
+        yield from self.page(cursor=cursor, follow=follow, details=details, complete=complete)
+
+    def _details(self, response: Response, entries: list[Any],
+                 ) -> tuple[list[TenderRecord], list[scrapy.Request], bool]:
+        """`seen` markers for the page's tenders whose dateModified is the stored one, detail
+        requests for the others, and whether the page fitted in the run's budget."""
+        seen: list[TenderRecord] = []
+        details: list[scrapy.Request] = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not entry.get("id"):
+                self.shape_error(response, "feed entries with an id", entry)
+                continue
+            tender_id = entry.get("tenderID")
+            modified = entry.get("dateModified")
+            if tender_id and modified and self.stamps.get(tender_id) == normalise_stamp(modified):
+                seen.append(self.seen(str(tender_id), str(modified)))
+                continue
+            if not self.take_article():
+                return seen, details, False
+            details.append(self.tender_request(f"{self.tenders_url}/{entry['id']}"))
+        return seen, details, True
+
+    def _invalid_offset(self, response: Response) -> Iterator[Any]:
+        entry = bool(response.meta.get("monitor_entry"))
+        offset = response.meta.get("prozorro_offset")
+        self.fetched += 1
+        if response.meta.get("prozorro_restarted") or not offset:
+            why = " after a restart" if offset else ""
+            self.record_error(f"HTTP 404 from {response.url}: the feed rejected the offset "
+                              f"{offset!r}{why}", entry=entry)
+            return
+        # the last change read, else `since`, else the newest page: never the rejected offset
+        restart = next((o for o in (self.last_modified, self.since_offset()) if o and o != offset),
+                       None)
+        self.logger.warning("%s: the feed says offset %r is invalid (HTTP 404); restarting "
+                            "from %s", self.source_name, offset, restart or "the newest page")
+        yield self.position(None)
+        if entry:
+            self.entry_requests -= 1  # the restart replaces the entry request
+        yield self.feed_request(restart, entry=entry, restarted=True)
+
+    def _precondition_failed(self, response: Response) -> Iterator[Any]:
+        """Repeat the request with the SERVER_ID cookie the 412 set (the cookie middleware
+        keeps it); give up after a few tries."""
+        self.fetched += 1
+        tries = response.meta.get("prozorro_412", 0)
+        request = response.request
+        assert request is not None
+        if tries >= self.max_precondition_retries:
+            self.record_error(
+                f"HTTP 412 from {response.url}: the API refused the server-id cookie "
+                f"({SERVER_ID}) {tries + 1} times", entry=bool(response.meta.get("monitor_entry")),
+            )
+            if response.meta.get("portal_detail"):
+                yield from self.detail_done(response, failed=True)
+            return
+        self.logger.info("%s: HTTP 412 at %s: repeating with the new %s cookie",
+                         self.source_name, response.url, SERVER_ID)
+        headers = request.headers.copy()
+        headers.pop(b"Cookie", None)
+        # the stale cookie must not go back into the cookie jar with the retried request
+        yield request.replace(cookies={}, headers=headers, dont_filter=True,
+                              meta={**request.meta, "prozorro_412": tries + 1})
+
+    def _remember_server(self, response: Response) -> None:
+        for header in response.headers.getlist("Set-Cookie"):
+            cookie: SimpleCookie = SimpleCookie()
+            try:
+                cookie.load(header.decode("latin-1"))
+            except CookieError:
+                continue
+            if SERVER_ID in cookie:
+                self.server_id = cookie[SERVER_ID].value
+
+    # -- a tender -------------------------------------------------------------------------
+
+    def parse_tender(self, response: Response) -> Iterator[Any]:
+        """Expects `{"data": {...the tender...}}` from /tenders/{id}."""
+        self._remember_server(response)
+        if response.status == 412:
+            yield from self._precondition_failed(response)
+            return
+        data = self.read_json(response)
+        tender = data.get("data") if isinstance(data, dict) else None
+        failed = True
+        if data is None:
+            pass
+        elif not isinstance(tender, dict) or not tender.get("tenderID"):
+            self.shape_error(response, "data.tenderID", data)
+        else:
+            try:
+                record = self.tender(tender, response)
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                self.record_error(f"cannot read the tender at {response.url}: "
+                                  f"{type(exc).__name__}: {exc}")
+            else:
+                failed = False
+                yield record
+        yield from self.detail_done(response, failed=failed)
+
+    def tender(self, data: dict[str, Any], response: Response) -> TenderRecord:
+        """The tender's fields as a record (not yet normalised)."""
+        value, currency = amount(data.get("value"))
+        awards = dicts(data.get("awards"))
+        active = [a for a in awards if a.get("status") == "active"]
+        winners = [o for a in active for s in dicts(a.get("suppliers"))
+                   if (o := organisation(s)) is not None]
+        bidders = [o for b in dicts(data.get("bids")) for t in dicts(b.get("tenderers"))
+                   if (o := organisation(t)) is not None]
+        bidders += [o for a in awards for s in dicts(a.get("suppliers"))
+                    if (o := organisation(s)) is not None]
+        award_values = [amount(a.get("value")) for a in active]
+        award_value = (sum(v for v, _ in award_values if v is not None)
+                       if any(v is not None for v, _ in award_values) else None)
+        award_currency = next((c for _, c in award_values if c), None)
+        contracts = [c for c in dicts(data.get("contracts")) if c.get("status") == "active"]
+        period = mapping(data.get("tenderPeriod"))
+        return TenderRecord(
+            source=self.source.name,
+            native_id=str(data["tenderID"]),
+            title=data.get("title") or data.get("title_en") or "",
+            description=data.get("description") or "",
+            url=self.notice_url.format(tenderID=data["tenderID"]),
+            buyer=organisation(data.get("procuringEntity")),
+            status=data.get("status") or "",
+            procedure=data.get("procurementMethodType") or data.get("procurementMethod") or "",
+            cpv=tuple(
+                str(c["id"]) for item in dicts(data.get("items"))
+                if isinstance(c := item.get("classification"), dict) and c.get("id")
+                and str(c.get("scheme", "")).replace(" ", "") in self.cpv_schemes
+            ),
+            value=value,
+            currency=currency,
+            published=data.get("dateCreated") or period.get("startDate") or data.get("date"),
+            deadline=period.get("endDate"),
+            award_date=min((str(a["date"]) for a in active if a.get("date")), default=None),
+            contract_date=min((str(c["dateSigned"]) for c in contracts if c.get("dateSigned")),
+                              default=None),
+            bidders=tuple(bidders),
+            winners=tuple(winners),
+            award_value=award_value,
+            award_currency=award_currency,
+            lots=tuple(
+                TenderLot(id=str(lot.get("id", "")), title=lot.get("title") or "",
+                          status=lot.get("status"), value=amount(lot.get("value"))[0],
+                          currency=amount(lot.get("value"))[1])
+                for lot in dicts(data.get("lots"))
+            ),
+            documents=tuple(
+                TenderDocument(url=str(doc["url"]), title=doc.get("title") or "",
+                               kind=doc.get("documentType"), published=doc.get("datePublished"))
+                for doc in dicts(data.get("documents")) if doc.get("url")
+            ),
+            modified=data.get("dateModified"),
+            raw_hash=self.raw_hash(response),
+        )
+
+
+def _as_offset(stamp: str) -> str:
+    """A dateModified as a feed offset: the date-time as the portal wrote it (Kyiv time),
+    without the UTC offset, the form the API takes for a starting point."""
+    try:
+        return datetime.fromisoformat(stamp).strftime("%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return stamp

@@ -1,0 +1,223 @@
+"""Pure functions for tender records: clean one, hash it, and describe what changed between two
+versions as events.
+
+    normalise_tender(record) -> record       text cleaned, dates in UTC, duplicates dropped
+    hash_tender(record) -> str               equal for records that say the same thing
+    diff_tenders(old, new) -> [TenderEvent]  awarded / winner_changed / value_changed /
+                                             status_changed / deadline_changed / cancelled
+
+The rules `diff_tenders` follows (tests/cases/tender.yaml has a case for each):
+
+- `awarded`: the first winners (old had none). A tender seen for the first time that already
+  has winners is `awarded` too, except in a source's first run (the baseline), which alerts
+  on nothing.
+- `winner_changed`: winners were known and are now different people (compared by registry id,
+  else by name), including all removed (an award annulled).
+- `value_changed`: the estimated value or its currency changed to a known value (field
+  `value`), or the awarded value changed once known (field `award_value`). A value that
+  disappears is not an event: portals drop fields between views.
+- `cancelled`: the status became a cancellation (`cancelled`, `*.cancelled`, OCDS
+  `withdrawn`); any other status change is `status_changed`.
+- `deadline_changed`: the deadline was set or moved (not when it disappears).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.models import (
+    Organisation,
+    TenderDocument,
+    TenderEvent,
+    TenderEventKind,
+    TenderLot,
+    TenderRecord,
+)
+from monitor.normalise import clean_text
+
+__all__ = [
+    "diff_tenders",
+    "hash_tender",
+    "is_cancelled",
+    "normalise_stamp",
+    "normalise_tender",
+    "stored_fields",
+]
+
+# status codes (or their last dotted part) that mean the procurement was called off
+CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "withdrawn"})
+# fields that say nothing about the tender itself: left out of the content hash
+_BOOKKEEPING = ("raw_hash", "modified", "unchanged")
+
+
+def is_cancelled(status: str | None) -> bool:
+    """True for `cancelled`, `active.cancelled`-style codes and OCDS `withdrawn`."""
+    if not status:
+        return False
+    return status.strip().lower().rsplit(".", 1)[-1] in CANCELLED_STATUSES
+
+
+def _date(value: str | None, *, fraction: bool = False) -> str | None:
+    """ISO-8601 in UTC, to the second unless `fraction`; a naive time is taken as UTC. Unlike
+    `normalise.parse_date` future dates are kept (deadlines are in the future); a value that
+    is not ISO-8601 is kept as published rather than lost."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    return (parsed if fraction else parsed.replace(microsecond=0)).isoformat()
+
+
+def normalise_stamp(value: str | None) -> str | None:
+    """A portal's last-modified stamp as stored: UTC, with its fraction of a second (two
+    changes within one second are two stamps)."""
+    return _date(value, fraction=True)
+
+
+def _line(value: str | None) -> str:
+    return clean_text(value).replace("\n", " ").strip()
+
+
+def _code(value: str | None) -> str | None:
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text or None
+
+
+def _organisation(org: Organisation) -> Organisation:
+    scheme = _code(org.scheme)
+    return Organisation(
+        name=_line(org.name),
+        id=_code(org.id),
+        scheme=scheme.upper() if scheme else None,
+    )
+
+
+def _organisations(orgs: Iterable[Organisation]) -> tuple[Organisation, ...]:
+    """Cleaned, without nameless entries, one per identity, in the portal's order."""
+    seen: dict[str, Organisation] = {}
+    for org in orgs:
+        cleaned = _organisation(org)
+        if not cleaned.name and not cleaned.id:
+            continue
+        seen.setdefault(cleaned.key, cleaned)
+    return tuple(seen.values())
+
+
+def _currency(value: str | None) -> str | None:
+    code = _code(value)
+    return code.upper() if code else None
+
+
+def normalise_tender(record: TenderRecord) -> TenderRecord:
+    """Clean a record as a spider yielded it: text without markup or stray whitespace, dates
+    in UTC, currency codes upper-case, registry schemes upper-case, CPV codes and
+    organisations without duplicates (first occurrence kept)."""
+    if record.unchanged:
+        return record
+    buyer = _organisation(record.buyer) if record.buyer else None
+    if buyer is not None and not buyer.name and not buyer.id:
+        buyer = None
+    return replace(
+        record,
+        native_id=record.native_id.strip(),
+        title=_line(record.title),
+        description=clean_text(record.description),
+        url=record.url.strip(),
+        buyer=buyer,
+        status=(record.status or "").strip(),
+        procedure=(record.procedure or "").strip(),
+        cpv=tuple(dict.fromkeys(c.strip() for c in record.cpv if c and c.strip())),
+        currency=_currency(record.currency),
+        published=_date(record.published),
+        deadline=_date(record.deadline),
+        award_date=_date(record.award_date),
+        contract_date=_date(record.contract_date),
+        bidders=_organisations(record.bidders),
+        winners=_organisations(record.winners),
+        award_currency=_currency(record.award_currency),
+        lots=tuple(
+            TenderLot(id=lot.id.strip(), title=_line(lot.title), status=_code(lot.status),
+                      value=lot.value, currency=_currency(lot.currency))
+            for lot in record.lots
+        ),
+        documents=tuple(
+            TenderDocument(url=d.url.strip(), title=_line(d.title), kind=_code(d.kind),
+                           published=_date(d.published))
+            for d in record.documents if d.url and d.url.strip()
+        ),
+        modified=normalise_stamp(record.modified),
+    )
+
+
+def stored_fields(record: TenderRecord) -> dict[str, Any]:
+    """The record as stored (JSON): everything but the bookkeeping fields."""
+    fields = record.to_dict()
+    for name in _BOOKKEEPING:
+        fields.pop(name, None)
+    return fields
+
+
+def hash_tender(record: TenderRecord) -> str:
+    """A content hash over what the record says. The portal's modified stamp and the raw
+    response hash are left out: a tender whose visible fields did not change is unchanged."""
+    text = json.dumps(stored_fields(record), ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _people(orgs: Iterable[Organisation]) -> list[dict[str, Any]]:
+    return [{"name": o.name, "id": o.id, "scheme": o.scheme} for o in orgs]
+
+
+def _money(amount: float | None, currency: str | None) -> dict[str, Any] | None:
+    if amount is None and currency is None:
+        return None
+    return {"amount": amount, "currency": currency}
+
+
+def diff_tenders(old: TenderRecord | None, new: TenderRecord, *,
+                 baseline: bool = False) -> tuple[TenderEvent, ...]:
+    """What changed from `old` (None: first seen) to `new`, as events in a fixed order:
+    status, winners, value, deadline. `baseline`: the source's first run, where a tender
+    first seen already awarded is stored without an event."""
+    if old is None:
+        if new.winners and not baseline:
+            return (TenderEvent("awarded", "winners", [], _people(new.winners)),)
+        return ()
+    events: list[TenderEvent] = []
+    if new.status and new.status != old.status:
+        kind: TenderEventKind = (
+            "cancelled" if is_cancelled(new.status) and not is_cancelled(old.status)
+            else "status_changed")
+        events.append(TenderEvent(kind, "status", old.status or None, new.status))
+    old_winners = {o.key for o in old.winners}
+    new_winners = {o.key for o in new.winners}
+    if not old.winners and new.winners:
+        events.append(TenderEvent("awarded", "winners", [], _people(new.winners)))
+    elif old.winners and old_winners != new_winners:
+        events.append(TenderEvent("winner_changed", "winners", _people(old.winners),
+                                  _people(new.winners)))
+    if new.value is not None and (new.value, new.currency) != (old.value, old.currency):
+        events.append(TenderEvent("value_changed", "value", _money(old.value, old.currency),
+                                  _money(new.value, new.currency)))
+    if (old.award_value is not None and new.award_value is not None
+            and (new.award_value, new.award_currency) != (old.award_value, old.award_currency)):
+        events.append(TenderEvent("value_changed", "award_value",
+                                  _money(old.award_value, old.award_currency),
+                                  _money(new.award_value, new.award_currency)))
+    if new.deadline and new.deadline != old.deadline:
+        events.append(TenderEvent("deadline_changed", "deadline", old.deadline, new.deadline))
+    return tuple(events)
