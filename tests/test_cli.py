@@ -223,3 +223,52 @@ def test_status_with_no_state_yet_reports_never_run(runner, write_config, tmp_pa
     (source,) = json.loads(result.stdout)["sources"]
     assert (source["source"], source["health"]) == ("a", "never_run")
     assert json.loads(result.stdout)["outbox"]["queued"] == 0
+
+
+def _stored_item(state, title: str, text: str) -> int:  # type: ignore[no-untyped-def]
+    from monitor.models import Item
+    from monitor.normalise import content_hash
+    from monitor.store import Store
+
+    item = Item(source="civil_ge", key=f"k-{title}", url=f"https://civil.ge/{len(title)}",
+                title=title, text=text, published_at="2026-11-20T08:00:00+00:00",
+                content_hash=content_hash(title, text))
+    with Store(state) as store:
+        return store.add(item, []).item_id
+
+
+def test_rematch_finds_a_new_alias_in_stored_items_once(runner, write_config, tmp_path):
+    from monitor.mail import preview
+    from monitor.store import Store
+
+    state = tmp_path / "state"
+    _stored_item(state, "Tender results", "The contract went to Тяньцзинь Нуктек Системз.")
+    config = write_config({"watches": [{"name": "Nuctech", "aliases": ["Нуктек"]}],
+                           "recipients": [{"email": "desk@example.org"}]})
+    first = invoke(runner, config.path, state, "rematch", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output) == {"items": 1, "new_matches": 1,
+                                        "by_watch": {"Nuctech": 1}}
+    again = invoke(runner, config.path, state, "rematch", "--json")
+    assert json.loads(again.output)["new_matches"] == 0
+    with Store(state) as store:
+        [origin] = [r["origin"] for r in store._rows("SELECT origin FROM matches")]
+        text = preview(store, config, html_path=tmp_path / "p.html")
+    assert origin == "rematch"
+    assert "found by re-matching an item stored earlier, not new" in text
+
+
+def test_explain_says_why_each_watch_matched_or_not(runner, write_config, tmp_path):
+    state = tmp_path / "state"
+    item_id = _stored_item(state, "ZTE and the AZTEC museum", "Nothing about Huawei phones.")
+    config = write_config({"watches": [{"name": "ZTE"}, {"name": "Hikvision"}]})
+    result = invoke(runner, config.path, state, "explain", str(item_id))
+    assert result.exit_code == 0, result.output
+    assert "ZTE: MATCHED" in result.output
+    assert "+ title [0:3] 'ZTE'" in result.output
+    assert "Hikvision: no alias or keyword occurs in the item" in result.output
+    as_json = json.loads(invoke(runner, config.path, state, "explain", str(item_id),
+                                "--json").output)
+    assert [e["watch"] for e in as_json] == ["ZTE", "Hikvision"]
+    missing = invoke(runner, config.path, state, "explain", "999")
+    assert missing.exit_code == 1 and "no item with id 999" in missing.output

@@ -61,6 +61,8 @@ class Finding:
     # found through a generated transliteration of `term` / through a related organisation
     variant: str | None = None
     via: str | None = None
+    # "rematch": found in an item stored earlier, after the watch list changed: not news
+    origin: str = "crawl"
 
     @property
     def parts(self) -> tuple[str, str, str]:
@@ -261,6 +263,7 @@ def _entries(watch: str, rows: list[dict[str, Any]]) -> tuple[DigestEntry, ...]:
                         snippet_end=r["snippet_end"],
                         variant=r.get("variant"),
                         via=r.get("via"),
+                        origin=r.get("origin") or "crawl",
                     )
                     for r in matches
                 ),

@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import ahocorasick_rs
 
 from monitor.config import Watch
 from monitor.models import Item, Match
+
+if TYPE_CHECKING:
+    from monitor.store import Store
 from monitor.names import (
     WORD,
     fold,
@@ -37,7 +41,7 @@ from monitor.names import (
     unspaced,
 )
 
-__all__ = ["Explanation", "Matcher", "Rejection", "fold"]
+__all__ = ["Explanation", "Matcher", "RematchReport", "Rejection", "fold", "rematch"]
 
 # roles whose hits are findings; the others only qualify findings
 _FINDING_ROLES = ("alias", "keyword", "id")
@@ -589,3 +593,27 @@ def _one_line(text: str, strip: str) -> str:
     if text[-1:].isspace() and strip != "right" and collapsed:
         collapsed += " "
     return collapsed
+
+
+@dataclass(slots=True)
+class RematchReport:
+    items: int = 0
+    new_matches: int = 0
+    by_watch: dict[str, int] = field(default_factory=dict)
+
+
+def rematch(store: Store, matcher: Matcher, *,
+            on_progress: Callable[[int], None] | None = None) -> RematchReport:
+    """Match every stored item again (after the watch list changed): a new alias finds last
+    month's articles. New matches are stored with origin `rematch`, so the next digest shows
+    them as found again, not as news; matches already stored are left as they are."""
+    report = RematchReport()
+    for item_id, item in store.iter_items():
+        added = store.add_rematches(item_id, matcher.match(item))
+        report.items += 1
+        report.new_matches += len(added)
+        for match in added:
+            report.by_watch[match.watch] = report.by_watch.get(match.watch, 0) + 1
+        if on_progress is not None:
+            on_progress(1)
+    return report

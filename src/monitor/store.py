@@ -22,8 +22,15 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from monitor.errors import StoreError
-from monitor.models import Item, Match, RunResult, StoreOutcome
-from monitor.models import PortalCursor, TenderOutcome, TenderRecord
+from monitor.models import (
+    Item,
+    Match,
+    PortalCursor,
+    RunResult,
+    StoreOutcome,
+    TenderOutcome,
+    TenderRecord,
+)
 from monitor.tender import diff_tenders, hash_tender, stored_fields
 
 __all__ = ["Store", "utcnow"]
@@ -263,6 +270,20 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             delay = min(delay * 2, 0.5)
 
 
+@migrations(name="005_match_origin")
+def _match_origin(db: sqlite_utils.Database) -> None:
+    # 'crawl' or 'rematch': a match found by re-matching stored items is old news
+    db.execute("ALTER TABLE matches ADD COLUMN origin TEXT NOT NULL DEFAULT 'crawl'")
+
+
+def _item_from_row(row: dict[str, Any]) -> Item:
+    return Item(
+        source=row["source"], key=row["key"], url=row["url"], title=row["title"],
+        text=row["text"], published_at=row["published_at"], content_hash=row["content_hash"],
+        raw_hash=row["raw_hash"], language=row["language"],
+    )
+
+
 class Store:
     """The database of one state directory. Open it, use it, `close()` it (or `with`)."""
 
@@ -499,21 +520,52 @@ class Store:
                 (item_id, version, item.content_hash, item.title, item.text,
                  item.published_at, now),
             )
-            new_matches = 0
-            for m in matches:
-                cursor = conn.execute(
-                    """INSERT OR IGNORE INTO matches (item_id, watch, term, term_kind, field,
-                       start, "end", found, snippet, snippet_start, snippet_end, run_id,
-                       matched_at, variant, via)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (
-                        item_id, m.watch, m.term, m.term_kind, m.field, m.start, m.end,
-                        m.found, m.snippet, m.snippet_start, m.snippet_end, run_id, now,
-                        m.variant, m.via,
-                    ),
-                )
-                new_matches += cursor.rowcount
+            new_matches = len(self._insert_matches(conn, item_id, matches, run_id, "crawl"))
         return StoreOutcome(item_id=item_id, state=state, new_matches=new_matches)
+
+    @staticmethod
+    def _insert_matches(conn: sqlite3.Connection, item_id: int, matches: Sequence[Match],
+                        run_id: int | None, origin: str) -> list[Match]:
+        """Insert matches not stored yet; returns those that were new."""
+        now = utcnow()
+        added = []
+        for m in matches:
+            cursor = conn.execute(
+                """INSERT OR IGNORE INTO matches (item_id, watch, term, term_kind, field,
+                   start, "end", found, snippet, snippet_start, snippet_end, run_id,
+                   matched_at, variant, via, origin)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    item_id, m.watch, m.term, m.term_kind, m.field, m.start, m.end,
+                    m.found, m.snippet, m.snippet_start, m.snippet_end, run_id, now,
+                    m.variant, m.via, origin,
+                ),
+            )
+            if cursor.rowcount:
+                added.append(m)
+        return added
+
+    def add_rematches(self, item_id: int, matches: Sequence[Match]) -> list[Match]:
+        """Matches found by re-matching a stored item (`monitor rematch`); those already
+        stored are not added again. Returns the new ones."""
+        with self._write() as conn:
+            return self._insert_matches(conn, item_id, matches, None, "rematch")
+
+    def item(self, item_id: int) -> Item | None:
+        rows = self._rows("SELECT * FROM items WHERE id = ?", (item_id,))
+        return _item_from_row(rows[0]) if rows else None
+
+    def iter_items(self, batch: int = 500) -> Iterator[tuple[int, Item]]:
+        """Every stored item with its id, in id order, read in batches."""
+        last = 0
+        while True:
+            rows = self._rows("SELECT * FROM items WHERE id > ? ORDER BY id LIMIT ?",
+                              (last, batch))
+            if not rows:
+                return
+            for row in rows:
+                yield row["id"], _item_from_row(row)
+            last = rows[-1]["id"]
 
     def findings(self, limit: int = 10_000) -> list[dict[str, Any]]:
         """Stored matches with their item's title, source and URL, grouped by watch."""
@@ -681,7 +733,7 @@ class Store:
         return self._rows(
             f"""SELECT m.id AS match_id, m.watch, m.term, m.term_kind, m.field, m.found,
                        m.snippet, m.snippet_start, m.snippet_end, m.matched_at, m.variant,
-                       m.via,
+                       m.via, m.origin,
                        i.id AS item_id, i.source, i.url, i.title, i.published_at,
                        i.first_seen_at, i.version
                 FROM matches m JOIN items i ON i.id = m.item_id
