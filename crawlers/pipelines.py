@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from monitor.crawl import emit_event
-from monitor.match import Matcher
+from monitor.match import Matcher, match_tender
 from monitor.models import PortalCursor, RunResult, ScrapedItem, TenderRecord
 from monitor.normalise import canonical_url, normalise
 from monitor.store import Store, utcnow
@@ -105,8 +105,9 @@ class StorePipeline:
         return item
 
     def _tender(self, record: TenderRecord) -> None:
-        """A portal's tender: normalised and stored with its version and events (in a
-        source's first run, the baseline, a tender first seen awarded makes no event)."""
+        """A portal's tender: normalised, matched (roles, registry ids, text) and stored with
+        its version, events and matches (in a source's first run, the baseline, a tender
+        first seen awarded makes no event and its matches are not news)."""
         assert self.result is not None
         result = self.result
         result.items += 1
@@ -114,15 +115,21 @@ class StorePipeline:
             if self.store is not None:
                 self.store.touch_tender(record.source, record.native_id)
             return
+        assert self.matcher is not None
         record = normalise_tender(record)
+        matches = match_tender(self.matcher, record)
         if self.store is None:
             emit_event("item", record.source, item=_tender_item(record),
-                       tender=stored_fields(record), matches=[])
+                       tender=stored_fields(record), matches=[m.to_dict() for m in matches])
             result.new_items += 1
+            result.new_matches += len(matches)
             return
-        outcome = self.store.add_tender(record, result.run_id, baseline=self.baseline)
+        outcome = self.store.add_tender(record, result.run_id, baseline=self.baseline,
+                                        matches=matches)
         result.new_items += outcome.state == "new"
         result.changed_items += outcome.state == "changed"
+        # a baseline's matches are stored as old news, not counted as new
+        result.new_matches += 0 if self.baseline else outcome.new_matches
 
     def _progress(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--state", required=True)
     parser.add_argument("--dry-run", action="store_true")
+    # a backfill for portal sources: read from this date (YYYY-MM-DD), not from the cursor
+    parser.add_argument("--since", type=date.fromisoformat, default=None)
     parser.add_argument("sources", nargs="+")
     args = parser.parse_args(argv)
     try:
@@ -68,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     state_dir = Path(args.state).resolve()
-    process = CrawlerProcess(build_settings(config, state_dir, dry_run=args.dry_run))
+    settings = build_settings(config, state_dir, dry_run=args.dry_run)
+    if args.since is not None:
+        settings.set("MONITOR_SINCE", args.since.isoformat(), priority="cmdline")
+    process = CrawlerProcess(settings)
     crawling = 0
     for source in sources:
         spider = spider_for(source)

@@ -247,7 +247,7 @@ def test_rematch_finds_a_new_alias_in_stored_items_once(runner, write_config, tm
                            "recipients": [{"email": "desk@example.org"}]})
     first = invoke(runner, config.path, state, "rematch", "--json")
     assert first.exit_code == 0, first.output
-    assert json.loads(first.output) == {"items": 1, "new_matches": 1,
+    assert json.loads(first.output) == {"items": 1, "tenders": 0, "new_matches": 1,
                                         "by_watch": {"Nuctech": 1}}
     again = invoke(runner, config.path, state, "rematch", "--json")
     assert json.loads(again.output)["new_matches"] == 0

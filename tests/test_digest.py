@@ -13,6 +13,7 @@ import pytest
 
 from monitor.config import Config, Recipient
 from monitor.digest import (
+    describe_event,
     CoverageLine,
     Digest,
     DigestEntry,
@@ -23,15 +24,17 @@ from monitor.digest import (
     render_text,
 )
 from monitor.health import HealthNotice
-from monitor.match import Matcher
-from monitor.models import Item, RunResult, RunStatus, ScrapedItem
+from monitor.match import Matcher, match_tender
+from monitor.models import Item, Organisation, RunResult, RunStatus, ScrapedItem, TenderRecord
 from monitor.normalise import content_hash, normalise
 from monitor.store import Store
+from monitor.tender import normalise_tender
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 WATCHES: list[dict[str, Any]] = [
-    {"name": "Nuctech", "aliases": ["Нуктек", "ნუქტექი"], "tags": ["china"], "priority": "high"},
+    {"name": "Nuctech", "aliases": ["Нуктек", "ნუქტექი"], "tags": ["china"], "priority": "high",
+     "ids": ["GE-NAPR:404409497"]},
     {"name": "Hikvision", "aliases": ["Хиквижн"], "tags": ["china", "cctv"]},
     {"name": "Anaklia port", "keywords": ["Anaklia"], "priority": "low"},
 ]
@@ -548,3 +551,151 @@ def test_build_digest_failing_source_named_again_only_after_remind_after_days(
     queue(store, reminder)
     later = build_digest(store, config, email, now=now + timedelta(days=8))
     assert later.health == ()
+
+
+# -- tenders ----------------------------------------------------------------------------------
+
+REVENUE = Organisation("Revenue Service", "204385929", "GE-NAPR")
+NUCTECH = Organisation("Nuctech Company Limited", "404409497", "GE-NAPR")
+OTHER = Organisation("Smart Scan LLC", "205001234", "GE-NAPR")
+
+
+def tender(**fields: Any) -> TenderRecord:
+    data: dict[str, Any] = {
+        "source": "georgia_spa", "native_id": "NAT230021830",
+        "title": "X-ray inspection systems for customs checkpoints",
+        "url": "https://tenders.procurement.gov.ge/public/?go=500123", "buyer": REVENUE,
+        "status": "active", "value": 2_100_000.0, "currency": "GEL", **fields,
+    }
+    return normalise_tender(TenderRecord(**data))
+
+
+def store_tender(store: Store, config: Config, record: TenderRecord, *,
+                 baseline: bool = False) -> Any:
+    matches = match_tender(Matcher(config.watches), record)
+    return store.add_tender(record, None, baseline=baseline, matches=matches)
+
+
+def queue_all(store: Store, digest: Digest) -> None:
+    store.queue_digest(
+        recipient=digest.recipient, subject=digest.subject,
+        message_id=f"<{digest.until}-{len(store.outbox())}@monitor.local>", message=b"",
+        match_ids=digest.match_ids, until=digest.until, eml_path=None, html_path=None,
+        findings=digest.findings_count, tenders=digest.tender_marks,
+    )
+
+
+def test_tender_announced_then_awarded_is_one_entry_saying_what_changed(
+    store: Store, config: Config
+) -> None:
+    # the source's first run (baseline): Nuctech among the bidders is stored, not news
+    store_tender(store, config, tender(bidders=(NUCTECH, OTHER)), baseline=True)
+    ana = recipient(config, "all@example.org")
+    digest = build_digest(store, config, ana)
+    assert digest.tender_entries == ()
+    queue_all(store, digest)
+
+    outcome = store_tender(store, config, tender(
+        status="complete", value=3_200_000.0, bidders=(NUCTECH, OTHER), winners=(NUCTECH,),
+        award_value=3_150_000.0, award_currency="GEL"))
+    assert [e.kind for e in outcome.events] == ["status_changed", "awarded", "value_changed"]
+    digest = build_digest(store, config, ana, now=datetime.now(UTC) + timedelta(seconds=1))
+    [entry] = digest.tender_entries
+    assert (entry.watch, entry.native_id, entry.headline) == ("Nuctech", "NAT230021830", "won")
+    assert entry.changes == (
+        "status active -> complete",
+        "awarded to Nuctech Company Limited (GE-NAPR:404409497)",
+        "value 2.1 M -> 3.2 M GEL",
+    )
+    # first_report: this recipient never heard of the tender (the baseline told no one)
+    assert entry.roles == ("winner",) and not entry.lost and entry.first_report
+    assert {f.term_kind for f in entry.findings} == {"alias", "id"}
+    assert str(entry.buyer) == "Revenue Service (GE-NAPR:204385929)"
+    assert entry.award_value == "3.15 M GEL"
+    assert digest.subject == "watch: 1 new (Nuctech 1)"
+    text = render_text(digest)
+    assert "* TENDER NAT230021830: X-ray inspection systems" in text
+    assert "Nuctech won" in text and "> awarded to Nuctech Company Limited" in text
+    assert "> value 2.1 M -> 3.2 M GEL" in text
+    assert "  value 3.2 M GEL; awarded 3.15 M GEL\n" in text
+    assert ': [[Nuctech Company Limited]]' in text
+    assert "as winner: Nuctech Company Limited ([[GE-NAPR:404409497]])" in text
+    html = render_html(digest)
+    assert "awarded to Nuctech Company Limited (GE-NAPR:404409497)</li>" in html
+
+    # told once: the next digest has nothing, another recipient still gets it
+    queue_all(store, digest)
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    assert build_digest(store, config, ana, now=later).tender_entries == ()
+    assert len(build_digest(store, config, recipient(config, "china@example.org"),
+                            now=later).tender_entries) == 0  # tags: cctv only
+    # an unchanged crawl adds nothing
+    store_tender(store, config, tender(
+        status="complete", value=3_200_000.0, bidders=(NUCTECH, OTHER), winners=(NUCTECH,),
+        award_value=3_150_000.0, award_currency="GEL"))
+    assert build_digest(store, config, ana, now=later).tender_entries == ()
+
+
+def test_tender_a_watched_bidder_lost_is_reported(store: Store, config: Config) -> None:
+    store_tender(store, config, tender(bidders=(NUCTECH, OTHER)), baseline=True)
+    store_tender(store, config, tender(bidders=(NUCTECH, OTHER), winners=(OTHER,)))
+    digest = build_digest(store, config, recipient(config, "all@example.org"),
+                          now=datetime.now(UTC) + timedelta(seconds=1))
+    [entry] = digest.tender_entries
+    assert entry.lost and entry.headline == "bid and lost"
+    assert entry.changes == ("awarded to Smart Scan LLC (GE-NAPR:205001234)",)
+    text = render_text(digest)
+    assert "Nuctech bid and lost (awarded to Smart Scan LLC (GE-NAPR:205001234))" in text
+
+
+def test_tender_first_seen_awarded_by_registry_id_only(store: Store, config: Config) -> None:
+    # the supplier's name is written in a way no alias covers; its registry id is watched
+    renamed = Organisation("შპს ენ-ტექ სისტემს", "404 409 497", "ge-napr")
+    store_tender(store, config, tender(winners=(renamed,), bidders=(renamed,)))
+    [entry] = build_digest(store, config, recipient(config, "all@example.org"),
+                           now=datetime.now(UTC) + timedelta(seconds=1)).tender_entries
+    assert entry.first_report and entry.headline == "won"
+    [finding] = entry.findings
+    assert (finding.field, finding.term_kind, finding.term) == ("winner", "id",
+                                                                "GE-NAPR:404409497")
+    assert entry.changes == ("awarded to შპს ენ-ტექ სისტემს (GE-NAPR:404 409 497)",)
+
+
+def test_tender_events_of_unwatched_tenders_are_not_reported(
+    store: Store, config: Config
+) -> None:
+    store_tender(store, config, tender(native_id="NAT1", title="Office chairs"), baseline=True)
+    store_tender(store, config, tender(native_id="NAT1", title="Office chairs",
+                                       winners=(OTHER,)))
+    digest = build_digest(store, config, recipient(config, "all@example.org"),
+                          now=datetime.now(UTC) + timedelta(seconds=1))
+    assert digest.tender_entries == () and digest.is_empty
+
+
+def test_tender_html_escapes_portal_strings(store: Store, config: Config) -> None:
+    hostile = Organisation('<img src=x onerror=alert(1)> & "Nuctech"', "1", "X")
+    store_tender(store, config, tender(title="<b>bold</b> scanners", winners=(hostile,)))
+    html = render_html(build_digest(store, config, recipient(config, "all@example.org"),
+                                    now=datetime.now(UTC) + timedelta(seconds=1)))
+    # normalising already drops markup; what is left is escaped
+    assert "<img" not in html and "<b>bold" not in html
+    assert "<td style=\"padding:1px 0;\">&amp; &#34;Nuctech&#34; (X:1)</td>" in html
+
+
+@pytest.mark.parametrize(("kind", "field", "old", "new", "sentence"), [
+    ("awarded", "winners", [], [{"name": "A", "id": "1", "scheme": "UA-EDR"}],
+     "awarded to A (UA-EDR:1)"),
+    ("winner_changed", "winners", [{"name": "A"}], [{"name": "B"}], "winner changed: A -> B"),
+    ("winner_changed", "winners", [{"name": "A"}], [], "award annulled (was A)"),
+    ("value_changed", "value", {"amount": 2_100_000, "currency": "GEL"},
+     {"amount": 3_200_000, "currency": "GEL"}, "value 2.1 M -> 3.2 M GEL"),
+    ("value_changed", "value", {"amount": 950_000, "currency": "USD"},
+     {"amount": 1_000_000, "currency": "EUR"}, "value 950,000 USD -> 1 M EUR"),
+    ("value_changed", "award_value", None, {"amount": 12.5, "currency": "KZT"},
+     "awarded value set to 12.50 KZT"),
+    ("cancelled", "status", "active", "cancelled", "cancelled (status cancelled)"),
+    ("deadline_changed", "deadline", "2026-12-01T10:00:00+00:00", "2026-12-15T10:00:00+00:00",
+     "deadline 2026-12-01 -> 2026-12-15"),
+])
+def test_describe_event(kind: str, field: str, old: Any, new: Any, sentence: str) -> None:
+    assert describe_event(kind, field, old, new) == sentence

@@ -122,3 +122,131 @@ def test_sources_yaml_to_parsed_email(site, smtp_down, tmp_path: Path):
     assert "<img" not in html and "1 < 2" not in html
     # the sidebar and navigation never match
     assert text.count("Hikvision") <= 2
+
+
+# -- a procurement portal ---------------------------------------------------------------------
+
+PORTAL_CONFIG = """\
+sources:
+  - name: spa_ocds
+    kind: portal
+    portal: ocds
+    url: {base}/api/releases.json
+watches:
+  - name: Nuctech
+    aliases: [Нуктек, ნუქტექი]
+    ids: ["GE-NAPR:404409497"]
+recipients:
+  - email: desk@example.org
+smtp:
+  host: 127.0.0.1
+  port: {smtp_port}
+  security: none
+  sender: monitor@example.org
+crawl:
+  delay: 0
+  retries: 0
+  timeout: 5
+"""
+
+REVENUE = {"id": "GE-NAPR-204412345", "name": "შემოსავლების სამსახური", "roles": ["buyer"],
+           "identifier": {"scheme": "GE-NAPR", "id": "204412345"}}
+NUCTECH = {"id": "GE-NAPR-404409497", "name": "შპს ნუქტექ ჯორჯია",
+           "identifier": {"scheme": "GE-NAPR", "id": "404409497"}}
+SCAN = {"id": "GE-NAPR-205001234", "name": "შპს სმარტ სკანი",
+        "identifier": {"scheme": "GE-NAPR", "id": "205001234"}}
+
+
+def _tender_release(ocid: str, title: str, amount: float, tenderers: list[dict]) -> dict:
+    return {
+        "ocid": ocid, "id": f"{ocid}-tender", "date": "2026-11-02T10:00:00+04:00",
+        "tag": ["tender"], "initiationType": "tender",
+        "parties": [REVENUE, *[{**t, "roles": ["tenderer"]} for t in tenderers]],
+        "buyer": {"id": REVENUE["id"], "name": REVENUE["name"]},
+        "tender": {"id": ocid.rsplit("-", 1)[-1], "title": title, "status": "active",
+                   "value": {"amount": amount, "currency": "GEL"},
+                   "tenderers": [{"id": t["id"], "name": t["name"]} for t in tenderers],
+                   "tenderPeriod": {"endDate": "2026-11-20T18:00:00+04:00"}},
+    }
+
+
+def _award_release(ocid: str, winner: dict, amount: float) -> dict:
+    return {
+        "ocid": ocid, "id": f"{ocid}-award", "date": "2026-11-22T12:00:00+04:00",
+        "tag": ["award"], "initiationType": "tender",
+        "parties": [{**winner, "roles": ["supplier"]}],
+        "tender": {"status": "complete"},
+        "awards": [{"id": "1", "status": "active", "date": "2026-11-22T12:00:00+04:00",
+                    "value": {"amount": amount, "currency": "GEL"},
+                    "suppliers": [{"id": winner["id"], "name": winner["name"]}]}],
+    }
+
+
+def _package(base: str, releases: list[dict]) -> dict:
+    return {"uri": f"{base}/api/releases.json", "version": "1.1",
+            "publishedDate": "2026-11-22T13:00:00Z", "publisher": {"name": "SPA"},
+            "releases": releases, "links": {}}
+
+
+def test_portal_tender_announced_then_awarded_gives_one_event_and_one_email_entry(
+        site, smtp_server, tmp_path: Path):
+    import json
+
+    from monitor.store import Store
+
+    base = site.url_for("").rstrip("/")
+    scanners = "ocds-a1b2c3-NAT260012345"
+    cameras = "ocds-a1b2c3-NAT260012399"
+    announced = [
+        _tender_release(scanners, "რენტგენის სკანერების შესყიდვა", 2_100_000, [NUCTECH, SCAN]),
+        _tender_release(cameras, "ვიდეოკამერების შესყიდვა", 480_000, [NUCTECH, SCAN]),
+    ]
+    awarded = [*announced, _award_release(scanners, NUCTECH, 3_200_000),
+               _award_release(cameras, SCAN, 455_000)]
+    pages = {"body": _package(base, announced)}
+
+    def handler(request):  # type: ignore[no-untyped-def]
+        from werkzeug import Response
+
+        return Response(json.dumps(pages["body"], ensure_ascii=False),
+                        content_type="application/json")
+
+    site.expect_request("/api/releases.json").respond_with_handler(handler)
+    config = tmp_path / "sources.yaml"
+    config.write_text(PORTAL_CONFIG.format(base=base, smtp_port=smtp_server.port), "utf-8")
+    state = tmp_path / "state"
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        result = runner.invoke(cli, ["--config", str(config), "--state", str(state), *args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    # first run: the baseline, stored and not alerted
+    assert '"new_matches": 0' in run("crawl", "--json").output
+    run("digest")
+    assert smtp_server.messages == []
+
+    pages["body"] = _package(base, awarded)
+    run("crawl")
+    run("crawl")  # nothing new the second time
+    with Store(state) as store:
+        events = [(e["native_id"], e["kind"]) for e in store.tender_events()
+                  if e["kind"] == "awarded"]
+    assert sorted(events) == [(scanners, "awarded"), (cameras, "awarded")]
+
+    run("digest")
+    run("digest")
+    assert len(smtp_server.messages) == 1
+    message = smtp_server.messages[0]
+    assert message["Subject"] == "monitor: 2 new (Nuctech 2)"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert text.count("* TENDER ") == 2
+    assert "Nuctech won" in text
+    assert "> awarded to შპს ნუქტექ ჯორჯია (GE-NAPR:404409497)" in text
+    assert "> value 2.1 M -> 3.2 M GEL" not in text  # the estimate did not change
+    assert "awarded 3.2 M GEL" in text
+    assert "Nuctech bid and lost (awarded to შპს სმარტ სკანი (GE-NAPR:205001234))" in text
+    assert "buyer: შემოსავლების სამსახური (GE-NAPR:204412345)" in text
+    assert "Nuctech won</strong>" in html and "bid and lost</strong>" in html

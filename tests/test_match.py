@@ -267,3 +267,43 @@ def test_text_with_ligatures_and_full_width_punctuation_keeps_offsets() -> None:
     assert [m.found for m in matches] == ["华为", "Ｈｕａｗｅｉ", "Хуавея"]
     for m in matches:
         check_offsets(m, text)
+
+
+# -- tenders ----------------------------------------------------------------------------------
+
+
+def _tender_matches(watches: list[dict[str, Any]], **fields: Any) -> list[tuple[str, str, str]]:
+    from monitor.match import match_tender
+    from monitor.models import TenderRecord
+
+    matcher = Matcher([Watch.model_validate(w) for w in watches])
+    record = TenderRecord(source="p", native_id="T-1", **fields)
+    return [(m.watch, m.field, m.found) for m in match_tender(matcher, record)]
+
+
+def test_match_tender_reports_the_role_and_a_winner_not_also_as_bidder() -> None:
+    from monitor.models import Organisation
+
+    nuctech = Organisation("TOO «Nuctech Kazakhstan»", "123456789012", "KZ-BIN")
+    found = _tender_matches(
+        [{"name": "Nuctech"}, {"name": "Akimat", "match_name": False, "aliases": ["Акимат"]},
+         {"name": "Scanners", "match_name": False, "keywords": ["досмотровый комплекс"]}],
+        title="Поставка: досмотровый комплекс", buyer=Organisation("ГУ Акимат Алматы"),
+        bidders=(nuctech, Organisation("ТОО Сканер")), winners=(nuctech,),
+    )
+    assert found == [("Scanners", "title", "досмотровый комплекс"),
+                     ("Nuctech", "winner", "Nuctech"),
+                     ("Akimat", "buyer", "Акимат")]
+
+
+def test_match_tender_registry_ids_are_exact_and_scheme_checked() -> None:
+    from monitor.models import Organisation
+
+    watch = {"name": "Nuctech", "ids": ["GE-NAPR:404409497", "UA-EDR:41234567"]}
+    spaced = Organisation("შპს ენ-ტექი", "404 409 497", "GE-NAPR")
+    other_scheme = Organisation("Somebody", "41234567", "MD-IDNO")
+    no_scheme = Organisation("ТОВ Хтось", "41234567")
+    longer = Organisation("Another", "4044094970", "GE-NAPR")
+    found = _tender_matches([watch], bidders=(spaced, other_scheme, no_scheme, longer))
+    assert found == [("Nuctech", "bidder", "GE-NAPR:404 409 497"),
+                     ("Nuctech", "bidder", "41234567")]

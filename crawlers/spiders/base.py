@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -111,6 +112,11 @@ class SourceSpider(scrapy.Spider):
         spider: SourceSpider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = load_config(crawler.settings["MONITOR_CONFIG"])
         spider.source = spider.config.source(spider.source_name)
+        since = crawler.settings.get("MONITOR_SINCE")
+        if since and spider.source.kind == "portal":
+            # `monitor crawl SOURCE --since DATE`: this run is a backfill from that date
+            spider.source = spider.source.model_copy(
+                update={"since": date.fromisoformat(since)})
         if not crawler.settings.getbool("MONITOR_DRY_RUN"):
             with Store(crawler.settings["MONITOR_STATE"]) as store:
                 spider.known_hashes = store.raw_hashes(spider.source.name)

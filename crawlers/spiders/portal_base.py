@@ -112,6 +112,9 @@ class PortalSpider(SourceSpider):
             with Store(crawler.settings["MONITOR_STATE"]) as store:
                 spider.load_position(store.portal_cursor(spider.source.name, spider.api_url),
                                      store.tender_stamps(spider.source.name))
+        if crawler.settings.get("MONITOR_SINCE"):
+            # a backfill reads from `since`, not from where the last run stopped
+            spider.cursor = None
         return spider
 
     def load_position(self, saved: PortalCursor | None, stamps: dict[str, str]) -> None:

@@ -183,10 +183,15 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
 @click.option("--wait", type=float, default=0, show_default=True,
               help="Seconds to wait for a source that another process (e.g. the daemon) "
                    "is crawling; after that it is skipped.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              metavar="YYYY-MM-DD",
+              help="Portal sources only: backfill records changed since this date (read "
+                   "from there, not from where the last run stopped) and report them, "
+                   "instead of a first run's silent baseline.")
 @click.pass_obj
 @handle_errors
 def crawl(obj: Context, sources: tuple[str, ...], as_json: bool, timeout: float | None,
-          wait: float) -> None:
+          wait: float, since: datetime | None) -> None:
     """Crawl SOURCES (default: every enabled source), store and match what they publish.
 
     One failing source never stops the others; its error is recorded and shown. Exit code 1
@@ -197,11 +202,16 @@ def crawl(obj: Context, sources: tuple[str, ...], as_json: bool, timeout: float 
         monitor crawl                      # all enabled sources
         monitor crawl civil_ge oc_media    # just these two
         monitor crawl --json | jq '.results[] | select(.status != "ok")'
+        monitor crawl prozorro --since 2026-01-01   # backfill a portal from that date
     """
     from monitor.crawl import crawl as run_crawl
 
     config = obj.config
     selected = config.select(sources)
+    if since is not None and not sources:
+        # a backfill of "everything" means every portal source
+        selected = tuple(s for s in selected if s.kind == "portal")
+        sources = tuple(s.name for s in selected)
     if not selected:
         raise MonitorError(f"{config.path}: no enabled sources to crawl")
     progress = None if as_json else Progress(len(selected))
@@ -209,7 +219,7 @@ def crawl(obj: Context, sources: tuple[str, ...], as_json: bool, timeout: float 
         click.echo(f"Crawling {len(selected)} source(s)…", err=True)
     try:
         report = run_crawl(config, obj.state, sources, on_event=progress, timeout=timeout,
-                           wait=wait)
+                           wait=wait, since=since.date() if since else None)
     finally:
         if progress is not None:
             progress.close()
@@ -420,7 +430,7 @@ def rematch(obj: Context, as_json: bool) -> None:
     config = obj.config
     matcher = Matcher(config.watches, snippet_chars=config.digest.snippet_chars)
     with Store(obj.state) as store:
-        total = store.count("items")
+        total = store.count("items") + store.count("tenders")
         if as_json:
             report = run_rematch(store, matcher)
         else:
@@ -428,10 +438,12 @@ def rematch(obj: Context, as_json: bool) -> None:
                                    file=sys.stderr) as bar:
                 report = run_rematch(store, matcher, on_progress=bar.update)
     if as_json:
-        click.echo(json.dumps({"items": report.items, "new_matches": report.new_matches,
+        click.echo(json.dumps({"items": report.items, "tenders": report.tenders,
+                               "new_matches": report.new_matches,
                                "by_watch": report.by_watch}, ensure_ascii=False, indent=2))
         return
-    click.echo(f"{report.items} items re-matched: {report.new_matches} new match(es)"
+    click.echo(f"{report.items} items and {report.tenders} tenders re-matched: "
+               f"{report.new_matches} new match(es)"
                + (" (" + ", ".join(f"{w} {n}" for w, n in report.by_watch.items()) + ")"
                   if report.by_watch else ""))
 

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -108,6 +108,7 @@ def crawl(
     grace: float = GRACE_S,
     wait: float = 0,
     cancel: threading.Event | None = None,
+    since: date | None = None,
 ) -> CrawlReport:
     """Crawl the named sources (default: every enabled one) in one child process.
 
@@ -121,10 +122,19 @@ def crawl(
     <state>/locks/, held by the crawler child too, so it outlives a killed parent). A source
     that is busy is waited for up to `wait` seconds, then left out and listed in
     `CrawlReport.busy` with who holds it.
+
+    `since` asks portal sources for a backfill: they read records changed since that date,
+    from there rather than from where their last run stopped, and alert on them (a first
+    run is then no silent baseline). Only portal sources take it.
     """
     selected = config.select(tuple(sources))
     if not selected:
         return CrawlReport(results=[])
+    if since is not None:
+        others = [s.name for s in selected if s.kind != "portal"]
+        if others:
+            raise CrawlError(f"--since {since.isoformat()}: only portal sources take a "
+                             f"backfill date; not {', '.join(others)} (crawl them separately)")
     if config.path is None:
         raise CrawlError("config: the crawler needs a config read from a file (load_config)")
     state_dir = Path(state_dir).resolve()
@@ -145,7 +155,8 @@ def crawl(
         if locks:
             _close_orphaned_runs(state_dir, [s.name for s in selected])
         report = _run_child(config, state_dir, selected, locks, on_event=on_event,
-                            dry_run=dry_run, timeout=timeout, grace=grace, cancel=cancel)
+                            dry_run=dry_run, timeout=timeout, grace=grace, cancel=cancel,
+                            since=since)
         report.busy = busy
         return report
     finally:
@@ -175,12 +186,15 @@ def _run_child(
     timeout: float | None,
     grace: float,
     cancel: threading.Event | None,
+    since: date | None = None,
 ) -> CrawlReport:
     log_path = _log_path(state_dir)
     command = [sys.executable, "-m", "crawlers.run", "--config", str(config.path),
                "--state", str(state_dir)]
     if dry_run:
         command.append("--dry-run")
+    if since is not None:
+        command += ["--since", since.isoformat()]
     command += [s.name for s in selected]
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawlers.settings", "PYTHONUNBUFFERED": "1",
            "PYTHONIOENCODING": "utf-8"}

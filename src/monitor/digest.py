@@ -29,8 +29,12 @@ __all__ = [
     "Digest",
     "DigestEntry",
     "Finding",
+    "Party",
+    "TenderEntry",
     "WatchSection",
     "build_digest",
+    "describe_event",
+    "money",
     "render_html",
     "render_text",
 ]
@@ -106,10 +110,96 @@ class DigestEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Party:
+    """An organisation in a tender entry, with its registry id when the portal gives it."""
+
+    name: str
+    registry_id: str | None = None
+
+    def __str__(self) -> str:
+        if self.registry_id and self.name:
+            return f"{self.name} ({self.registry_id})"
+        return self.name or self.registry_id or "(unnamed)"
+
+
+@dataclass(frozen=True, slots=True)
+class TenderEntry:
+    """One tender for one watch: where the watch was found in it (the role: winner, bidder,
+    buyer, or the text), the tender's state, and what changed since the recipient's last
+    digest."""
+
+    watch: str
+    tender_id: int
+    native_id: str
+    title: str
+    url: str
+    source: str
+    status: str
+    buyer: Party | None
+    winners: tuple[Party, ...]
+    value: str | None  # "2.1 M GEL"
+    award_value: str | None
+    deadline: str | None
+    published_at: str | None
+    first_seen_at: str
+    findings: tuple[Finding, ...]
+    # what changed, one sentence each ("awarded to ...", "value 2.1 M -> 3.2 M GEL")
+    changes: tuple[str, ...]
+    # the watch bid (was found as a bidder, not a winner) and the tender went to others
+    lost: bool
+    # first time this recipient hears of this tender for this watch
+    first_report: bool
+    last_match_id: int
+    last_event_id: int
+
+    @property
+    def date(self) -> str:
+        return self.published_at or self.first_seen_at
+
+    @property
+    def link(self) -> str | None:
+        return self.url if _is_web_url(self.url) else None
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The roles the watch was found in, strongest first (winner, bidder, buyer, text)."""
+        order = ("winner", "bidder", "buyer", "title", "body")
+        found = {f.field for f in self.findings}
+        return tuple(r for r in order if r in found)
+
+    @property
+    def amounts(self) -> str:
+        """"value 2.1 M GEL; awarded 2 M GEL; deadline 2026-12-01 10:00 UTC" (what is known)."""
+        parts = [f"value {self.value}" if self.value else "",
+                 f"awarded {self.award_value}" if self.award_value else "",
+                 f"deadline {_when(self.deadline)}" if self.deadline else ""]
+        return "; ".join(p for p in parts if p)
+
+    @property
+    def headline(self) -> str:
+        """What happened for this watch, in a few words."""
+        roles = self.roles
+        if roles and roles[0] == "winner":
+            return "won"
+        if self.lost:
+            return "bid and lost"
+        if roles and roles[0] == "bidder":
+            return "bid"
+        if roles and roles[0] == "buyer":
+            return "is the buyer"
+        return "mentioned"
+
+
+@dataclass(frozen=True, slots=True)
 class WatchSection:
     watch: str
     priority: str
     entries: tuple[DigestEntry, ...]
+    tenders: tuple[TenderEntry, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.entries) + len(self.tenders)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,13 +244,25 @@ class Digest:
         return tuple(e for section in self.sections for e in section.entries)
 
     @property
+    def tender_entries(self) -> tuple[TenderEntry, ...]:
+        return tuple(t for section in self.sections for t in section.tenders)
+
+    @property
     def findings_count(self) -> int:
-        """Number of entries (an item matched by three aliases of one watch counts once)."""
-        return sum(len(section.entries) for section in self.sections)
+        """Number of entries (an item matched by three aliases of one watch counts once; a
+        tender counts once per watch however much changed)."""
+        return sum(section.count for section in self.sections)
 
     @property
     def match_ids(self) -> tuple[int, ...]:
         return tuple(i for e in self.entries for i in e.match_ids)
+
+    @property
+    def tender_marks(self) -> tuple[tuple[int, str, int, int], ...]:
+        """(tender id, watch, last match id, last event id) of every tender entry: what the
+        store records as told when the digest is queued."""
+        return tuple((t.tender_id, t.watch, t.last_match_id, t.last_event_id)
+                     for t in self.tender_entries)
 
     @property
     def failed_sources(self) -> tuple[CoverageLine, ...]:
@@ -213,11 +315,18 @@ def build_digest(
     # matches stored after `until` belong to the next digest, so `now` means what it says
     rows = [r for r in rows if r["matched_at"] <= until]
 
+    tender_rows = store.undelivered_tenders(
+        recipient.email, [w.name for w in wanted], since=None if last else window_start,
+        until=until)
+
     sections = []
     for watch in sorted(wanted, key=lambda w: (_PRIORITY_ORDER[w.priority], w.name.casefold())):
         entries = _entries(watch.name, [r for r in rows if r["watch"] == watch.name])
-        if entries:
-            sections.append(WatchSection(watch.name, watch.priority, entries))
+        tenders = tuple(sorted(
+            (_tender_entry(r) for r in tender_rows if r["watch"] == watch.name),
+            key=lambda t: (t.date, t.tender_id), reverse=True))
+        if entries or tenders:
+            sections.append(WatchSection(watch.name, watch.priority, entries, tenders))
     coverage = _coverage(store.runs_finished_between(window_start, until))
     notices = tuple(health_news(assess(store, config, now=now),
                                 store.health_reports(recipient.email), config, now))
@@ -274,6 +383,113 @@ def _entries(watch: str, rows: list[dict[str, Any]]) -> tuple[DigestEntry, ...]:
     return tuple(entries)
 
 
+def _finding(r: dict[str, Any]) -> Finding:
+    return Finding(
+        term=r["term"], term_kind=r["term_kind"], found=r["found"], field=r["field"],
+        snippet=r["snippet"], snippet_start=r["snippet_start"], snippet_end=r["snippet_end"],
+        variant=r.get("variant"), via=r.get("via"), origin=r.get("origin") or "crawl",
+    )
+
+
+def _party(data: dict[str, Any] | None) -> Party | None:
+    if not data or not (data.get("name") or data.get("id")):
+        return None
+    registry = data.get("id")
+    if registry and data.get("scheme"):
+        registry = f"{data['scheme']}:{registry}"
+    return Party(name=data.get("name") or "", registry_id=registry)
+
+
+def _parties(values: Any) -> tuple[Party, ...]:
+    return tuple(p for v in values or () if isinstance(v, dict) and (p := _party(v)))
+
+
+def money(amount: float | None, currency: str | None = None) -> str | None:
+    """2100000, "GEL" -> "2.1 M GEL"; 950000 -> "950,000"; None -> None."""
+    if amount is None:
+        return None
+    for size, unit in ((1e9, "B"), (1e6, "M")):
+        if abs(amount) >= size:
+            text = f"{amount / size:,.2f}".rstrip("0").rstrip(".") + f" {unit}"
+            break
+    else:
+        text = f"{amount:,.2f}".removesuffix(".00")
+    return f"{text} {currency}" if currency else text
+
+
+def _names(people: Any) -> str:
+    parties = _parties(people)
+    return ", ".join(str(p) for p in parties) if parties else "nobody"
+
+
+def _day(value: Any) -> str:
+    return str(value)[:10] if value else "none"
+
+
+def describe_event(kind: str, field: str, old: Any, new: Any) -> str:
+    """A tender event as one sentence for the digest."""
+    if kind == "awarded":
+        return f"awarded to {_names(new)}"
+    if kind == "winner_changed":
+        if not new:
+            return f"award annulled (was {_names(old)})"
+        return f"winner changed: {_names(old)} -> {_names(new)}"
+    if kind == "value_changed":
+        label = "awarded value" if field == "award_value" else "value"
+        old_m, new_m = old or {}, new or {}
+        same = old_m.get("currency") == new_m.get("currency")
+        before = money(old_m.get("amount"), None if same else old_m.get("currency"))
+        after = money(new_m.get("amount"), new_m.get("currency"))
+        if before is None:
+            return f"{label} set to {after}"
+        return f"{label} {before} -> {after}"
+    if kind == "cancelled":
+        return f"cancelled (status {new})"
+    if kind == "status_changed":
+        return f"status {old} -> {new}" if old else f"status {new}"
+    if kind == "deadline_changed":
+        return f"deadline {_day(old)} -> {_day(new)}" if old else f"deadline set: {_day(new)}"
+    return f"{kind}: {field} {old} -> {new}"
+
+
+def _tender_entry(row: dict[str, Any]) -> TenderEntry:
+    tender = row["tender"]
+    record = tender["record"]
+    matches = sorted(row["matches"], key=lambda r: (
+        ("winner", "bidder", "buyer", "title", "body").index(r["field"])
+        if r["field"] in ("winner", "bidder", "buyer", "title", "body") else 9, r["id"]))
+    # a bidder that won is shown as the winner only
+    won = {r["found"] for r in matches if r["field"] == "winner"}
+    matches = [r for r in matches if not (r["field"] == "bidder" and r["found"] in won)]
+    findings = tuple(_finding(r) for r in matches)
+    roles = {r["field"] for r in matches}
+    winners = _parties(record.get("winners"))
+    events = row["events"]
+    return TenderEntry(
+        watch=row["watch"],
+        tender_id=tender["id"],
+        native_id=tender["native_id"],
+        title=tender["title"],
+        url=tender["url"],
+        source=tender["source"],
+        status=tender["status"],
+        buyer=_party(record.get("buyer")),
+        winners=winners,
+        value=money(record.get("value"), record.get("currency")),
+        award_value=money(record.get("award_value"),
+                          record.get("award_currency") or record.get("currency")),
+        deadline=record.get("deadline"),
+        published_at=tender["published_at"],
+        first_seen_at=tender["first_seen_at"],
+        findings=findings,
+        changes=tuple(describe_event(e["kind"], e["field"], e["old"], e["new"]) for e in events),
+        lost="bidder" in roles and "winner" not in roles and bool(winners),
+        first_report=row["told_match"] == 0 and row["told_event"] == 0,
+        last_match_id=max((r["id"] for r in row["matches"]), default=0),
+        last_event_id=max((e["id"] for e in events), default=0),
+    )
+
+
 def _coverage(runs: list[dict[str, Any]]) -> tuple[CoverageLine, ...]:
     by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
@@ -302,11 +518,11 @@ def _coverage(runs: list[dict[str, Any]]) -> tuple[CoverageLine, ...]:
 
 def _subject(prefix: str, sections: list[WatchSection],
              notices: tuple[HealthNotice, ...]) -> str:
-    total = sum(len(s.entries) for s in sections)
+    total = sum(s.count for s in sections)
     attention = sum(n.kind != "recovered" for n in notices)
     recovered = len(notices) - attention
     if total:
-        counts = [f"{s.watch} {len(s.entries)}" for s in sections[:_SUBJECT_WATCHES]]
+        counts = [f"{s.watch} {s.count}" for s in sections[:_SUBJECT_WATCHES]]
         if len(sections) > _SUBJECT_WATCHES:
             counts.append(f"+{len(sections) - _SUBJECT_WATCHES} more")
         subject = f"{prefix}: {total} new ({', '.join(counts)})"

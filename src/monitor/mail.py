@@ -144,6 +144,7 @@ def queue_digests(
                 html_path=str(html_path),
                 findings=digest.findings_count,
                 health=health,
+                tenders=digest.tender_marks,
             )
         except BaseException as exc:
             eml_part.unlink(missing_ok=True)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import ahocorasick_rs
 
 from monitor.config import Watch
-from monitor.models import Item, Match
+from monitor.models import Item, Match, Organisation, TenderRecord
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -41,7 +41,16 @@ from monitor.names import (
     unspaced,
 )
 
-__all__ = ["Explanation", "Matcher", "RematchReport", "Rejection", "fold", "rematch"]
+__all__ = [
+    "Explanation",
+    "Matcher",
+    "RematchReport",
+    "Rejection",
+    "fold",
+    "match_tender",
+    "registry_key",
+    "rematch",
+]
 
 # roles whose hits are findings; the others only qualify findings
 _FINDING_ROLES = ("alias", "keyword", "id")
@@ -598,22 +607,103 @@ def _one_line(text: str, strip: str) -> str:
 @dataclass(slots=True)
 class RematchReport:
     items: int = 0
+    tenders: int = 0
     new_matches: int = 0
     by_watch: dict[str, int] = field(default_factory=dict)
 
 
 def rematch(store: Store, matcher: Matcher, *,
             on_progress: Callable[[int], None] | None = None) -> RematchReport:
-    """Match every stored item again (after the watch list changed): a new alias finds last
-    month's articles. New matches are stored with origin `rematch`, so the next digest shows
-    them as found again, not as news; matches already stored are left as they are."""
+    """Match every stored item and tender again (after the watch list changed): a new alias
+    finds last month's articles and tenders. New matches are stored with origin `rematch`,
+    so the next digest shows them as found again, not as news; matches already stored are
+    left as they are. `on_progress(1)` after each item or tender."""
     report = RematchReport()
     for item_id, item in store.iter_items():
         added = store.add_rematches(item_id, matcher.match(item))
         report.items += 1
-        report.new_matches += len(added)
-        for match in added:
-            report.by_watch[match.watch] = report.by_watch.get(match.watch, 0) + 1
+        _count(report, added)
+        if on_progress is not None:
+            on_progress(1)
+    for tender_id, record in store.iter_tenders():
+        added = store.add_tender_rematches(tender_id, match_tender(matcher, record))
+        report.tenders += 1
+        _count(report, added)
         if on_progress is not None:
             on_progress(1)
     return report
+
+
+def _count(report: RematchReport, added: Sequence[Match]) -> None:
+    report.new_matches += len(added)
+    for match in added:
+        report.by_watch[match.watch] = report.by_watch.get(match.watch, 0) + 1
+
+
+# -- tenders -----------------------------------------------------------------------------------
+
+# the roles an organisation plays in a tender, strongest first: a winner is also a bidder
+TENDER_ROLES = ("winner", "bidder", "buyer")
+
+
+def registry_key(value: str) -> tuple[str, str]:
+    """(SCHEME, id) of `SCHEME:id` as compared: scheme upper-case, the id without spaces,
+    dots and dashes (registries print `40 44 09 497` and `404-409-497` alike)."""
+    scheme, _, ident = value.rpartition(":")
+    return scheme.strip().upper(), re.sub(r"[\s.\-/]", "", ident).upper()
+
+
+def _org_key(org: Organisation) -> tuple[str, str] | None:
+    if not org.id:
+        return None
+    return registry_key(f"{org.scheme or ''}:{org.id}")
+
+
+def match_tender(matcher: Matcher, record: TenderRecord) -> list[Match]:
+    """Every finding in a tender: watch names in the winners', bidders' and buyer's names
+    (field = the role), keywords and names in the title and description (`title` /
+    `body`), and registry ids compared exactly with the organisations' ids (`ids:` on a
+    watch). A winner is not also reported as a bidder; an organisation without a scheme
+    matches an id of any scheme with the same number."""
+    winners = record.winners
+    won = {o.key for o in winners}
+    roles: dict[str, tuple[Organisation, ...]] = {
+        "winner": winners,
+        "bidder": tuple(o for o in record.bidders if o.key not in won),
+        "buyer": (record.buyer,) if record.buyer else (),
+    }
+    fields = [("title", record.title), ("body", record.description)]
+    # one line per organisation: names never run into each other across a boundary
+    fields += [(role, "\n".join(o.name for o in orgs if o.name)) for role, orgs in roles.items()]
+    matches = matcher.match_fields([(n, t) for n, t in fields if t])
+    matches += _id_matches(matcher, roles)
+    return matches
+
+
+def _id_matches(matcher: Matcher, roles: Mapping[str, tuple[Organisation, ...]]) -> list[Match]:
+    wanted: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for watch in matcher.watches:
+        for registry_id in watch.ids:
+            wanted[registry_key(registry_id)].append((watch.name, registry_id))
+    if not wanted:
+        return []
+    by_number: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for (_, number), watches in wanted.items():
+        by_number[number].extend(watches)
+    found: list[Match] = []
+    for role, orgs in roles.items():
+        for org in orgs:
+            key = _org_key(org)
+            if key is None:
+                continue
+            hits = wanted.get(key, []) if key[0] else by_number.get(key[1], [])
+            for watch, registry_id in dict.fromkeys(hits):
+                shown = org.registry_id or ""
+                snippet = f"{org.name} ({shown})" if org.name else shown
+                start = snippet.rfind(shown)
+                found.append(Match(
+                    watch=watch, term=registry_id, term_kind="id", field=role,
+                    start=0, end=len(shown), found=shown, snippet=snippet,
+                    snippet_start=start, snippet_end=start + len(shown),
+                ))
+    return found

@@ -75,7 +75,8 @@ class Match:
     watch: str
     term: str  # the alias, keyword or registry id as written in the config
     term_kind: Literal["alias", "keyword", "id"]
-    field: str  # title | body
+    # title | body; in a tender also the role of the organisation: winner | bidder | buyer
+    field: str
     start: int  # offsets into the item's field (cleaned text)
     end: int
     found: str  # the text as it appears in the item
@@ -269,6 +270,8 @@ class TenderOutcome:
     state: Literal["new", "changed", "unchanged"]
     version: int
     events: tuple[TenderEvent, ...] = ()
+    # findings of watches not stored for this tender before
+    new_matches: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -276,6 +276,50 @@ def _match_origin(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE matches ADD COLUMN origin TEXT NOT NULL DEFAULT 'crawl'")
 
 
+@migrations(name="011_tender_matches")
+def _tender_matches(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- watches found in a tender: `field` is the role (winner / bidder / buyer) or the
+        -- text (title / body); `version` the tender's version when first found; origin
+        -- 'crawl', 'baseline' (a portal source's first run: stored, not news) or 'rematch'
+        CREATE TABLE tender_matches (
+            id INTEGER PRIMARY KEY,
+            tender_id INTEGER NOT NULL REFERENCES tenders (id),
+            watch TEXT NOT NULL,
+            term TEXT NOT NULL,
+            term_kind TEXT NOT NULL,
+            field TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            found TEXT NOT NULL,
+            snippet TEXT NOT NULL,
+            snippet_start INTEGER NOT NULL,
+            snippet_end INTEGER NOT NULL,
+            variant TEXT,
+            via TEXT,
+            version INTEGER NOT NULL,
+            run_id INTEGER,
+            matched_at TEXT NOT NULL,
+            origin TEXT NOT NULL DEFAULT 'crawl',
+            UNIQUE (tender_id, watch, field, term, found)
+        );
+        CREATE INDEX tender_matches_watch ON tender_matches (watch, tender_id);
+        -- how far each recipient has been told about a tender for a watch: the last match
+        -- and the last event put in one of their digests
+        CREATE TABLE tender_deliveries (
+            recipient TEXT NOT NULL,
+            tender_id INTEGER NOT NULL REFERENCES tenders (id),
+            watch TEXT NOT NULL,
+            match_id INTEGER NOT NULL DEFAULT 0,
+            event_id INTEGER NOT NULL DEFAULT 0,
+            outbox_id INTEGER NOT NULL REFERENCES outbox (id),
+            PRIMARY KEY (recipient, tender_id, watch)
+        );
+        """
+    )
+
+
 def _item_from_row(row: dict[str, Any]) -> Item:
     return Item(
         source=row["source"], key=row["key"], url=row["url"], title=row["title"],
@@ -583,11 +627,12 @@ class Store:
     # -- tenders ----------------------------------------------------------------------------
 
     def add_tender(self, record: TenderRecord, run_id: int | None = None, *,
-                   baseline: bool = False) -> TenderOutcome:
+                   baseline: bool = False, matches: Sequence[Match] = ()) -> TenderOutcome:
         """Store a (normalised) tender record: a new tender, a new version of a changed one
         with the events that describe the change, or, when its content hash is unchanged,
-        only the time it was seen. `baseline`: the source's first run, where a tender first
-        seen already awarded gets no `awarded` event."""
+        only the time it was seen; with the watches' `matches` in it (those not stored
+        yet). `baseline`: the source's first run, where a tender first seen already awarded
+        gets no `awarded` event and its matches are stored as old news."""
         now = utcnow()
         digest = hash_tender(record)
         text = _json(stored_fields(record))
@@ -621,7 +666,10 @@ class Store:
                        raw_hash = COALESCE(?, raw_hash) WHERE id = ?""",
                     (now, record.modified, record.raw_hash, row[0]),
                 )
-                return TenderOutcome(tender_id=row[0], state="unchanged", version=row[2])
+                added = self._insert_tender_matches(conn, row[0], row[2], matches, run_id,
+                                                    "baseline" if baseline else "crawl")
+                return TenderOutcome(tender_id=row[0], state="unchanged", version=row[2],
+                                     new_matches=len(added))
             else:
                 previous = TenderRecord.from_dict(json.loads(row[3]))
                 events = diff_tenders(previous, record)
@@ -644,7 +692,57 @@ class Store:
                 [(tender_id, version, e.kind, e.field, _json(e.old), _json(e.new), run_id, now)
                  for e in events],
             )
-        return TenderOutcome(tender_id=tender_id, state=state, version=version, events=events)
+            added = self._insert_tender_matches(conn, tender_id, version, matches, run_id,
+                                                "baseline" if baseline else "crawl")
+        return TenderOutcome(tender_id=tender_id, state=state, version=version, events=events,
+                             new_matches=len(added))
+
+    @staticmethod
+    def _insert_tender_matches(conn: sqlite3.Connection, tender_id: int, version: int,
+                               matches: Sequence[Match], run_id: int | None,
+                               origin: str) -> list[Match]:
+        now = utcnow()
+        added = []
+        for m in matches:
+            cursor = conn.execute(
+                """INSERT OR IGNORE INTO tender_matches (tender_id, watch, term, term_kind,
+                   field, start, "end", found, snippet, snippet_start, snippet_end, variant,
+                   via, version, run_id, matched_at, origin)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (tender_id, m.watch, m.term, m.term_kind, m.field, m.start, m.end, m.found,
+                 m.snippet, m.snippet_start, m.snippet_end, m.variant, m.via, version, run_id,
+                 now, origin),
+            )
+            if cursor.rowcount:
+                added.append(m)
+        return added
+
+    def add_tender_rematches(self, tender_id: int, matches: Sequence[Match]) -> list[Match]:
+        """Matches found by re-matching a stored tender (`monitor rematch`)."""
+        with self._write() as conn:
+            row = conn.execute("SELECT version FROM tenders WHERE id = ?", (tender_id,)).fetchone()
+            if row is None:
+                return []
+            return self._insert_tender_matches(conn, tender_id, row[0], matches, None, "rematch")
+
+    def iter_tenders(self, batch: int = 500) -> Iterator[tuple[int, TenderRecord]]:
+        """Every stored tender (current version) with its id, in id order, read in batches."""
+        last = 0
+        while True:
+            rows = self.db.conn.execute(
+                "SELECT id, record FROM tenders WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            for tender_id, record in rows:
+                yield tender_id, TenderRecord.from_dict(json.loads(record))
+            last = rows[-1][0]
+
+    def tender_matches(self, tender_id: int | None = None) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT * FROM tender_matches WHERE COALESCE(?, tender_id) = tender_id ORDER BY id",
+            (tender_id,),
+        )
 
     def touch_tender(self, source: str, native_id: str) -> bool:
         """Mark a tender seen again without fetching it (its modified stamp is unchanged).
@@ -744,6 +842,62 @@ class Store:
             (*watches, since, recipient),
         )
 
+    def undelivered_tenders(
+        self, recipient: str, watches: Sequence[str], *, since: str | None = None,
+        until: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """(tender, watch) pairs with news for this recipient: a match of the watch not yet
+        in one of their digests (baseline matches are not news), or an event of a tender the
+        watch matched, seen since it first matched and not yet in one of their digests.
+        Each row carries the tender (`record` decoded), all the watch's `matches` in it with
+        `new` set on the undelivered ones, and the undelivered `events`, oldest first.
+        `since` / `until` bound when the news was found."""
+        if not watches:
+            return []
+        marks = ", ".join("?" for _ in watches)
+        low, high = since or "", until or "9999"
+        pairs = self._rows(
+            f"""WITH pairs AS (
+                    SELECT tender_id, watch, MIN(matched_at) AS first_matched_at
+                    FROM tender_matches WHERE watch IN ({marks}) GROUP BY tender_id, watch)
+                SELECT p.tender_id, p.watch, p.first_matched_at,
+                       COALESCE(d.match_id, 0) AS told_match, COALESCE(d.event_id, 0) AS told_event
+                FROM pairs p LEFT JOIN tender_deliveries d
+                  ON d.recipient = ? AND d.tender_id = p.tender_id AND d.watch = p.watch
+                WHERE EXISTS (SELECT 1 FROM tender_matches m
+                              WHERE m.tender_id = p.tender_id AND m.watch = p.watch
+                                AND m.id > COALESCE(d.match_id, 0) AND m.origin != 'baseline'
+                                AND m.matched_at >= ? AND m.matched_at <= ?)
+                   OR EXISTS (SELECT 1 FROM tender_events e
+                              WHERE e.tender_id = p.tender_id AND e.id > COALESCE(d.event_id, 0)
+                                AND e.seen_at >= p.first_matched_at
+                                AND e.seen_at >= ? AND e.seen_at <= ?)
+                ORDER BY p.tender_id, p.watch""",
+            (*watches, recipient, low, high, low, high),
+        )
+        out = []
+        for pair in pairs:
+            tender = self._rows("SELECT * FROM tenders WHERE id = ?", (pair["tender_id"],))[0]
+            tender["record"] = json.loads(tender["record"])
+            matches = self._rows(
+                """SELECT * FROM tender_matches WHERE tender_id = ? AND watch = ?
+                   AND matched_at <= ? ORDER BY id""",
+                (pair["tender_id"], pair["watch"], high),
+            )
+            for m in matches:
+                m["new"] = (m["id"] > pair["told_match"] and m["origin"] != "baseline"
+                            and m["matched_at"] >= low)
+            events = self._rows(
+                """SELECT * FROM tender_events WHERE tender_id = ? AND id > ?
+                   AND seen_at >= ? AND seen_at >= ? AND seen_at <= ? ORDER BY id""",
+                (pair["tender_id"], pair["told_event"], pair["first_matched_at"], low, high),
+            )
+            for event in events:
+                event["old"] = json.loads(event["old"])
+                event["new"] = json.loads(event["new"])
+            out.append({**pair, "tender": tender, "matches": matches, "events": events})
+        return out
+
     def queue_digest(
         self,
         *,
@@ -757,11 +911,13 @@ class Store:
         html_path: str | None,
         findings: int,
         health: Sequence[tuple[str, str]] = (),
+        tenders: Sequence[tuple[int, str, int, int]] = (),
     ) -> int:
         """Put a composed digest in the outbox and record its matches as delivered to the
         recipient, atomically: a match is in exactly one digest per recipient. `health` is
         what the digest tells about sources, (source, health), recorded in the same
-        transaction: a recipient is told once, and only by a digest that was queued."""
+        transaction: a recipient is told once, and only by a digest that was queued.
+        `tenders`: (tender_id, watch, last match id, last event id) the digest told of."""
         with self._write() as conn:
             cursor = conn.execute(
                 """INSERT INTO outbox (recipient, subject, message_id, message, status,
@@ -774,6 +930,27 @@ class Store:
             conn.executemany(
                 "INSERT INTO deliveries (match_id, recipient, outbox_id) VALUES (?, ?, ?)",
                 [(match_id, recipient, outbox_id) for match_id in match_ids],
+            )
+            for tender_id, watch, match_id, event_id in tenders:
+                told = conn.execute(
+                    """SELECT match_id, event_id FROM tender_deliveries
+                       WHERE recipient = ? AND tender_id = ? AND watch = ?""",
+                    (recipient, tender_id, watch),
+                ).fetchone()
+                if told is not None and told[0] >= match_id and told[1] >= event_id:
+                    # another process told this recipient first: roll back, as a duplicate
+                    # article match does through the deliveries' primary key
+                    raise sqlite3.IntegrityError(
+                        f"tender {tender_id} for {watch!r} already queued for {recipient}")
+            conn.executemany(
+                """INSERT INTO tender_deliveries (recipient, tender_id, watch, match_id,
+                   event_id, outbox_id) VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (recipient, tender_id, watch) DO UPDATE SET
+                   match_id = MAX(match_id, excluded.match_id),
+                   event_id = MAX(event_id, excluded.event_id),
+                   outbox_id = excluded.outbox_id""",
+                [(recipient, tender_id, watch, match_id, event_id, outbox_id)
+                 for tender_id, watch, match_id, event_id in tenders],
             )
             self._mark_digest(conn, recipient, until, health)
         return outbox_id
