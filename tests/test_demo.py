@@ -39,8 +39,8 @@ def test_demo_finds_what_the_sample_sites_say_and_delivers_one_email(tmp_path: P
     report = json.loads(result.output)
 
     statuses = {r["source"]: r["status"] for r in report["results"]}
-    assert statuses == {"demo_feed": "ok", "demo_news": "ok"}
-    assert sum(r["new_items"] for r in report["results"]) == 13
+    assert statuses == {"demo_feed": "ok", "demo_news": "ok", "demo_tenders": "ok"}
+    assert sum(r["new_items"] for r in report["results"]) == 13 + 3  # articles + tenders
 
     found = {(f["url"].rsplit("/", 1)[1], f["watch"]) for f in report["findings"]}
     assert found == EXPECTED
@@ -48,6 +48,13 @@ def test_demo_finds_what_the_sample_sites_say_and_delivers_one_email(tmp_path: P
     # Georgian, Russian from a windows-1251 page, Kazakh, Chinese; longest alias wins
     assert {"ნუქტექი", "Хиквижн", "Хуавэй", "华为", "China Railway Tunnel Group"} <= texts
     assert "China Railway" not in texts
+    # tenders: Nuctech won by registry id (its name is written "ნუქტექ ჯორჯია"), Hikvision's
+    # distributor bid and lost, the paper tender matches nothing
+    tenders = {(t["native_id"], t["watch"], t["field"], t["found"]) for t in report["tenders"]}
+    assert tenders == {
+        ("ocds-demo01-NAT260001001", "Nuctech", "winner", "GE-NAPR:400000101"),
+        ("ocds-demo01-NAT260001002", "Hikvision", "bidder", "Hikvision"),
+    }
 
     assert len(report["received_subjects"]) == 1
     assert report["received_subjects"][0].startswith("monitor")
@@ -55,7 +62,10 @@ def test_demo_finds_what_the_sample_sites_say_and_delivers_one_email(tmp_path: P
     [html] = report["html_paths"]
     message = read_eml(Path(eml))
     assert message["To"].addresses[0].addr_spec == "investigator@example.org"
-    assert "ნუქტექი" in message.get_body(("plain",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "ნუქტექი" in text
+    assert "Nuctech won" in text and "> awarded to შპს ნუქტექ ჯორჯია (GE-NAPR:400000101)" in text
+    assert "Hikvision bid and lost (awarded to შპს სეიფ სითი (GE-NAPR:400000404))" in text
     assert "<mark" in Path(html).read_text("utf-8")
     assert (tmp_path / "state" / "demo" / "monitor.db").exists()
 

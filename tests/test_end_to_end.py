@@ -250,3 +250,48 @@ def test_portal_tender_announced_then_awarded_gives_one_event_and_one_email_entr
     assert "Nuctech bid and lost (awarded to შპს სმარტ სკანი (GE-NAPR:205001234))" in text
     assert "buyer: შემოსავლების სამსახური (GE-NAPR:204412345)" in text
     assert "Nuctech won</strong>" in html and "bid and lost</strong>" in html
+
+
+def test_portal_backfill_with_since_reports_on_the_first_run(site, smtp_server, tmp_path: Path):
+    import json
+
+    from monitor.store import Store
+
+    base = site.url_for("").rstrip("/")
+    scanners = "ocds-a1b2c3-NAT260012345"
+    old = _tender_release("ocds-a1b2c3-NAT190000001", "ძველი ტენდერი", 10_000, [NUCTECH])
+    old["date"] = "2019-01-10T10:00:00+04:00"
+    releases = [old, _tender_release(scanners, "სკანერები", 2_100_000, [NUCTECH, SCAN]),
+                _award_release(scanners, NUCTECH, 3_200_000)]
+    site.expect_request("/api/releases.json").respond_with_data(
+        json.dumps(_package(base, releases)), content_type="application/json")
+    config = tmp_path / "sources.yaml"
+    config.write_text(PORTAL_CONFIG.replace("watches:", f"""\
+  - name: news
+    kind: feed
+    url: {base}/feed.xml
+watches:""").format(base=base, smtp_port=smtp_server.port), "utf-8")
+    state = tmp_path / "state"
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli, ["--config", str(config), "--state", str(state), *args])
+
+    mixed = run("crawl", "news", "spa_ocds", "--since", "2026-11-01")
+    assert mixed.exit_code == 1
+    assert "--since 2026-11-01: only portal sources take a backfill date; not news" in mixed.output
+    bad = run("crawl", "spa_ocds", "--since", "1 Nov")
+    assert bad.exit_code == 2 and "'1 Nov' does not match the format '%Y-%m-%d'" in bad.output
+
+    # without names, --since backfills every portal source (the feed is left alone)
+    done = run("crawl", "--since", "2026-11-01", "--json")
+    assert done.exit_code == 0, done.output
+    [result] = json.loads(done.output)["results"]
+    assert (result["source"], result["new_matches"]) == ("spa_ocds", 1)  # as the winner
+    with Store(state) as store:
+        assert [t["native_id"] for t in store.tenders()] == [scanners]  # 2019 left out
+        assert [e["kind"] for e in store.tender_events()] == ["awarded"]
+    assert run("digest").exit_code == 0
+    [message] = smtp_server.messages
+    text = message.get_body(("plain",)).get_content()
+    assert "> awarded to შპს ნუქტექ ჯორჯია (GE-NAPR:404409497)" in text

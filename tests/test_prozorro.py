@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -549,6 +549,24 @@ def test_crawl_reads_the_feed_to_its_end_then_continues_from_the_saved_position(
     assert sorted(prozorro.detail_requests) == [f"{2:032x}", f"{6:032x}"]
     # a backfill (`since`) alerts: the tender awarded since is an event
     assert ("UA-2025-03-10-000002-a", "awarded", "winners") in events_of(state_dir)
+
+
+def test_crawl_since_backfills_from_that_date_instead_of_the_saved_cursor_and_alerts(
+    prozorro: FakeProzorro, write_config: Callable[..., Any], state_dir: Path
+) -> None:
+    """`monitor crawl prozorro --since 2025-03-01`: even after a baseline has saved a
+    position, the run reads the feed from the date, and what it finds is news."""
+    prozorro.add(tender(1, "2025-03-11T12:00:00.000000+02:00"))
+    config = write_config({"sources": [portal("prozorro", prozorro)]})
+    crawl(config, state_dir)  # the baseline: reads the newest page, saves the head position
+    prozorro.add(tender(1, "2025-03-12T12:00:00.000000+02:00", awarded=True))
+    prozorro.feed_requests.clear()
+
+    [backfill] = crawl(config, state_dir, since=date(2025, 3, 1)).results
+
+    assert backfill.status == "ok", backfill.error
+    assert prozorro.feed_requests[0].get("offset") == "2025-03-01T00:00:00"
+    assert ("UA-2025-03-10-000001-a", "awarded", "winners") in events_of(state_dir)
 
 
 def test_crawl_tender_awarded_between_two_crawls_makes_exactly_one_awarded_event(

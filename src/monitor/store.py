@@ -621,6 +621,17 @@ class Store:
             (limit,),
         )
 
+    def tender_findings(self, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Stored tender matches with their tender's number, title, source, status and URL,
+        grouped by watch."""
+        return self._rows(
+            """SELECT m.watch, t.native_id, t.title, t.source, t.status, m.field, m.found,
+                      m.term, t.url
+               FROM tender_matches m JOIN tenders t ON t.id = m.tender_id
+               ORDER BY m.watch, t.source, t.id, m.id LIMIT ?""",
+            (limit,),
+        )
+
     def count(self, table: str) -> int:
         return int(self.db.conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
 

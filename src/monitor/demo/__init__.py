@@ -32,7 +32,7 @@ from monitor.store import Store
 
 __all__ = ["DemoReport", "run_demo", "serve_site"]
 
-TEXT_TYPES = (".html", ".xml", ".txt", ".yaml")
+TEXT_TYPES = (".html", ".xml", ".txt", ".yaml", ".json")
 
 
 def _free_port() -> int:
@@ -137,11 +137,25 @@ class Finding:
 
 
 @dataclass
+class TenderFinding:
+    watch: str
+    native_id: str
+    title: str
+    source: str
+    status: str
+    field: str  # the role: winner, bidder, buyer; or title, body
+    found: str
+    term: str
+    url: str
+
+
+@dataclass
 class DemoReport:
     state_dir: str
     results: list[RunResult]
     findings: list[Finding]
     received_subjects: list[str]
+    tenders: list[TenderFinding] = field(default_factory=list)
     eml_paths: list[str] = field(default_factory=list)
     html_paths: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -165,6 +179,16 @@ class DemoReport:
             for (title, source), texts in articles_found.items():
                 quoted = ", ".join(f"“{t}”" for t in texts)
                 lines.append(f"    - {title}\n        [{source}] found {quoted}")
+        by_tender: dict[tuple[str, str, str], list[str]] = {}
+        for t in self.tenders:
+            roles = by_tender.setdefault((t.watch, t.native_id, t.title), [])
+            role = f"{t.field} “{t.found}”"
+            if role not in roles:
+                roles.append(role)
+        if by_tender:
+            lines.append(f"\n  Tenders ({len(by_tender)} findings):")
+        for (watch, native_id, title), roles in by_tender.items():
+            lines.append(f"    - {watch} in {native_id}: {title}\n        as {', '.join(roles)}")
         failed = [r for r in self.results if r.status not in ("ok", "partial")]
         for r in failed:
             lines.append(f"\n  ! {r.source}: {r.status}: {r.error}")
@@ -213,6 +237,7 @@ def run_demo(state_dir: str | Path, *, on_step: Callable[[str], None] | None = N
             queued = mail.queue_digests(store, config, state_dir)
             mail.deliver(store, config, force=True)
             findings = [Finding(**row) for row in store.findings()]
+            tenders = [TenderFinding(**row) for row in store.tender_findings()]
         # the SMTP server hands the message over asynchronously: give it a moment
         deadline = time.monotonic() + 5
         while len(inbox.messages) < len(queued) and time.monotonic() < deadline:
@@ -221,6 +246,7 @@ def run_demo(state_dir: str | Path, *, on_step: Callable[[str], None] | None = N
         state_dir=str(state_dir),
         results=report.results,
         findings=findings,
+        tenders=tenders,
         received_subjects=[str(m["Subject"]) for m in inbox.messages],
         eml_paths=[str(q.eml_path) for q in queued],
         html_paths=[str(q.html_path) for q in queued],
