@@ -271,4 +271,30 @@ def test_explain_says_why_each_watch_matched_or_not(runner, write_config, tmp_pa
                                 "--json").output)
     assert [e["watch"] for e in as_json] == ["ZTE", "Hikvision"]
     missing = invoke(runner, config.path, state, "explain", "999")
-    assert missing.exit_code == 1 and "no item with id 999" in missing.output
+    assert missing.exit_code == 1 and "no item with id '999'" in missing.output
+
+
+def test_explain_tender_names_the_role_and_the_registry_id(runner, write_config, tmp_path):
+    from monitor.models import Organisation, TenderRecord
+    from monitor.store import Store
+    from monitor.tender import normalise_tender
+
+    state = tmp_path / "state"
+    record = normalise_tender(TenderRecord(
+        source="spa", native_id="NAT230021830", title="Scanners",
+        buyer=Organisation("Revenue Service"),
+        bidders=(Organisation("AZTEC Systems"), Organisation("შპს ენ-ტექი", "404409497",
+                                                              "GE-NAPR")),
+    ))
+    with Store(state) as store:
+        store.add_tender(record)
+    config = write_config({"watches": [{"name": "ZTE"},
+                                       {"name": "Nuctech", "ids": ["GE-NAPR:404409497"]}]})
+    result = invoke(runner, config.path, state, "explain", "--tender", "NAT230021830")
+    assert result.exit_code == 0, result.output
+    assert "[spa] NAT230021830: Scanners" in result.output
+    assert "Nuctech: MATCHED" in result.output
+    assert "+ bidder [0:17] 'GE-NAPR:404409497' (matched id 'GE-NAPR:404409497')" in result.output
+    assert "ZTE: not matched" in result.output and "not the whole word" in result.output
+    missing = invoke(runner, config.path, state, "explain", "--tender", "NAT1")
+    assert missing.exit_code == 1 and "no tender numbered 'NAT1'" in missing.output

@@ -359,37 +359,60 @@ def digest(obj: Context, preview: bool, html_path: str | None, recipient: str | 
 
 
 @cli.command()
-@click.argument("item_id", type=int)
+@click.argument("item_id")
+@click.option("--tender", is_flag=True,
+              help="ITEM_ID is a tender: its number or OCID (e.g. NAT230021830), or its id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @click.pass_obj
 @handle_errors
-def explain(obj: Context, item_id: int, as_json: bool) -> None:
-    """Say why a stored item matched each watch, or why it did not.
+def explain(obj: Context, item_id: str, tender: bool, as_json: bool) -> None:
+    """Say why a stored item (or tender) matched each watch, or why it did not.
 
-    ITEM_ID is the `item_id` in `monitor crawl --json`, the database or a digest's .eml.
-    Every hit is listed: kept (with the alias as written and the text as found) or rejected
-    with the reason (not a whole word, excluded by a phrase, rule or context missing, ...).
+    ITEM_ID is the `item_id` in `monitor crawl --json`, the database or a digest's .eml;
+    with --tender, a tender number as the portal writes it. Every hit is listed: kept (with
+    the alias as written, the text as found and the field or role: title, body, winner,
+    bidder, buyer) or rejected with the reason (not a whole word, excluded by a phrase,
+    rule or context missing, ...).
 
     \b
     Example:
         monitor explain 1234
         monitor explain 1234 --json | jq '.[] | select(.matches != [])'
+        monitor explain --tender NAT230021830
     """
     from dataclasses import asdict
 
-    from monitor.match import Matcher
+    from monitor.match import Explanation, Matcher, explain_tender
+    from monitor.models import TenderRecord
     from monitor.store import Store
 
     config = obj.config
+    matcher = Matcher(config.watches, snippet_chars=config.digest.snippet_chars)
+    explained: list[tuple[str, str, list[Explanation]]] = []
     with Store(obj.state) as store:
-        item = store.item(item_id)
-    if item is None:
-        raise MonitorError(f"{obj.state}: no item with id {item_id}")
-    explained = Matcher(config.watches, snippet_chars=config.digest.snippet_chars).explain(item)
+        if tender:
+            for row in store.find_tenders(item_id):
+                record = TenderRecord.from_dict(row["record"])
+                title = f"[{row['source']}] {record.native_id}: {record.title or '(no title)'}"
+                explained.append((title, record.url, explain_tender(matcher, record)))
+            if not explained:
+                raise MonitorError(f"{obj.state}: no tender numbered {item_id!r}")
+        else:
+            item = store.item(int(item_id)) if item_id.isdigit() else None
+            if item is None:
+                raise MonitorError(f"{obj.state}: no item with id {item_id!r} (for a tender, "
+                                   "add --tender)")
+            explained.append((item.title or "(no title)", item.url, matcher.explain(item)))
     if as_json:
-        click.echo(json.dumps([asdict(e) for e in explained], ensure_ascii=False, indent=2))
+        data = [[asdict(e) for e in entries] for _, _, entries in explained]
+        click.echo(json.dumps(data if tender else data[0], ensure_ascii=False, indent=2))
         return
-    click.echo(click.style(item.title or "(no title)", bold=True) + f"\n  {item.url}\n")
+    for title, url, entries in explained:
+        click.echo(click.style(title, bold=True) + f"\n  {url}\n")
+        _print_explanations(entries)
+
+
+def _print_explanations(explained: Sequence[Any]) -> None:
     for entry in explained:
         if not entry.matches and not entry.rejected:
             click.echo(f"{entry.watch}: no alias or keyword occurs in the item")

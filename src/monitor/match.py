@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,7 @@ __all__ = [
     "RematchReport",
     "Rejection",
     "fold",
+    "explain_tender",
     "match_tender",
     "registry_key",
     "rematch",
@@ -665,6 +666,24 @@ def match_tender(matcher: Matcher, record: TenderRecord) -> list[Match]:
     `body`), and registry ids compared exactly with the organisations' ids (`ids:` on a
     watch). A winner is not also reported as a bidder; an organisation without a scheme
     matches an id of any scheme with the same number."""
+    fields, roles = _tender_fields(record)
+    return matcher.match_fields(fields) + _id_matches(matcher, roles)
+
+
+def explain_tender(matcher: Matcher, record: TenderRecord) -> list[Explanation]:
+    """`Matcher.explain` for a tender: per watch, the matches (registry ids included) and
+    the hits rejected, with the reason."""
+    fields, roles = _tender_fields(record)
+    by_watch: dict[str, list[Match]] = defaultdict(list)
+    for match in _id_matches(matcher, roles):
+        by_watch[match.watch].append(match)
+    return [replace(e, matches=e.matches + tuple(by_watch.get(e.watch, ())))
+            for e in matcher.explain_fields(fields)]
+
+
+def _tender_fields(record: TenderRecord) -> tuple[list[tuple[str, str]],
+                                                  dict[str, tuple[Organisation, ...]]]:
+    """The texts to match (title, body, and one per role) and the organisations by role."""
     winners = record.winners
     won = {o.key for o in winners}
     roles: dict[str, tuple[Organisation, ...]] = {
@@ -675,9 +694,7 @@ def match_tender(matcher: Matcher, record: TenderRecord) -> list[Match]:
     fields = [("title", record.title), ("body", record.description)]
     # one line per organisation: names never run into each other across a boundary
     fields += [(role, "\n".join(o.name for o in orgs if o.name)) for role, orgs in roles.items()]
-    matches = matcher.match_fields([(n, t) for n, t in fields if t])
-    matches += _id_matches(matcher, roles)
-    return matches
+    return [(n, t) for n, t in fields if t], roles
 
 
 def _id_matches(matcher: Matcher, roles: Mapping[str, tuple[Organisation, ...]]) -> list[Match]:

@@ -775,6 +775,17 @@ class Store:
         )
         return dict(rows.fetchall())
 
+    def find_tenders(self, key: str) -> list[dict[str, Any]]:
+        """Tenders whose native id (tender number, OCID) is `key`, in any source, or whose
+        database id it is; `record` decoded."""
+        rows = self._rows(
+            "SELECT * FROM tenders WHERE native_id = ? OR CAST(id AS TEXT) = ? ORDER BY id",
+            (key, key),
+        )
+        for row in rows:
+            row["record"] = json.loads(row["record"])
+        return rows
+
     def tenders(self, source: str | None = None) -> list[dict[str, Any]]:
         """Stored tenders (current versions), `record` decoded."""
         rows = self._rows(
