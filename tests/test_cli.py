@@ -60,6 +60,26 @@ def test_check_config_ok(runner, write_config, tmp_path):
     assert "1 sources (1 enabled), 1 watches" in result.output
 
 
+def test_check_config_warns_of_unset_secrets_by_name_only(runner, write_config, tmp_path,
+                                                          monkeypatch):
+    config = write_config({
+        "sources": [{"name": "kz", "kind": "portal", "portal": "goszakup",
+                     "url": "https://ows.goszakup.gov.kz", "token_env": "GOSZAKUP_TOKEN"}],
+        "smtp": {"host": "mail.example.org", "username": "u", "password_env": "SMTP_PW"},
+    })
+    monkeypatch.setenv("SMTP_PW", "s3cret-value")
+    result = invoke(runner, config.path, tmp_path / "state", "check-config")
+    assert result.exit_code == 0, result.output
+    assert ("warning: source 'kz': the environment variable GOSZAKUP_TOKEN (token_env) is not "
+            "set: its runs will fail as not configured") in result.output
+    assert "SMTP_PW" not in result.output and "s3cret" not in result.output
+    monkeypatch.setenv("GOSZAKUP_TOKEN", "t0ken")
+    monkeypatch.delenv("SMTP_PW")
+    result = invoke(runner, config.path, tmp_path / "state", "check-config", "--json")
+    assert json.loads(result.output)["warnings"] == [
+        "smtp: the environment variable SMTP_PW (password_env) is not set: sending will fail"]
+
+
 def test_check_config_bad_exits_2_naming_file_key_and_value(runner, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("sources:\n  - name: a\n    kind: feed\n    url: htp://nowhere\n", "utf-8")

@@ -7,11 +7,12 @@ config or arguments, 1 otherwise). Nothing below the CLI prints or exits.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
-from dataclasses import asdict
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -99,6 +100,7 @@ def check_config(obj: Context, as_json: bool) -> None:
         "watches": [w.name for w in config.watches],
         "recipients": [r.email for r in config.recipients],
         "smtp": f"{config.smtp.host}:{config.smtp.effective_port}" if config.smtp else None,
+        "warnings": config.unset_secrets(os.environ),
     }
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -108,6 +110,8 @@ def check_config(obj: Context, as_json: bool) -> None:
                f"{len(config.watches)} watches, {len(config.recipients)} recipients")
     click.echo("  delivery: " + (f"SMTP {summary['smtp']}" if config.smtp
                                  else f"files in {obj.state / 'outbox'}"))
+    for warning in summary["warnings"]:
+        click.echo(f"  warning: {warning}")
 
 
 # -- crawl ----------------------------------------------------------------------------------

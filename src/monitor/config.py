@@ -7,6 +7,7 @@ name the file, the key path (`sources[3].url`), the problem and the value.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -400,6 +401,21 @@ class Config(_Frozen):
                 return source
         known = ", ".join(s.name for s in self.sources) or "none"
         raise SourceNotFoundError(f"{self._where()}: no source named {name!r} (sources: {known})")
+
+    def unset_secrets(self, environ: Mapping[str, str]) -> list[str]:
+        """What will fail for want of a secret: enabled sources and SMTP whose environment
+        variable (named in the config) is unset or empty in `environ`. Names the variables,
+        never their values."""
+        problems = [
+            f"source {s.name!r}: the environment variable {s.token_env} (token_env) is not set: "
+            "its runs will fail as not configured"
+            for s in self.sources if s.enabled and s.token_env and not environ.get(s.token_env)
+        ]
+        smtp = self.smtp
+        if smtp is not None and smtp.password_env and not environ.get(smtp.password_env):
+            problems.append(f"smtp: the environment variable {smtp.password_env} "
+                            "(password_env) is not set: sending will fail")
+        return problems
 
     def select(self, names: tuple[str, ...] | list[str] = ()) -> tuple[Source, ...]:
         """The named sources (even disabled ones: naming one is asking for it), or every
