@@ -19,12 +19,10 @@ from scrapy.settings import Settings  # noqa: E402
 from scrapy.utils.project import get_project_settings  # noqa: E402
 
 from crawlers import extract  # noqa: E402
-from crawlers.spiders import SPIDERS, PortalSpider, spider_for  # noqa: E402
-from monitor.config import Config, Source, load_config  # noqa: E402
+from crawlers.spiders import spider_for  # noqa: E402
+from monitor.config import Config, load_config  # noqa: E402
 from monitor.crawl import emit_event  # noqa: E402
 from monitor.errors import MonitorError  # noqa: E402
-from monitor.models import RunResult  # noqa: E402
-from monitor.store import Store, utcnow  # noqa: E402
 
 
 def build_settings(config: Config, state_dir: Path, *, dry_run: bool = False) -> Settings:
@@ -44,7 +42,8 @@ def build_settings(config: Config, state_dir: Path, *, dry_run: bool = False) ->
             "DOWNLOAD_WARNSIZE": crawl.max_page_bytes // 2,
             "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
             "USER_AGENT": crawl.user_agent,
-            "ROBOTSTXT_OBEY": crawl.obey_robots,
+            # on when any source obeys; sources that do not say so on their requests
+            "ROBOTSTXT_OBEY": crawl.obey_robots or any(s.obey_robots for s in config.sources),
             # a test-source run must see the live page, not yesterday's copy
             "HTTPCACHE_ENABLED": crawl.http_cache and not dry_run,
             "HTTPCACHE_DIR": str(state_dir / "httpcache"),
@@ -75,37 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.since is not None:
         settings.set("MONITOR_SINCE", args.since.isoformat(), priority="cmdline")
     process = CrawlerProcess(settings)
-    crawling = 0
     for source in sources:
-        spider = spider_for(source)
-        if spider is None:
-            _no_spider(source, state_dir, dry_run=args.dry_run)
-            continue
-        process.crawl(spider, source_name=source.name)
-        crawling += 1
+        process.crawl(spider_for(source), source_name=source.name)
     try:
-        if crawling:
-            process.start()
+        process.start()
     finally:
         extract.shutdown()
     return 0
-
-
-def _no_spider(source: Source, state_dir: Path, *, dry_run: bool) -> None:
-    """A source no spider reads (a portal planned but not built): its run is an error that
-    says so, like any other failed run."""
-    available = ", ".join(sorted(n for n, s in SPIDERS.items() if issubclass(s, PortalSpider)))
-    message = (f"no spider reads `portal: {source.portal}` yet "
-               f"(portals with a spider: {available})")
-    now = utcnow()
-    result = RunResult(source=source.name, status="error", errors=1, error=message,
-                       error_details=[message], started_at=now, finished_at=now)
-    if not dry_run:
-        with Store(state_dir) as store:
-            result.run_id = store.start_run(source.name, pid=os.getpid())
-            store.finish_run(result.run_id, result)
-    emit_event("run_started", source.name, run_id=result.run_id)
-    emit_event("run_finished", source.name, result=result.to_dict())
 
 
 if __name__ == "__main__":

@@ -181,6 +181,28 @@ def test_crawl_one_failing_source_never_stops_the_others(site, write_config, sta
     assert all(r["finished_at"] for r in runs.values())
 
 
+def test_crawl_a_source_may_be_told_not_to_obey_robots_txt(site, write_config, state_dir):
+    """A portal whose robots.txt says `Disallow: /` over public records: `obey_robots:
+    false` on that source only; the others still obey."""
+    feed = ('<?xml version="1.0"?><rss version="2.0"><channel><title>p</title>'
+            '<item><title>Nuctech wins</title><link>{}</link><guid>p-1</guid></item>'
+            '</channel></rss>').format(site.url_for("/private/1.html"))
+    site.expect_request("/private/feed.xml").respond_with_data(
+        feed, content_type="application/rss+xml")
+    config = write_config({
+        "sources": [
+            {"name": "public_records", "kind": "feed", "url": site.url_for("/private/feed.xml"),
+             "obey_robots": False},
+            {"name": "polite", "kind": "feed", "url": site.url_for("/private/feed.xml")},
+        ],
+        "watches": WATCHES,
+    })
+    results = {r.source: r for r in crawl(config, state_dir).results}
+    assert results["public_records"].status == "ok", results["public_records"].error
+    assert results["public_records"].new_matches == 1
+    assert "robots.txt forbids" in (results["polite"].error or "")
+
+
 def test_crawl_honours_retry_after(site, write_config, state_dir):
     serve_news(site)
     site.expect_oneshot_request("/feed.xml").respond_with_data(
@@ -348,18 +370,3 @@ def test_a_run_left_running_by_a_killed_crawl_is_closed_by_the_next_crawl(
     assert "died without closing its run" in closed["error"]
 
 
-def test_crawl_of_a_portal_without_a_spider_is_an_error_run_that_says_so(
-    write_config, state_dir
-):
-    config = write_config({"sources": [
-        {"name": "ted", "kind": "portal", "portal": "ted",
-         "url": "https://api.ted.europa.eu/v3/notices/search"}]})
-
-    [result] = crawl(config, state_dir).results
-
-    assert result.status == "error"
-    assert "no spider reads `portal: ted` yet" in (result.error or "")
-    assert "ocds, prozorro" in (result.error or "")
-    with Store(state_dir) as store:
-        [run] = store._rows("SELECT * FROM runs")
-    assert (run["status"], run["finished_at"] is not None) == ("error", True)

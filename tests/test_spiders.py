@@ -143,13 +143,13 @@ SOURCES: dict[str, dict[str, Any]] = {
 def test_spiders_cover_every_source_kind() -> None:
     # generic spiders by source kind; portal spiders by `portal:` (tests/test_<portal>.py)
     assert set(SPIDERS) == {"feed", "page", "sitemap", "prozorro", "ocds", "goszakup",
-                            "ted"}
+                            "georgia_spa", "ted"}
     for kind, cls in SPIDERS.items():
         assert cls.name == kind
         assert issubclass(cls, SourceSpider)
         assert cls.__doc__ and "Reads" in cls.__doc__, f"{cls.__name__} needs a user docstring"
     assert {k for k, cls in SPIDERS.items() if issubclass(cls, PortalSpider)} == {
-        "prozorro", "ocds", "goszakup", "ted"}
+        "prozorro", "ocds", "goszakup", "georgia_spa", "ted"}
 
 
 @pytest.mark.parametrize("kind", sorted(SOURCES))

@@ -137,6 +137,9 @@ class SourceSpider(scrapy.Spider):
         if entry:
             self.entry_requests += 1
         meta = {**kwargs.pop("meta", {}), "monitor_entry": entry}
+        obey = self.source.obey_robots
+        if not (self.config.crawl.obey_robots if obey is None else obey):
+            meta["dont_obey_robotstxt"] = True
         return scrapy.Request(
             url, callback=callback, errback=self.on_error, meta=meta, cb_kwargs=cb_kwargs,
             **kwargs,

@@ -227,6 +227,10 @@ class Source(_Frozen):
     # hard time limit of one run in seconds (the daemon kills it and records `timeout`);
     # default: daemon.crawl_timeout
     timeout: float | None = Field(default=None, gt=0)
+    # false: do not ask this site's robots.txt (default: crawl.obey_robots). For public
+    # records that a site's blanket `Disallow: /` would otherwise hide (a procurement
+    # portal whose data the law makes public); keep crawl.delay polite
+    obey_robots: bool | None = None
     # portal: which procurement system's API `url` is (its base, e.g.
     # https://public-api.prozorro.gov.ua/api/2.5)
     portal: Literal["prozorro", "ocds", "ted", "georgia_spa", "goszakup"] | None = None
