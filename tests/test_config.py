@@ -26,7 +26,10 @@ DEMO = ROOT / "src" / "monitor" / "demo" / "sources.yaml"
 def test_shipped_config_validates() -> None:
     config = load_config(SHIPPED)
     assert config.path == SHIPPED.resolve()
-    assert {s.kind for s in config.sources} == {"feed", "page", "sitemap"}
+    assert {s.kind for s in config.sources} == {"feed", "page", "sitemap", "portal"}
+    # one source per portal spider at least
+    assert {s.portal for s in config.sources if s.kind == "portal"} == {
+        "prozorro", "ted", "georgia_spa", "ocds", "goszakup"}
     assert all(url.startswith("https://") for s in config.sources for url in s.start_urls)
     assert config.watches and config.recipients
     # the page source reads its links by selector; feeds that carry summaries follow links
