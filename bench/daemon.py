@@ -44,7 +44,7 @@ def serve(max_seconds: float) -> ThreadingHTTPServer:
     body: dict[str, bytes] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             data = body["feed"]
             self.send_response(200)
             self.send_header("Content-Type", "application/rss+xml")
@@ -52,7 +52,7 @@ def serve(max_seconds: float) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -14,15 +14,15 @@ from pathlib import Path
 
 os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
 
-from scrapy.crawler import CrawlerProcess  # noqa: E402  (needs the settings module set)
-from scrapy.settings import Settings  # noqa: E402
-from scrapy.utils.project import get_project_settings  # noqa: E402
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+from scrapy.utils.project import get_project_settings
 
-from crawlers import extract  # noqa: E402
-from crawlers.spiders import spider_for  # noqa: E402
-from monitor.config import Config, load_config  # noqa: E402
-from monitor.crawl import emit_event  # noqa: E402
-from monitor.errors import MonitorError  # noqa: E402
+from crawlers import extract
+from crawlers.spiders import spider_for
+from monitor.config import Config, load_config
+from monitor.crawl import emit_event
+from monitor.errors import MonitorError
 
 
 def build_settings(config: Config, state_dir: Path, *, dry_run: bool = False) -> Settings:

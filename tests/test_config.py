@@ -168,13 +168,13 @@ sources:
 
 ERRORS = {
     "unknown key in a source": (
-        f"sources:\n  - {FEED}\n"
-        "  - {name: oc_media, kind: feed, url: 'https://oc-media.org/feed/', foo: 1}\n",
+        (f"sources:\n  - {FEED}\n"
+        "  - {name: oc_media, kind: feed, url: 'https://oc-media.org/feed/', foo: 1}\n"),
         ["sources[1].foo", "unknown key", "allowed: name, kind, url, urls", "follow_links"],
     ),
     "unknown key in selectors": (
-        "sources:\n  - name: ipn\n    kind: page\n    url: https://www.interpressnews.ge/en/\n"
-        "    selectors: {links: a.story, headline: h1}\n",
+        ("sources:\n  - name: ipn\n    kind: page\n    url: https://www.interpressnews.ge/en/\n"
+        "    selectors: {links: a.story, headline: h1}\n"),
         [
             "sources[0].selectors.headline",
             "unknown key",
@@ -198,8 +198,8 @@ ERRORS = {
         ["sources[0].url", "'https://civil.ge/my feed'"],
     ),
     "bad url in a list": (
-        "sources:\n  - name: civil_ge\n    kind: feed\n"
-        "    urls: ['https://civil.ge/feed', 'civil.ge/ka/feed']\n",
+        ("sources:\n  - name: civil_ge\n    kind: feed\n"
+        "    urls: ['https://civil.ge/feed', 'civil.ge/ka/feed']\n"),
         ["sources[0].urls[1]", "'civil.ge/ka/feed'"],
     ),
     "url and urls both": (
@@ -243,8 +243,8 @@ ERRORS = {
         ["sources[0].schedule", "'every few hours'"],
     ),
     "recipient naming an unknown watch": (
-        "watches:\n  - {name: Nuctech}\n"
-        "recipients:\n  - {email: desk@example.org, watches: [Nuctech, Hikvision]}\n",
+        ("watches:\n  - {name: Nuctech}\n"
+        "recipients:\n  - {email: desk@example.org, watches: [Nuctech, Hikvision]}\n"),
         ["recipients[0].watches", "no watch named 'Hikvision'", "watches are: Nuctech"],
     ),
     "bad email": (
@@ -288,8 +288,8 @@ ERRORS = {
         ["sources[0].portal", "'prozorro', 'ocds'", "'ebay'"],
     ),
     "portal source with urls": (
-        "sources:\n  - name: mtender\n    kind: portal\n    portal: ocds\n"
-        "    urls: ['https://public.mtender.gov.md/tenders/']\n",
+        ("sources:\n  - name: mtender\n    kind: portal\n    portal: ocds\n"
+        "    urls: ['https://public.mtender.gov.md/tenders/']\n"),
         ["sources[0]", "takes one `url`"],
     ),
     "portal key on a feed": (
@@ -297,8 +297,8 @@ ERRORS = {
         ["sources[0]", "`since` only applies to `portal` sources, not `feed`"],
     ),
     "goszakup without a token variable": (
-        "sources:\n  - {name: goszakup, kind: portal, portal: goszakup, "
-        "url: 'https://ows.goszakup.gov.kz/v3'}\n",
+        ("sources:\n  - {name: goszakup, kind: portal, portal: goszakup, "
+        "url: 'https://ows.goszakup.gov.kz/v3'}\n"),
         ["sources[0]", "needs `token_env`"],
     ),
     "token variable on a portal without tokens": (

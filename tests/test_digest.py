@@ -13,13 +13,13 @@ import pytest
 
 from monitor.config import Config, Recipient
 from monitor.digest import (
-    describe_event,
     CoverageLine,
     Digest,
     DigestEntry,
     Finding,
     WatchSection,
     build_digest,
+    describe_event,
     render_html,
     render_text,
 )

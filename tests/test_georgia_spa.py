@@ -13,7 +13,6 @@ session (the SPALITE cookie), a search held in that session (POSTed form, then
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import date, datetime, timedelta
@@ -323,10 +322,10 @@ def test_awarded_tender_becomes_a_record() -> None:
     assert record.modified == "2025-03-07T12:55:00+00:00"
     # the superseded upload (obsolete1) is left out
     assert [(d.kind, d.url) for d in record.documents] == [
-        ("doctype30", "https://tenders.procurement.gov.ge/public/library/files.php"
-                      "?mode=app&file=5512044&code=1740751322"),
-        ("doctype100", "https://tenders.procurement.gov.ge/public/library/files.php"
-                       "?mode=app&file=5519873&code=1741352310")]
+        ("doctype30", ("https://tenders.procurement.gov.ge/public/library/files.php"
+                      "?mode=app&file=5512044&code=1740751322")),
+        ("doctype100", ("https://tenders.procurement.gov.ge/public/library/files.php"
+                       "?mode=app&file=5519873&code=1741352310"))]
     assert record.raw_hash is not None
 
 
@@ -400,8 +399,8 @@ def test_profile_that_fails_leaves_the_company_by_name_only() -> None:
     assert record.buyer == Organisation(name="სსიპ - შემოსავლების სამსახური")
     assert [(w.name, w.id) for w in record.winners] == [(NUCTECH, None)]
     assert spider.errors == [
-        f"profile fragment at {API}?action=profile&org_id=30117: no identification code "
-        "(expected a 'საიდენტიფიკაციო კოდი' row)",
+        (f"profile fragment at {API}?action=profile&org_id=30117: no identification code "
+        "(expected a 'საიდენტიფიკაციო კოდი' row)"),
         f"HTTP 500 from {API}?action=profile&org_id=88412"]
 
 
@@ -425,8 +424,8 @@ def test_error_body_with_http_200_fails_the_search_loudly() -> None:
     ("fragments", "problem"),
     [
         ({"app_bids": "app_bids-changed.html"},
-         f"app_bids fragment at {API}?action=app_bids&app_id={APP_ID}: no bids table "
-         "(expected a table.ktable of bidders"),
+         (f"app_bids fragment at {API}?action=app_bids&app_id={APP_ID}: no bids table "
+         "(expected a table.ktable of bidders")),
         ({"app_main": b"<div id='app_main'><p>maintenance</p></div>"},
          f"app_main fragment at {MAIN_URL}: no tender number"),
         ({"agency_docs": b"<div id='agency_docs'><ul><li>report.pdf</li></ul></div>"},
@@ -436,8 +435,8 @@ def test_error_body_with_http_200_fails_the_search_loudly() -> None:
          "app_statushistory fragment at"),
         ({"app_main": b"<html><body><form id='login'>password</form></body></html>"},
          "no tender overview (expected div#app_main"),
-        ({"app_bids": b"  \n"}, f"error from {API}?action=app_bids&app_id={APP_ID} (HTTP 200): "
-                                "empty response"),
+        ({"app_bids": b"  \n"}, (f"error from {API}?action=app_bids&app_id={APP_ID} (HTTP 200): "
+                                "empty response")),
         ({"agency_docs": "php-error.html"}, "(HTTP 200): [8] Undefined index: lang"),
     ],
     ids=["bids table gone", "no number", "no results table", "bad history time", "login page",
@@ -488,8 +487,8 @@ def test_failed_fragment_is_fetched_again_first_next_run() -> None:
 
 @pytest.mark.parametrize(
     ("body", "problem"),
-    [(b"<html><body><h1>SPA</h1></body></html>", "no result list (expected "
-                                                   "table#list_apps_by_subject)"),
+    [(b"<html><body><h1>SPA</h1></body></html>", ("no result list (expected "
+                                                   "table#list_apps_by_subject)")),
      (page("georgia_spa/search-page-1.html").replace("გვერდი".encode(), b"page"),
       "no page count"),
      (page("georgia_spa/search-page-2.html"), "asked for page 1 of 2025-03-10, got page 2 of 2")],

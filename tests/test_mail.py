@@ -15,8 +15,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from monitor.config import Config
-from monitor.errors import ConfigError, MissingEnvVarError
 from monitor.digest import build_digest
+from monitor.errors import ConfigError, MissingEnvVarError
 from monitor.mail import compose, deliver, preview, queue_digests, read_eml
 from monitor.match import Matcher
 from monitor.models import Item, RunResult
@@ -164,7 +164,7 @@ class _RefusingHandler:
         self.refuse = refuse
         self.received: list[str] = []
 
-    async def handle_RCPT(  # noqa: N802
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         if address == self.refuse:
@@ -172,7 +172,7 @@ class _RefusingHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.extend(envelope.rcpt_tos)
         return "250 Message accepted for delivery"
 
@@ -299,7 +299,7 @@ def auth_server() -> Iterator[tuple[list[tuple[bytes, bytes]], int]]:
         return AuthResult(success=data.password == b"s3cret pass", handled=False)
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             return "250 OK"
 
     port = free_port()

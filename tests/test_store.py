@@ -410,8 +410,8 @@ def test_opening_a_new_database_waits_for_another_writer(state_dir: Path) -> Non
 def test_queue_digest_records_health_told_with_it_atomically(store: Store) -> None:
     add(store, make_item("a", "Nuctech"))
     (match_id,) = stored_match_ids(store)
-    common = dict(recipient="desk@example.org", subject="s", message=b"", eml_path=None,
-                  html_path=None, findings=0)
+    common = {"recipient": "desk@example.org", "subject": "s", "message": b"", "eml_path": None,
+                  "html_path": None, "findings": 0}
     store.queue_digest(message_id="<1@x>", match_ids=[match_id], until="2026-11-20T07:00:00+00:00",
                        health=[("civil_ge", "failing"), ("oc_media", "stale")], **common)
     with pytest.raises(sqlite3.IntegrityError):  # rolled back: nothing told

@@ -472,16 +472,16 @@ def test_error_body_with_http_200_is_an_error() -> None:
 
     assert results == []
     assert spider.entry_failures == 1
-    assert spider.errors == [f"error from {API} (HTTP 200): The search service is "
-                             "temporarily unavailable, please retry later"]
+    assert spider.errors == [(f"error from {API} (HTTP 200): The search service is "
+                             "temporarily unavailable, please retry later")]
 
 
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
-        (page("ted/changed-shape.json"), "expected notices[], totalNoticeCount, "
+        (page("ted/changed-shape.json"), ("expected notices[], totalNoticeCount, "
                                          "iterationNextToken and timedOut (a TED search "
-                                         "response), got keys nextPageToken, results, total"),
+                                         "response), got keys nextPageToken, results, total")),
         (b"<html><body>Service Unavailable</body></html>", "not JSON"),
         ({"notices": [{"publication-date": "2025-03-04+01:00"}], "timedOut": False},
          "expected notices with a publication-number"),

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import scrapy
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 
 
 def is_xpath(expression: str) -> bool:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
-
-import re
 from xml.sax import SAXParseException
 
 import feedparser

@@ -81,7 +81,7 @@ _CPV = re.compile(r"\b(\d{8})\b")
 # what PHP prints instead of a fragment: "[8] Undefined index: lang :: .../controller.php -
 # Line:8" (a lost session), "Undefined offset" (an unknown app_id), fatal errors
 _PHP_ERROR = re.compile(r"Undefined (?:index|offset|variable)|(?:Fatal|Parse) error|"
-                        r"Uncaught \w+|\.php\s*-\s*Line:?\s*\d+", re.I)
+                        r"Uncaught \w+|\.php\s*-\s*Line:?\s*\d+", re.IGNORECASE)
 
 
 @dataclass(slots=True)

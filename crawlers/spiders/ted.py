@@ -53,13 +53,7 @@ EU_VAT = re.compile(
     r"(?=(?:[A-Z]*\d){6})[0-9A-Z]{8,12}$"
 )
 # ISO 3166 alpha-3 (TED's country codes) -> alpha-2 (org-id.guide's), for national ids
-ISO2 = dict(pair.split(":") for pair in (
-    "AUT:AT BEL:BE BGR:BG CYP:CY CZE:CZ DEU:DE DNK:DK EST:EE GRC:GR ESP:ES FIN:FI FRA:FR "
-    "HRV:HR HUN:HU IRL:IE ITA:IT LTU:LT LUX:LU LVA:LV MLT:MT NLD:NL POL:PL PRT:PT ROU:RO "
-    "SWE:SE SVN:SI SVK:SK ISL:IS LIE:LI NOR:NO CHE:CH GBR:GB ALB:AL BIH:BA MNE:ME MKD:MK "
-    "SRB:RS TUR:TR UKR:UA MDA:MD GEO:GE ARM:AM AZE:AZ KAZ:KZ BLR:BY RUS:RU CHN:CN HKG:HK "
-    "TWN:TW JPN:JP KOR:KR ISR:IL IND:IN USA:US CAN:CA AUS:AU"
-).split())
+ISO2 = dict(pair.split(":") for pair in ["AUT:AT", "BEL:BE", "BGR:BG", "CYP:CY", "CZE:CZ", "DEU:DE", "DNK:DK", "EST:EE", "GRC:GR", "ESP:ES", "FIN:FI", "FRA:FR", "HRV:HR", "HUN:HU", "IRL:IE", "ITA:IT", "LTU:LT", "LUX:LU", "LVA:LV", "MLT:MT", "NLD:NL", "POL:PL", "PRT:PT", "ROU:RO", "SWE:SE", "SVN:SI", "SVK:SK", "ISL:IS", "LIE:LI", "NOR:NO", "CHE:CH", "GBR:GB", "ALB:AL", "BIH:BA", "MNE:ME", "MKD:MK", "SRB:RS", "TUR:TR", "UKR:UA", "MDA:MD", "GEO:GE", "ARM:AM", "AZE:AZ", "KAZ:KZ", "BLR:BY", "RUS:RU", "CHN:CN", "HKG:HK", "TWN:TW", "JPN:JP", "KOR:KR", "ISR:IL", "IND:IN", "USA:US", "CAN:CA", "AUS:AU"])
 
 # the letters an alias may have to be searched for in TED: Latin script, digits, punctuation
 _LATIN = re.compile(r"^[0-9A-Za-z\u00C0-\u024F\u1E00-\u1EFF\s&.,:;'’()+/-]+$")

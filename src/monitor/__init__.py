@@ -9,7 +9,6 @@ The flow, one module per stage:
 from monitor.config import Config, Recipient, Source, Watch, load_config
 from monitor.crawl import CrawlReport, crawl
 from monitor.digest import Digest, build_digest, render_html, render_text
-from monitor.health import SourceHealth, assess
 from monitor.errors import (
     ConfigError,
     CrawlError,
@@ -19,6 +18,7 @@ from monitor.errors import (
     SourceNotFoundError,
     StoreError,
 )
+from monitor.health import SourceHealth, assess
 from monitor.mail import compose, deliver, preview, queue_digests
 from monitor.match import Matcher
 from monitor.models import Item, Match, RunResult, ScrapedItem, TenderEvent, TenderRecord
@@ -40,6 +40,7 @@ __all__ = [
     "Matcher",
     "MissingEnvVarError",
     "MonitorError",
+    "Recipient",
     "RunResult",
     "ScrapedItem",
     "Source",
@@ -49,7 +50,6 @@ __all__ = [
     "StoreError",
     "TenderEvent",
     "TenderRecord",
-    "Recipient",
     "Watch",
     "assess",
     "build_digest",

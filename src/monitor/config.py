@@ -161,7 +161,8 @@ def _check_schedule(value: Any) -> ScheduleSpec:
     if isinstance(value, ScheduleSpec):
         return value
     if not isinstance(value, str):
-        raise ValueError("a schedule is a string such as 'every 2h' or 'daily 07:30'")
+        # pydantic reports ValueError (not TypeError) as a validation error with the key path
+        raise ValueError("a schedule is a string such as 'every 2h' or 'daily 07:30'")  # noqa: TRY004
     return parse_schedule(value)
 
 

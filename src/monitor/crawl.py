@@ -33,7 +33,7 @@ from monitor.errors import CrawlError
 from monitor.models import RunResult
 from monitor.store import Store
 
-__all__ = ["CrawlEvent", "CrawlReport", "EVENT_PREFIX", "SourceLock", "crawl", "emit_event"]
+__all__ = ["EVENT_PREFIX", "CrawlEvent", "CrawlReport", "SourceLock", "crawl", "emit_event"]
 
 logger = logging.getLogger(__name__)
 

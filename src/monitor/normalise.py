@@ -47,7 +47,7 @@ _BLOCKS = [
 _CELLS = ["td", "th"]
 _SERVER_DEFAULTS = ("latin-1", "iso8859-1", "cp1252", "ascii")
 _PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 
 
 def canonical_url(url: str) -> str:

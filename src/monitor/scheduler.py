@@ -327,7 +327,7 @@ class Daemon:
                 jitter = int(min(300, spec.interval(tz).total_seconds() / 10))
             if due is None:  # first digest: on schedule, not at start
                 due = spec.next_after(now, tz).astimezone(UTC)
-            start = due if due > now else now
+            start = max(now, due)
             trigger = spec.trigger(tz, jitter=jitter or None, start=start)
             kwargs: dict[str, Any] = {}
             if due <= now:
@@ -364,7 +364,7 @@ class Daemon:
         try:
             report = crawl(config, self.state_dir, [name], timeout=timeout,
                            grace=config.daemon.stop_grace, wait=timeout, cancel=self._cancel)
-        except Exception as exc:  # never let one job take the scheduler down
+        except Exception as exc:  # noqa: BLE001  (never let one job take the scheduler down)
             log_event("job_end", logging.ERROR, job="crawl", source=name, status="error",
                       error=f"{type(exc).__name__}: {exc}")
             return
@@ -388,7 +388,7 @@ class Daemon:
             with Store(self.state_dir) as store:
                 queued = queue_digests(store, config, self.state_dir, recipients=[email])
                 report = deliver(store, config, force=False)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (a failed digest must not stop the daemon)
             log_event("job_end", logging.ERROR, job="digest", recipient=email,
                       status="error", error=f"{type(exc).__name__}: {exc}")
             return
@@ -407,7 +407,7 @@ class Daemon:
                 if not store.queued_messages(due_only=True):
                     return
                 report = deliver(store, config, force=False)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (retried on the next tick)
             log_event("outbox_retry", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
             return
         self._log_delivery(report)

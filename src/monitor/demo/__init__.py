@@ -63,7 +63,7 @@ def serve_site(root: Traversable | None = None) -> Iterator[str]:
     replacements: dict[str, str] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        def do_GET(self) -> None:
             path = unquote(urlsplit(self.path).path).lstrip("/") or "index.html"
             resource: Traversable = root
             for part in path.split("/"):
@@ -83,7 +83,7 @@ def serve_site(root: Traversable | None = None) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -104,7 +104,7 @@ class _Inbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(BytesParser(policy=policy.default).parsebytes(envelope.content))
         return "250 OK"
 
@@ -172,8 +172,8 @@ class DemoReport:
                 texts.append(f.found)
         items = sum(r.new_items for r in self.results)
         articles = sum(len(v) for v in grouped.values())
-        lines = [f"Crawled {len(self.results)} sources: {items} items stored; "
-                 f"{articles} findings for {len(grouped)} watches:"]
+        lines = [(f"Crawled {len(self.results)} sources: {items} items stored; "
+                 f"{articles} findings for {len(grouped)} watches:")]
         for watch, articles_found in grouped.items():
             lines.append(f"\n  {watch}")
             for (title, source), texts in articles_found.items():
