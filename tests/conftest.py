@@ -3,21 +3,25 @@ and helpers to write a config and open a store. No test touches the network."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
 from pytest_httpserver import HTTPServer
+from scrapy import Request
 
 from monitor.config import Config, load_config
+from monitor.models import PortalCursor, TenderRecord
 from monitor.store import Store
 
 PAGES = Path(__file__).parent / "pages"
@@ -136,3 +140,29 @@ def write_config(tmp_path: Path) -> Callable[..., Config]:
         return load_config(path)
 
     return write
+
+
+# -- portal spiders: what their callbacks yield ---------------------------------------------
+
+
+def collect(iterator: AsyncIterator[Any]) -> list[Any]:
+    async def run() -> list[Any]:
+        return [x async for x in iterator]
+
+    return asyncio.run(run())
+
+
+def requests_of(results: Iterable[Any]) -> list[Request]:
+    return [r for r in results if isinstance(r, Request)]
+
+
+def records_of(results: Iterable[Any]) -> list[TenderRecord]:
+    return [r for r in results if isinstance(r, TenderRecord)]
+
+
+def cursors_of(results: Iterable[Any]) -> list[PortalCursor]:
+    return [r for r in results if isinstance(r, PortalCursor)]
+
+
+def query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}

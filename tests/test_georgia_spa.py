@@ -12,16 +12,15 @@ session (the SPALITE cookie), a search held in that session (POSTed form, then
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import pytest
-from conftest import page
+from conftest import collect, cursors_of, page, query, records_of, requests_of
 from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -100,29 +99,6 @@ def failure(request: Request, status: int) -> Failure:
     result = Failure(HttpError(respond(request, b"Internal Server Error", status=status)))
     result.request = request  # type: ignore[attr-defined]
     return result
-
-
-def collect(iterator: AsyncIterator[Any]) -> list[Any]:
-    async def run() -> list[Any]:
-        return [x async for x in iterator]
-
-    return asyncio.run(run())
-
-
-def requests_of(results: Iterable[Any]) -> list[Request]:
-    return [r for r in results if isinstance(r, Request)]
-
-
-def records_of(results: Iterable[Any]) -> list[TenderRecord]:
-    return [r for r in results if isinstance(r, TenderRecord)]
-
-
-def cursors_of(results: Iterable[Any]) -> list[PortalCursor]:
-    return [r for r in results if isinstance(r, PortalCursor)]
-
-
-def query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
 def form_of(request: Request) -> dict[str, str]:

@@ -12,18 +12,17 @@ objects by id, lists by announcement number, failures on demand.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
-from conftest import page
+from conftest import collect, cursors_of, page, query, records_of, requests_of
 from scrapy import Request
 from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -36,7 +35,7 @@ import crawlers.settings
 from crawlers.spiders import SPIDERS, Goszakup, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
-from monitor.models import PortalCursor, TenderRecord
+from monitor.models import PortalCursor
 from monitor.store import Store
 from monitor.tender import normalise_stamp, normalise_tender
 
@@ -96,32 +95,9 @@ def respond(request: Request, body: bytes | dict[str, Any], *, status: int = 200
                         headers={"Content-Type": "application/json"})
 
 
-def collect(iterator: AsyncIterator[Any]) -> list[Any]:
-    async def run() -> list[Any]:
-        return [x async for x in iterator]
-
-    return asyncio.run(run())
-
-
-def requests_of(results: Iterable[Any]) -> list[Request]:
-    return [r for r in results if isinstance(r, Request)]
-
-
-def records_of(results: Iterable[Any]) -> list[TenderRecord]:
-    return [r for r in results if isinstance(r, TenderRecord)]
-
-
 def follows_of(results: Iterable[Any]) -> list[Request]:
     """Requests for journal pages (not the steps of an announcement's chain)."""
     return [r for r in requests_of(results) if not r.meta.get("goszakup_root")]
-
-
-def cursors_of(results: Iterable[Any]) -> list[PortalCursor]:
-    return [r for r in results if isinstance(r, PortalCursor)]
-
-
-def query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
 def walk(request: Request, *answers: Any) -> tuple[list[Any], list[str], Request | None]:

@@ -10,19 +10,17 @@ opaque offsets, `next_page` / `prev_page`, `descending=1` for the newest page, d
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import page
+from conftest import collect, cursors_of, page, query, records_of, requests_of
 from scrapy import Request
 from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -35,7 +33,7 @@ import crawlers.settings
 from crawlers.spiders import SPIDERS, Prozorro, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
-from monitor.models import PortalCursor, TenderRecord
+from monitor.models import PortalCursor
 from monitor.store import Store
 from monitor.tender import normalise_tender
 
@@ -73,29 +71,6 @@ def respond(request: Request, body: bytes | dict[str, Any], *, status: int = 200
     data = json.dumps(body).encode() if isinstance(body, dict) else body
     return TextResponse(url=request.url, body=data, request=request, status=status,
                         headers={"Content-Type": "application/json", **(headers or {})})
-
-
-def collect(iterator: AsyncIterator[Any]) -> list[Any]:
-    async def run() -> list[Any]:
-        return [x async for x in iterator]
-
-    return asyncio.run(run())
-
-
-def requests_of(results: Iterable[Any]) -> list[Request]:
-    return [r for r in results if isinstance(r, Request)]
-
-
-def records_of(results: Iterable[Any]) -> list[TenderRecord]:
-    return [r for r in results if isinstance(r, TenderRecord)]
-
-
-def cursors_of(results: Iterable[Any]) -> list[PortalCursor]:
-    return [r for r in results if isinstance(r, PortalCursor)]
-
-
-def query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
 def feed_page(entries: list[dict[str, Any]], next_offset: str, prev_offset: str) -> dict[str, Any]:

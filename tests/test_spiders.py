@@ -12,13 +12,13 @@ import asyncio
 import gzip
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import page
+from conftest import collect, page, requests_of
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import (
@@ -107,17 +107,6 @@ def respond(
 
 def items_of(results: Iterable[Any]) -> list[ScrapedItem]:
     return [r for r in results if isinstance(r, ScrapedItem)]
-
-
-def requests_of(results: Iterable[Any]) -> list[Request]:
-    return [r for r in results if isinstance(r, Request)]
-
-
-def collect(iterator: AsyncIterator[Any]) -> list[Any]:
-    async def run() -> list[Any]:
-        return [x async for x in iterator]
-
-    return asyncio.run(run())
 
 
 def failure_for(exc: BaseException, url: str = f"{WIRE}/feed/", entry: bool = False) -> Failure:

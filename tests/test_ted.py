@@ -12,18 +12,17 @@ oldest first, `limit` notices a batch, an opaque `iterationNextToken` with every
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import page
+from conftest import collect, cursors_of, page, records_of, requests_of
 from scrapy import Request
 from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -88,25 +87,6 @@ def respond(request: Request, body: bytes | dict[str, Any], *, status: int = 200
     data = json.dumps(body).encode() if isinstance(body, dict) else body
     return TextResponse(url=request.url, body=data, request=request, status=status,
                         headers={"Content-Type": "application/json", **(headers or {})})
-
-
-def collect(iterator: AsyncIterator[Any]) -> list[Any]:
-    async def run() -> list[Any]:
-        return [x async for x in iterator]
-
-    return asyncio.run(run())
-
-
-def requests_of(results: Iterable[Any]) -> list[Request]:
-    return [r for r in results if isinstance(r, Request)]
-
-
-def records_of(results: Iterable[Any]) -> list[TenderRecord]:
-    return [r for r in results if isinstance(r, TenderRecord)]
-
-
-def cursors_of(results: Iterable[Any]) -> list[PortalCursor]:
-    return [r for r in results if isinstance(r, PortalCursor)]
 
 
 def sent(request: Request) -> dict[str, Any]:
