@@ -15,7 +15,7 @@ import pytest
 from monitor.config import Watch
 from monitor.errors import StoreError
 from monitor.match import Matcher
-from monitor.models import Item, PortalCursor, RunResult, ScrapedItem, TenderRecord
+from monitor.models import Item, Match, PortalCursor, RunResult, ScrapedItem, TenderRecord
 from monitor.normalise import normalise
 from monitor.store import DB_NAME, Store, migrations
 
@@ -542,3 +542,52 @@ def test_a_killed_runs_new_tenders_are_counted_when_it_is_closed(store: Store) -
 
     assert store.run(run_id)["new_items"] == 1
     assert store.items_since("2000-01-01T00:00:00+00:00") == {"prozorro": 1}
+
+
+def tender_match(field: str = "winner", found: str = "Nuctech") -> Match:
+    return Match(watch="Nuctech", term="Nuctech", term_kind="alias", field=field, start=0,
+                 end=len(found), found=found, snippet=found, snippet_start=0,
+                 snippet_end=len(found))
+
+
+def test_tender_matches_are_stored_once_and_baseline_ones_are_no_news(store: Store) -> None:
+    first = store.add_tender(make_tender(), matches=[tender_match("bidder")], baseline=True)
+    assert first.new_matches == 1
+    again = store.add_tender(make_tender(), matches=[tender_match("bidder")])
+    assert (again.state, again.new_matches) == ("unchanged", 0)
+    assert store.undelivered_tenders("desk@example.org", ["Nuctech"]) == []
+
+    awarded = store.add_tender(make_tender(**AWARD),
+                               matches=[tender_match("bidder"), tender_match("winner")])
+    assert (awarded.state, awarded.new_matches) == ("changed", 1)
+    [news] = store.undelivered_tenders("desk@example.org", ["Nuctech"])
+    assert [m["field"] for m in news["matches"] if m["new"]] == ["winner"]
+    assert [e["kind"] for e in news["events"]] == ["status_changed", "awarded"]
+    assert store.undelivered_tenders("desk@example.org", ["Hikvision"]) == []
+
+
+def test_queue_digest_tells_each_tender_news_once_per_recipient(store: Store) -> None:
+    store.add_tender(make_tender(**AWARD), matches=[tender_match()])
+    [news] = store.undelivered_tenders("desk@example.org", ["Nuctech"])
+    mark = (news["tender_id"], "Nuctech", news["matches"][-1]["id"], news["events"][-1]["id"])
+
+    def queue_tender(recipient: str, n: int) -> int:
+        return store.queue_digest(
+            recipient=recipient, subject="s", message_id=f"<t-{recipient}-{n}@monitor>",
+            message=b"", match_ids=[], until=f"2026-11-23T0{n}:00:00+00:00", eml_path=None,
+            html_path=None, findings=1, tenders=[mark])
+
+    queue_tender("desk@example.org", 1)
+    assert store.undelivered_tenders("desk@example.org", ["Nuctech"]) == []
+    # a second process that built the same digest: rolled back, nothing sent twice
+    with pytest.raises(sqlite3.IntegrityError):
+        queue_tender("desk@example.org", 2)
+    assert store.count("outbox") == 1
+    # another recipient is told separately
+    assert len(store.undelivered_tenders("chief@example.org", ["Nuctech"])) == 1
+    queue_tender("chief@example.org", 3)
+    # a later change is news again, with only the new event
+    store.add_tender(make_tender(**{**AWARD, "value": 99.0}), matches=[tender_match()])
+    [later] = store.undelivered_tenders("desk@example.org", ["Nuctech"])
+    assert [e["kind"] for e in later["events"]] == ["value_changed"]
+    assert not any(m["new"] for m in later["matches"])
