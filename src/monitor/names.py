@@ -8,9 +8,8 @@ text; everything here decides what a term's pattern is.
 - `name_tokens`: an alias as folded words, legal forms (LLC, ООО, შპს, 有限公司) stripped from
   its edges.
 - `term_pattern`: the regular expression a term is verified with at an automaton hit, and the
-  literal anchor the automaton looks for: words joined by any punctuation or spacing, case
-  endings (every word of a Cyrillic name, the last of a Georgian one), word boundaries where the
-  script has them.
+  literal anchor the automaton looks for: words joined by any punctuation or spacing, the last
+  word with the case endings of its script, word boundaries where the script has them.
 - `transliterations`: Latin <-> Cyrillic <-> Georgian spellings generated for a name.
 """
 
@@ -260,22 +259,15 @@ def _acronyms(text: str) -> set[str]:
 # -- case endings --------------------------------------------------------------------------------
 #
 # A closed list per script: a name followed by one of these, and then a word boundary, is the
-# name. Only words of 4 letters or more take endings (Georgian, Cyrillic), so short names and
-# acronyms never match inside other words. In Cyrillic every word of a name inflects (Ивана
-# Петрова, Бидзиной Иванишвили, Петра Порошенка); a word before the last takes only the
-# Russian and Ukrainian singular endings, since a person's first name is not plural and
-# Kazakh puts the ending on the last word alone. Georgian, too, declines the last word only
-# (ბიძინა ივანიშვილის).
+# name. Endings apply only to the last word of a term of 4 letters or more (Georgian, Cyrillic),
+# so short names and acronyms never match inside other words.
 
-# Russian and Ukrainian singular endings (with -ым: Петровым, Путиным)
-_CYR_SINGULAR = (
-    "а", "я", "у", "ю", "ом", "ем", "ём", "е", "ы", "и", "ой", "ей", "ою", "ею", "ью",
-    "ым", "ові", "еві", "єві", "і", "ї", "єм", "єю",
-)
 _CYR_NOUN = (
-    *_CYR_SINGULAR,
-    # Russian and Ukrainian plural (Петровых, двух Нуктеков)
-    "ов", "ев", "ам", "ям", "ами", "ями", "ах", "ях", "ых", "ыми", "ів", "їв",
+    # Russian
+    "а", "я", "у", "ю", "ом", "ем", "ём", "е", "ы", "и", "ой", "ей", "ою", "ею", "ов", "ев",
+    "ам", "ям", "ами", "ями", "ах", "ях",
+    # Ukrainian
+    "ові", "еві", "єві", "і", "ї", "ів", "їв", "єм", "єю",
     # Kazakh (both vowel-harmony series, after voiced and voiceless consonants)
     "тың", "тің", "дың", "дің", "ның", "нің", "қа", "ке", "ға", "ге", "ты", "ті", "ды", "ді",
     "ны", "ні", "та", "те", "да", "де", "тан", "тен", "дан", "ден", "нан", "нен", "мен", "бен",
@@ -287,13 +279,12 @@ _CYR_NOUN = (
 _KK_POSSESSIVE = ("ның", "нің", "на", "не", "н", "нда", "нде", "нан", "нен", "мен", "ндағы",
                   "ндегі")
 # Russian/Ukrainian nouns that drop their last letter: Хуавей -> Хуаве-я, корпорация ->
-# корпораци-и, Роснефть -> Роснефт-и, Бидзина -> Бидзин-ой, Петро -> Петр-а (Ukrainian)
+# корпораци-и, Роснефть -> Роснефт-и
 _CYR_DROP = {
     "й": ("й", "я", "ю", "ем", "е", "и", "ев", "ям", "ями", "ях", "ї", "ю", "єм", "єві"),
     "ь": ("ь", "я", "ю", "ем", "е", "и", "ей", "ью", "ям", "ями", "ях", "і", "ів"),
     "я": ("я", "и", "ю", "ей", "ею", "й", "ям", "ями", "ях", "і", "ї", "єю"),
     "а": ("а", "ы", "и", "е", "у", "ой", "ою", "ам", "ами", "ах", "і", "ою"),
-    "о": ("о", "а", "у", "ом", "ові", "е", "і"),
 }
 _CYR_ADJ = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ого", "его", "ому", "ему", "ым", "им",
             "ом", "ем", "ую", "юю", "ою", "ею", "ые", "ие", "ых", "их", "ыми", "ими", "а", "у",
@@ -310,42 +301,40 @@ _ADJ_ENDINGS = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ые", 
 _MIN_INFLECTED = 4  # letters a word needs before it takes endings
 
 
-def _word_forms(word: str, acronym: bool, last: bool) -> tuple[str, tuple[str, ...]]:
-    """(literal prefix, endings that may follow it; () = none, the word as is) for one word of
-    a term; `last` for its last word."""
+def _last_word(word: str, acronym: bool) -> tuple[str, tuple[str, ...]]:
+    """(literal prefix, endings that may follow it; () = none, the word as is) for the last
+    word of a term."""
     script = script_of(word)
-    if acronym or len(word) < _MIN_INFLECTED:
+    if acronym or len(word) < _MIN_INFLECTED or script not in ("cyrillic", "georgian"):
         return word, ()
-    if script == "georgian" and last:
-        suffixes = {""} | set(_KA_VOWEL)
-        if word[-1] in "იაე":
-            return word[:-1], _ordered({word[-1] + s for s in suffixes} | set(_KA_STEM))
-        return word, _ordered(set(_KA_STEM) | {""})
-    if script != "cyrillic":
-        return word, ()
-    if last:
-        endings = set(_CYR_NOUN) | (set(_KK_POSSESSIVE) if word[-1] in "ыі" else set())
-    else:
-        endings = set(_CYR_SINGULAR)
-    stem, forms = word, {""} | endings
-    if word[-1] in _CYR_DROP and len(word) > _MIN_INFLECTED:
-        # the stem is the anchor; the full word is one of its forms (and on the last word the
-        # full word takes endings too: Хуавэй-ге)
-        stem = word[:-1]
-        drop = set(_CYR_DROP[word[-1]])
-        forms = ({word[-1] + s for s in forms} | drop) if last else (
-            {word[-1]} | (drop & endings))
-    if len(word) > _MIN_INFLECTED and word.endswith(_ADJ_ENDINGS):
-        # an adjective, or a surname declined like one: Китайской, Зеленского, Толстым
-        between = word[len(word) - 2:len(stem)]
-        stem = word[:-2]
-        forms = {between + s for s in forms} | set(_CYR_ADJ)
-    return stem, _ordered(forms)
+    if script == "cyrillic":
+        suffixes = {""} | set(_CYR_NOUN)
+        if word[-1] in "ыі":
+            suffixes |= set(_KK_POSSESSIVE)
+        if word[-1] in _CYR_DROP and len(word) > _MIN_INFLECTED:
+            # the stem is the anchor; the full word is one of its forms
+            return word[:-1], _ordered({word[-1] + s for s in suffixes}
+                                       | set(_CYR_DROP[word[-1]]))
+        return word, _ordered(suffixes)
+    suffixes = {""} | set(_KA_VOWEL)
+    if word[-1] in "იაე":
+        return word[:-1], _ordered({word[-1] + s for s in suffixes} | set(_KA_STEM))
+    return word, _ordered(set(_KA_STEM) | {""})
 
 
 def _ordered(suffixes: set[str]) -> tuple[str, ...]:
     """Longest first, so that the longest ending wins in an alternation."""
     return tuple(sorted(suffixes, key=lambda s: (-len(s), s)))
+
+
+def _leading_word(word: str, acronym: bool) -> tuple[str, str]:
+    """(literal prefix, regex of its ending) for a word before the last: Russian adjectives
+    agree with the noun (Китайская / Китайской железнодорожной корпорации); everything else
+    is written as is."""
+    if (not acronym and script_of(word) == "cyrillic" and len(word) > _MIN_INFLECTED
+            and word.endswith(_ADJ_ENDINGS)):
+        return word[:-2], "(?:" + "|".join(_ordered(set(_CYR_ADJ))) + ")"
+    return word, ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,8 +360,8 @@ _SEP = r"[\W_]+"
 def term_pattern(text: str, *, inflect: bool = True,
                  strip_legal: bool = True) -> TermPattern | None:
     """The pattern of a term (None when nothing is left to look for): its words with any
-    punctuation or spacing between them ("Co.,Ltd" = "Co Ltd"), case endings (on every
-    Cyrillic word, on the last Georgian word), word boundaries except next to Chinese or
+    punctuation or spacing between them ("Co.,Ltd" = "Co Ltd"), Russian adjectives in any
+    case, a case ending on the last word, word boundaries except next to Chinese or
     Japanese."""
     words = list(name_tokens(text, strip_legal=strip_legal))
     if not words:
@@ -380,18 +369,17 @@ def term_pattern(text: str, *, inflect: bool = True,
     acronyms = _acronyms(text)
     prefixes: list[str] = []
     rests: list[str] = []
-    longest: list[int] = []  # the longest ending of each word
     endings: tuple[str, ...] = ()
     for i, word in enumerate(words):
-        last = i == len(words) - 1
-        prefix, forms = _word_forms(word, word in acronyms, last) if inflect else (word, ())
-        prefixes.append(prefix)
-        longest.append(max(map(len, forms), default=0))
-        if last:
-            endings = forms
-            rests.append("")
+        if not inflect:
+            prefix, rest = word, ""
+        elif i == len(words) - 1:
+            prefix, endings = _last_word(word, word in acronyms)
+            rest = ""
         else:
-            rests.append("(?:" + "|".join(map(re.escape, forms)) + ")" if forms else "")
+            prefix, rest = _leading_word(word, word in acronyms)
+        prefixes.append(prefix)
+        rests.append(rest)
     # anchor on the longest fixed piece: "railway" rather than "china" in "China Railway
     # Group" means fewer automaton hits to verify
     at = max(range(len(words)), key=lambda i: (len(prefixes[i]), -i))
@@ -401,8 +389,8 @@ def term_pattern(text: str, *, inflect: bool = True,
     return TermPattern(
         anchor=prefixes[at], before=before, after=after, endings=endings,
         bounded_left=not unspaced(words[0][0]), bounded_right=not unspaced(words[-1][-1]),
-        # a word, its longest ending, and room for punctuation between words
-        reach=sum(len(prefixes[i]) + longest[i] + 12 for i in range(at)),
+        # a word, its longest adjective ending, and room for punctuation between words
+        reach=sum(len(prefixes[i]) + 3 + 12 for i in range(at)),
     )
 
 
