@@ -4,6 +4,7 @@ tests/cases/match.yaml; their keys are the test ids."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +208,40 @@ def test_fold_maps_every_folded_character_back_when_length_changes() -> None:
     assert ends[4] == ends[5] == at + 1
 
 
+def test_fold_agrees_with_folding_one_character_at_a_time() -> None:
+    """fold() folds the runs between characters that change length (№, ß, ﬁ, и + ◌̆) in one
+    call: the same as folding every character (with its combining marks) on its own."""
+    import random
+    import unicodedata
+
+    from monitor.names import _fold_chars
+
+    def one_at_a_time(text: str) -> tuple[str, list[int], list[int]]:
+        out, starts, ends, i = [], [], [], 0
+        while i < len(text):
+            j = i + 1
+            while j < len(text) and unicodedata.combining(text[j]):
+                j += 1
+            piece = _fold_chars(text[i:j])
+            out.append(piece)
+            starts += [i] * len(piece)
+            ends += [j] * len(piece)
+            i = j
+        return "".join(out), starts, ends
+
+    rng = random.Random(1)
+    odd = [*"ßﬁ№…½Ｎ，\u0306\u0301\u0308ᄀ가\u1161\u11a8ㅏ\u0f73\u0f71İΐ", "😀", "\U0001d400"]
+    plain = [*"abc XYZ.,-«»\n\tхуавейКИЁ ნუქტექი 华为"]
+    for _ in range(3000):
+        text = "".join(rng.choice(odd) if rng.random() < 0.2 else rng.choice(plain)
+                       for _ in range(rng.randint(1, 30)))
+        folded, starts, ends = fold(text)
+        if starts is None:
+            assert folded == one_at_a_time(text)[0]
+        else:
+            assert (folded, starts, ends) == one_at_a_time(text), repr(text)
+
+
 def test_fold_keeps_combining_marks_with_their_base() -> None:
     text = "Хуавеи\u0306 builds"
     folded, starts, ends = fold(text)
@@ -267,6 +302,65 @@ def test_text_with_ligatures_and_full_width_punctuation_keeps_offsets() -> None:
     assert [m.found for m in matches] == ["华为", "Ｈｕａｗｅｉ", "Хуавея"]
     for m in matches:
         check_offsets(m, text)
+
+
+# -- the fast ways of folding agree with fold() -------------------------------------------------
+
+TRICKY = [
+    "The supplier is Nuctech’s “subsidiary” — Nuctech Co.—Ltd… said NUCTECH\u2009CO.,\u2009LTD",
+    "Škoda Transportation and ŠKODA TRANSPORTATION; Société Générale, SOCIÉTÉ GÉNÉRALE",
+    "Łódź Tech (ŁÓDŹ TECH) and İş Bankası, IŞ BANKASI; Straße Bau, STRASSE BAU",
+    "Łódź Tech and ŁÓDŹ TECH won; Škoda’s bid",
+    "Банк Société Générale и SOCIÉTÉ GÉNÉRALE, Škoda в Москве",
+    "Заявление Ираклия Кобахидзе и «ХУАВЕЯ»; Ёлкин, ЁЛКИНЫМ, Хуавеи\u0306, № 5",
+    "ΟΤΕ ΣΥΣΤΗΜΑΣ και ο ΟΤΕ Σύστημας; ᲜᲣᲥᲢᲔᲥᲘ და ნუქტექის 😀 Nuctech",
+    "公司名称：ＨＵＡＷＥＩ，华为技术有限公司\U00020000；ﬁnal Nuctech²",
+    "Қазақтелеком ҚАЗАҚТЕЛЕКОМНЫҢ and Ꭰ CHEROKEE, ꭰ cherokee‿x",
+]
+TRICKY_WATCHES = [
+    *WATCHES, Watch(name="Skoda Transportation"), Watch(name="Société Générale"),
+    Watch(name="Łódź Tech"), Watch(name="İş Bankası"), Watch(name="Straße Bau"),
+    Watch(name="ΟΤΕ Σύστημα"), Watch(name="Қазақтелеком"), Watch(name="Ёлкин"),
+    Watch(name="Irakli Kobakhidze", aliases=["Ираклий Кобахидзе"]), Watch(name="Ꭰ Cherokee"),
+]
+
+
+@functools.cache
+def tricky_matcher() -> Matcher:
+    return Matcher(TRICKY_WATCHES)
+
+
+@pytest.mark.parametrize("text", TRICKY + [case["text"] for case in CASES["cases"].values()])
+def test_fast_folding_finds_what_fold_finds(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fold_narrow (Latin-1 text, bytes.translate) and fold_wide (str.lower, accents and
+    casefold-only letters found by the automaton) give the matches that the slow path through
+    fold() gives, offsets and snippets included."""
+    fast = tricky_matcher().match_text("body", text)
+    import monitor.match
+
+    monkeypatch.setattr(monitor.match, "fold_narrow", lambda text: None)
+    monkeypatch.setattr(monitor.match, "fold_wide", lambda text, full=False: None)
+    assert tricky_matcher().match_text("body", text) == fast
+
+
+def test_fast_folding_markers_cover_every_character() -> None:
+    """Every letter that str.lower leaves and str.casefold changes is a CASEFOLD_ONLY marker;
+    every accented letter that lower or casefold leaves is an ACCENTED one (ё aside: fold_wide
+    replaces it); the punctuation that fold_wide skips in its NFKC check is no _COMPAT."""
+    from monitor.names import _ACCENTS, _COMPAT, _PLAIN_UNNORMALISED, ACCENTED, CASEFOLD_ONLY
+
+    assert not _COMPAT.search(_PLAIN_UNNORMALISED)
+    casefold_only, accented = set(CASEFOLD_ONLY), set(ACCENTED)
+    for code in range(0x110000):
+        if 0xD800 <= code < 0xE000:
+            continue
+        ch = chr(code)
+        lower, folded = ch.lower(), ch.casefold()
+        if len(lower) == 1 and lower not in casefold_only:
+            assert lower == folded, hex(code)
+        for left in {lower, folded}:
+            if len(left) == 1 and ord(left) in _ACCENTS and left != "ё":
+                assert left in accented or left in casefold_only, hex(code)
 
 
 # -- tenders ----------------------------------------------------------------------------------

@@ -3,13 +3,17 @@
 Pure functions and tables that `monitor.match` compiles a watch list with. Nothing here scans
 text; everything here decides what a term's pattern is.
 
-- `fold` / `fold_fast`: the one normalisation of aliases and text (NFKC, case folding, ё = е,
-  Latin diacritics dropped), with maps back to the original offsets when lengths change.
+- `fold`: the one normalisation of aliases and text (NFKC, case folding, ё = е, Latin
+  diacritics dropped), with maps back to the original offsets when lengths change;
+  `fold_narrow` / `fold_wide` / `strip_accents`: the same for text to scan, one to one and
+  a few times faster, with `ACCENTED` and `CASEFOLD_ONLY`, the letters the matcher's
+  automaton looks for to know when a text needs more.
 - `name_tokens`: an alias as folded words, legal forms (LLC, ООО, შპს, 有限公司) stripped from
   its edges.
 - `term_pattern`: the regular expression a term is verified with at an automaton hit, and the
-  literal anchor the automaton looks for: words joined by any punctuation or spacing, the last
-  word with the case endings of its script, word boundaries where the script has them.
+  literal anchor the automaton looks for: words joined by any punctuation or spacing, case
+  endings (every word of a Cyrillic name, the last of a Georgian one), word boundaries where the
+  script has them.
 - `transliterations`: Latin <-> Cyrillic <-> Georgian spellings generated for a name.
 """
 
@@ -19,15 +23,20 @@ import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
+    "ACCENTED",
+    "CASEFOLD_ONLY",
     "WORD",
     "TermPattern",
     "fold",
+    "fold_narrow",
+    "fold_wide",
     "legal_tail",
-    "fold_fast",
     "name_tokens",
     "script_of",
+    "strip_accents",
     "term_pattern",
     "transliterations",
     "unspaced",
@@ -55,26 +64,17 @@ _ACCENTS.update({ord(k): v for k, v in {"ø": "o", "ł": "l", "đ": "d", "ı": "
                                          "ŧ": "t", "ё": "е"}.items()})
 
 
-def _compat_class() -> str:
-    """A regex class of the characters NFKC changes into letters or digits, and combining
-    marks (BMP, plus mathematical and enclosed alphanumerics)."""
-    codes = [c for c in range(0x80, 0x10000) if not 0xD800 <= c < 0xE000 and (
-        unicodedata.combining(chr(c))
-        or (unicodedata.normalize("NFKC", chr(c)) != chr(c)
-            and any(x.isalnum() for x in unicodedata.normalize("NFKC", chr(c)))))]
+def _char_class(codes: list[int]) -> str:
+    """A regex class of code points."""
     ranges: list[list[int]] = []
     for code in codes:
         if ranges and ranges[-1][1] == code - 1:
             ranges[-1][1] = code
         else:
             ranges.append([code, code])
-    ranges += [[0x1D400, 0x1D7FF], [0x1F100, 0x1F1FF]]
     return "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" if b > a
                          else re.escape(chr(a)) for a, b in ranges) + "]"
 
-
-_COMPAT = re.compile(_compat_class())
-_ACCENTED = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_ACCENTS)) + "]")
 
 _FOLD_TABLE = str.maketrans(
     {
@@ -89,8 +89,52 @@ _FOLD_TABLE = str.maketrans(
 )
 
 
+_FOLDED = {chr(k): v for k, v in _FOLD_TABLE.items()}
+_FOLDABLE = re.compile(_char_class(sorted(_FOLD_TABLE)))
+
+
 def _fold_chars(chars: str) -> str:
-    return unicodedata.normalize("NFKC", chars).casefold().translate(_FOLD_TABLE)
+    # a regex pass with a call per change beats str.translate with a dict (a lookup per
+    # character) on any text with few quotes, dashes and accents
+    return _FOLDABLE.sub(lambda found: _FOLDED[found.group()],
+                         unicodedata.normalize("NFKC", chars).casefold())
+
+
+def _classes() -> tuple[str, str]:
+    """Two regex classes, from one pass over the BMP:
+
+    - compat: the characters NFKC changes into letters or digits, and combining marks (plus
+      the mathematical and enclosed alphanumerics);
+    - uneven: what `fold` must fold on its own: a character whose fold is not one character,
+      a combining mark, one that composes with the character before it (a Hangul vowel),
+      one whose NFKD starts with such, and everything beyond the BMP."""
+    seconds = {0x1161 + i for i in range(21)} | {0x11A8 + i for i in range(27)}  # Hangul V, T
+    for code in range(0x80, 0x30000):
+        parts = unicodedata.decomposition(chr(code)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            seconds.add(int(parts[1], 16))
+    compat: list[int] = []
+    uneven: list[int] = []
+    for code in range(0x80, 0x10000):
+        if 0xD800 <= code < 0xE000:
+            continue
+        ch = chr(code)
+        normal = unicodedata.normalize("NFKC", ch)
+        combining = unicodedata.combining(ch)
+        if combining or (normal != ch and any(x.isalnum() for x in normal)):
+            compat.append(code)
+        first = unicodedata.normalize("NFKD", ch)[:1]
+        # (the translate step of _fold_chars is one to one)
+        if (combining or code in seconds or len(normal.casefold()) != 1
+                or unicodedata.combining(first) or ord(first) in seconds):
+            uneven.append(code)
+    return (_char_class(compat)[:-1] + "\U0001d400-\U0001d7ff\U0001f100-\U0001f1ff]",
+            _char_class(uneven)[:-1] + "\U00010000-\U0010ffff]")
+
+
+_COMPAT_CLASS, _UNEVEN_CLASS = _classes()
+_COMPAT = re.compile(_COMPAT_CLASS)
+_UNEVEN = re.compile(_UNEVEN_CLASS)
 
 
 def fold(text: str) -> tuple[str, list[int] | None, list[int] | None]:
@@ -98,48 +142,184 @@ def fold(text: str) -> tuple[str, list[int] | None, list[int] | None]:
     quote, dash and space. Returns the folded text and, when folding changed its length, maps
     from each folded character to the start and end of the original characters it came from
     (None, None means one to one)."""
-    folded = _fold_chars(text)
-    if len(folded) == len(text) and unicodedata.is_normalized("NFKC", text):
-        return folded, None, None
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    i = 0
-    while i < len(text):
-        # a base character with its combining marks folds as one (и + ◌̆ -> й)
+    if unicodedata.is_normalized("NFKC", text):
+        folded = _fold_chars(text)
+        if len(folded) == len(text):
+            return folded, None, None
+    # a character that folds to several (ß, №, ﬁ), or a base with its combining marks
+    # (и + ◌̆ -> й), is folded on its own; the runs between fold one character to one, all
+    # in one call
+    clusters: list[tuple[int, int]] = []
+    at = 0
+    for uneven in _UNEVEN.finditer(text):
+        i = uneven.start()
+        if i < at:
+            continue  # a mark that went with the character before it
+        if i > at and unicodedata.combining(text[i]):
+            i -= 1  # the base of a mark
         j = i + 1
         while j < len(text) and unicodedata.combining(text[j]):
             j += 1
-        piece = _fold_chars(text[i:j])
-        out.append(piece)
-        starts.extend([i] * len(piece))
-        ends.extend([j] * len(piece))
-        i = j
+        clusters.append((i, j))
+        at = j
+    runs = [(a, b) for a, b in zip([0] + [j for _, j in clusters],
+                                   [i for i, _ in clusters] + [len(text)], strict=True) if a < b]
+    even = iter(_split(_fold_chars("".join(text[a:b] for a, b in runs)), runs))
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    at = 0
+    for i, j in [*clusters, (len(text), len(text))]:
+        if at < i:
+            out.append(next(even))
+            starts.extend(range(at, i))
+            ends.extend(range(at + 1, i + 1))
+        if i < j:
+            piece = _fold_piece(text[i:j])
+            out.append(piece)
+            starts.extend([i] * len(piece))
+            ends.extend([j] * len(piece))
+        at = j
     return "".join(out), starts, ends
 
 
-def fold_fast(text: str) -> tuple[str, bool] | None:
-    """The hot path of `fold` for text to scan: (folded, checked), or None when the text needs
-    the slow path.
+def _split(folded: str, runs: list[tuple[int, int]]) -> list[str]:
+    """`folded` cut back into the runs it was joined from (it folded one to one)."""
+    out = []
+    at = 0
+    for a, b in runs:
+        out.append(folded[at:at + b - a])
+        at += b - a
+    return out
 
-    Folds only what changes letters (NFKC, case, ё, diacritics), one to one, so offsets into the
-    result are offsets into `text`; quotes and dashes are left alone since patterns skip any
-    punctuation between words. This is what keeps matching near the automaton's own speed.
-    `checked` is False when NFKC changed the text but not its length (full-width punctuation in
-    Chinese text, usually one to one): the caller then checks each hit against `fold`."""
+
+@lru_cache(maxsize=4096)
+def _fold_piece(piece: str) -> str:
+    return _fold_chars(piece)
+
+
+def fold_narrow(text: str) -> bytes | None:
+    """`fold` of a text in Latin letters, as ASCII bytes, one per character, so offsets into it
+    are offsets into `text`; None for other text, and for text with a character that folds to
+    more than one (ß, ½) or to a letter outside ASCII (æ).
+
+    Latin-1 text (ASCII, «», é, no-break space) takes one `bytes.translate`, where other text
+    needs `str.lower` and more. Other characters that fold to an ASCII letter (Š, ł), and
+    punctuation (’ “ — …), are first replaced in the text, one `str.replace` per character
+    (English text uses a handful), as long as there are few. Punctuation and symbols outside
+    ASCII become a space or "#": term patterns only ask whether a character is a space, a
+    word character, ".", ",", "-", or none of these."""
+    for _ in range(_MAX_STAND_INS + 1):
+        try:
+            folded = text.encode("latin-1").translate(_NARROW)
+        except UnicodeEncodeError as error:
+            stand_in = _stand_in(text[error.start])
+            if stand_in is None:
+                return None
+            text = text.replace(text[error.start], stand_in)
+            continue
+        return folded if folded.isascii() else None
+    return None
+
+
+_MAX_STAND_INS = 8
+
+
+@lru_cache(maxsize=1024)
+def _stand_in(ch: str) -> str | None:
+    """What `fold_narrow` writes for a character outside Latin-1, or None: it cannot."""
+    folded = ch.casefold().translate(_ACCENTS)
+    if _COMPAT.match(ch) or len(folded) != 1:
+        return None
+    if folded.isascii():
+        return folded
+    return _narrow_class(folded)
+
+
+def _narrow_class(ch: str) -> str | None:
+    """A space for a space, "#" for other punctuation and symbols, None for a word character
+    (which no ASCII character can stand in for)."""
+    if ch.isspace():
+        return " "
+    return None if re.match(r"\w", ch) else "#"
+
+
+def _narrow_table() -> bytes:
+    table = bytearray(256)
+    for code in range(256):
+        ch = chr(code)
+        folded = ch.casefold().translate(_ACCENTS)
+        if _COMPAT.match(ch) or len(folded) != 1:
+            table[code] = 0x80  # not ASCII: fold_narrow gives up on the text
+        elif folded.isascii():
+            table[code] = ord(folded)
+        else:
+            table[code] = ord(_narrow_class(folded) or "\x80")
+    return bytes(table)
+
+
+_NARROW = _narrow_table()
+
+
+def fold_wide(text: str, *, full: bool = False) -> tuple[str, bool] | None:
+    """`fold` of any text, one to one, with Latin accents left on: (folded, checked), or None
+    when the text needs the slow path (ß -> ss changes offsets).
+
+    Folds only what changes letters (NFKC, case, ё), so offsets into the result are offsets
+    into `text`; quotes and dashes are left alone since patterns skip any punctuation between
+    words. Case goes with `str.lower`, a third faster than `str.casefold`: the two differ only
+    on `CASEFOLD_ONLY` letters (ß, ς, Cherokee), which the caller looks for and then folds
+    again with `full`. Looking for accents would cost a regex pass over every text; the
+    matcher's automaton looks for `ACCENTED` letters instead, and only a text with one goes
+    through `strip_accents`. `checked` is False when NFKC changed the text but not its
+    length (full-width letters in Chinese text): the caller then checks each hit against
+    `fold`."""
     normal = text
     checked = True
     # NFKC only where it changes letters or digits (Ｎｕｃｔｅｃｈ, и + ◌̆): full-width punctuation
     # in Chinese text (，：) separates words as it is
-    if not unicodedata.is_normalized("NFKC", text) and _COMPAT.search(text):
+    if not unicodedata.is_normalized("NFKC", text) and _has_compat(text):
         normal = unicodedata.normalize("NFKC", text)
         checked = False
-    folded = normal.casefold()
-    if len(folded) != len(text):  # ß -> ss, ﬁ -> fi: offsets would shift
+    folded = normal.casefold() if full else normal.lower()
+    if len(folded) != len(text):  # ß -> ss, İ -> i̇, ﬁ -> fi: offsets would shift
         return None
-    if not folded.isascii() and _ACCENTED.search(folded):
-        folded = folded.translate(_ACCENTS)
+    if "ё" in folded:  # the accent of Russian text: a C-speed search and replace
+        folded = folded.replace("ё", "е")
     return folded, checked
+
+
+# what NFKC changes in running text that is neither a letter nor a digit: Chinese full-width
+# punctuation, the ideographic and no-break spaces, the ellipsis
+_PLAIN_UNNORMALISED = "，：；！？（）～\u3000\xa0…"
+
+
+def _has_compat(text: str) -> bool:
+    """Whether a text that is not NFKC-normalised has a `_COMPAT` character. When the
+    characters that kept it from being normalised are only the usual punctuation, a few
+    `str.replace` and a second quick check say no, faster than the regex pass (and a
+    combining mark that NFKC leaves as it is then does not make the punctuation change)."""
+    for ch in _PLAIN_UNNORMALISED:
+        if ch in text:
+            text = text.replace(ch, " ")
+            if unicodedata.is_normalized("NFKC", text):
+                return False
+    return _COMPAT.search(text) is not None
+
+
+def strip_accents(folded: str) -> str:
+    """é -> e, š -> s in text that `fold_wide` folded."""
+    return folded.translate(_ACCENTS)
+
+
+# letters that `str.lower` keeps and `str.casefold` changes (all in the BMP)
+CASEFOLD_ONLY = tuple(sorted(
+    ch for ch in map(chr, range(0x10000))
+    if not "\ud800" <= ch <= "\udfff" and ch.lower() == ch != ch.casefold()))
+# the letters `strip_accents` changes, as `fold_wide` leaves them (ё it does itself)
+ACCENTED = tuple(sorted(
+    ch for ch in map(chr, _ACCENTS)
+    if ch != "ё" and ch not in CASEFOLD_ONLY and ch in (ch.lower(), ch.casefold())))
 
 
 # -- scripts and words ----------------------------------------------------------------------------
@@ -259,15 +439,22 @@ def _acronyms(text: str) -> set[str]:
 # -- case endings --------------------------------------------------------------------------------
 #
 # A closed list per script: a name followed by one of these, and then a word boundary, is the
-# name. Endings apply only to the last word of a term of 4 letters or more (Georgian, Cyrillic),
-# so short names and acronyms never match inside other words.
+# name. Only words of 4 letters or more take endings (Georgian, Cyrillic), so short names and
+# acronyms never match inside other words. In Cyrillic every word of a name inflects (Ивана
+# Петрова, Бидзиной Иванишвили, Петра Порошенка); a word before the last takes only the
+# Russian and Ukrainian singular endings, since a person's first name is not plural and
+# Kazakh puts the ending on the last word alone. Georgian, too, declines the last word only
+# (ბიძინა ივანიშვილის).
 
+# Russian and Ukrainian singular endings (with -ым: Петровым, Путиным)
+_CYR_SINGULAR = (
+    "а", "я", "у", "ю", "ом", "ем", "ём", "е", "ы", "и", "ой", "ей", "ою", "ею", "ью",
+    "ым", "ові", "еві", "єві", "і", "ї", "єм", "єю",
+)
 _CYR_NOUN = (
-    # Russian
-    "а", "я", "у", "ю", "ом", "ем", "ём", "е", "ы", "и", "ой", "ей", "ою", "ею", "ов", "ев",
-    "ам", "ям", "ами", "ями", "ах", "ях",
-    # Ukrainian
-    "ові", "еві", "єві", "і", "ї", "ів", "їв", "єм", "єю",
+    *_CYR_SINGULAR,
+    # Russian and Ukrainian plural (Петровых, двух Нуктеков)
+    "ов", "ев", "ам", "ям", "ами", "ями", "ах", "ях", "ых", "ыми", "ів", "їв",
     # Kazakh (both vowel-harmony series, after voiced and voiceless consonants)
     "тың", "тің", "дың", "дің", "ның", "нің", "қа", "ке", "ға", "ге", "ты", "ті", "ды", "ді",
     "ны", "ні", "та", "те", "да", "де", "тан", "тен", "дан", "ден", "нан", "нен", "мен", "бен",
@@ -279,12 +466,13 @@ _CYR_NOUN = (
 _KK_POSSESSIVE = ("ның", "нің", "на", "не", "н", "нда", "нде", "нан", "нен", "мен", "ндағы",
                   "ндегі")
 # Russian/Ukrainian nouns that drop their last letter: Хуавей -> Хуаве-я, корпорация ->
-# корпораци-и, Роснефть -> Роснефт-и
+# корпораци-и, Роснефть -> Роснефт-и, Бидзина -> Бидзин-ой, Петро -> Петр-а (Ukrainian)
 _CYR_DROP = {
     "й": ("й", "я", "ю", "ем", "е", "и", "ев", "ям", "ями", "ях", "ї", "ю", "єм", "єві"),
     "ь": ("ь", "я", "ю", "ем", "е", "и", "ей", "ью", "ям", "ями", "ях", "і", "ів"),
     "я": ("я", "и", "ю", "ей", "ею", "й", "ям", "ями", "ях", "і", "ї", "єю"),
     "а": ("а", "ы", "и", "е", "у", "ой", "ою", "ам", "ами", "ах", "і", "ою"),
+    "о": ("о", "а", "у", "ом", "ові", "е", "і"),
 }
 _CYR_ADJ = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ого", "его", "ому", "ему", "ым", "им",
             "ом", "ем", "ую", "юю", "ою", "ею", "ые", "ие", "ых", "их", "ыми", "ими", "а", "у",
@@ -301,25 +489,40 @@ _ADJ_ENDINGS = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ые", 
 _MIN_INFLECTED = 4  # letters a word needs before it takes endings
 
 
-def _last_word(word: str, acronym: bool) -> tuple[str, tuple[str, ...]]:
-    """(literal prefix, endings that may follow it; () = none, the word as is) for the last
-    word of a term."""
+def _word_forms(word: str, acronym: bool, last: bool) -> tuple[str, tuple[str, ...]]:
+    """(literal prefix, endings that may follow it; () = none, the word as is) for one word of
+    a term; `last` for its last word."""
     script = script_of(word)
-    if acronym or len(word) < _MIN_INFLECTED or script not in ("cyrillic", "georgian"):
+    if acronym or len(word) < _MIN_INFLECTED:
         return word, ()
-    if script == "cyrillic":
-        suffixes = {""} | set(_CYR_NOUN)
-        if word[-1] in "ыі":
-            suffixes |= set(_KK_POSSESSIVE)
-        if word[-1] in _CYR_DROP and len(word) > _MIN_INFLECTED:
-            # the stem is the anchor; the full word is one of its forms
-            return word[:-1], _ordered({word[-1] + s for s in suffixes}
-                                       | set(_CYR_DROP[word[-1]]))
-        return word, _ordered(suffixes)
-    suffixes = {""} | set(_KA_VOWEL)
-    if word[-1] in "იაე":
-        return word[:-1], _ordered({word[-1] + s for s in suffixes} | set(_KA_STEM))
-    return word, _ordered(set(_KA_STEM) | {""})
+    if script == "georgian" and last:
+        suffixes = {""} | set(_KA_VOWEL)
+        if word[-1] in "იაე":
+            return word[:-1], _ordered({word[-1] + s for s in suffixes} | set(_KA_STEM))
+        return word, _ordered(set(_KA_STEM) | {""})
+    if script != "cyrillic":
+        return word, ()
+    if last:
+        endings = set(_CYR_NOUN) | (set(_KK_POSSESSIVE) if word[-1] in "ыі" else set())
+    else:
+        endings = set(_CYR_SINGULAR)
+    stem, forms = word, {""} | endings
+    # a last word keeps a stem of 4 letters (it may be the whole name, and the anchor); a
+    # four-letter first name may drop to 3 (Анн-ы Петровой, Юри-я Иванова), since the
+    # surname after it must follow for a hit
+    if word[-1] in _CYR_DROP and len(word) > _MIN_INFLECTED - (not last):
+        # the stem is the anchor; the full word is one of its forms (and on the last word the
+        # full word takes endings too: Хуавэй-ге)
+        stem = word[:-1]
+        drop = set(_CYR_DROP[word[-1]])
+        forms = ({word[-1] + s for s in forms} | drop) if last else (
+            {word[-1]} | (drop & endings))
+    if len(word) > _MIN_INFLECTED and word.endswith(_ADJ_ENDINGS):
+        # an adjective, or a surname declined like one: Китайской, Зеленского, Толстым
+        between = word[len(word) - 2:len(stem)]
+        stem = word[:-2]
+        forms = {between + s for s in forms} | set(_CYR_ADJ)
+    return stem, _ordered(forms)
 
 
 def _ordered(suffixes: set[str]) -> tuple[str, ...]:
@@ -327,31 +530,43 @@ def _ordered(suffixes: set[str]) -> tuple[str, ...]:
     return tuple(sorted(suffixes, key=lambda s: (-len(s), s)))
 
 
-def _leading_word(word: str, acronym: bool) -> tuple[str, str]:
-    """(literal prefix, regex of its ending) for a word before the last: Russian adjectives
-    agree with the noun (Китайская / Китайской железнодорожной корпорации); everything else
-    is written as is."""
-    if (not acronym and script_of(word) == "cyrillic" and len(word) > _MIN_INFLECTED
-            and word.endswith(_ADJ_ENDINGS)):
-        return word[:-2], "(?:" + "|".join(_ordered(set(_CYR_ADJ))) + ")"
-    return word, ""
-
-
 @dataclass(frozen=True, slots=True)
 class TermPattern:
-    """How to find one term: the automaton looks for `anchor` (a literal of folded text, the
-    longest fixed piece of the term); at a hit, `before` must end right at the anchor and
-    `after` start right after it (regexes; "" when the anchor is the first / last piece),
-    then one of `endings` (longest first; () means none) and word boundaries where
-    `bounded_left` / `bounded_right` say."""
+    """How to find one term: its words as literal `pieces` of folded text (a word that takes
+    endings: its stem), each followed by `rests` (a regex of the endings of a word before the
+    last; "" for none) and the last by one of `endings` (longest first; () means none), any
+    punctuation between words, and word boundaries where `bounded_left` / `bounded_right`
+    say. The automaton looks for piece `at`, the `anchor`; at a hit, `before` must end right
+    at it and `after` start right after it."""
 
-    anchor: str
-    before: str
-    after: str
+    pieces: tuple[str, ...]
+    rests: tuple[str, ...]
     endings: tuple[str, ...]
     bounded_left: bool
     bounded_right: bool
-    reach: int = 0  # how far before the anchor `before` can start (characters)
+    longest: tuple[int, ...]  # the longest ending of each word
+    at: int = 0
+
+    @property
+    def anchor(self) -> str:
+        return self.pieces[self.at]
+
+    @property
+    def before(self) -> str:
+        return "".join(re.escape(p) + r + _SEP
+                       for p, r in zip(self.pieces[:self.at], self.rests[:self.at], strict=True))
+
+    @property
+    def after(self) -> str:
+        return self.rests[self.at] + "".join(
+            _SEP + re.escape(p) + r
+            for p, r in zip(self.pieces[self.at + 1:], self.rests[self.at + 1:], strict=True))
+
+    @property
+    def reach(self) -> int:
+        """How far before the anchor `before` can start: the words, their longest endings,
+        and room for punctuation between words."""
+        return sum(len(self.pieces[i]) + self.longest[i] + 12 for i in range(self.at))
 
 
 _SEP = r"[\W_]+"
@@ -360,37 +575,33 @@ _SEP = r"[\W_]+"
 def term_pattern(text: str, *, inflect: bool = True,
                  strip_legal: bool = True) -> TermPattern | None:
     """The pattern of a term (None when nothing is left to look for): its words with any
-    punctuation or spacing between them ("Co.,Ltd" = "Co Ltd"), Russian adjectives in any
-    case, a case ending on the last word, word boundaries except next to Chinese or
-    Japanese."""
+    punctuation or spacing between them ("Co.,Ltd" = "Co Ltd"), case endings (on every
+    Cyrillic word, on the last Georgian word), word boundaries except next to Chinese or
+    Japanese. Anchored on its longest piece: "railway" rather than "china" in "China Railway
+    Group" means fewer automaton hits to verify."""
     words = list(name_tokens(text, strip_legal=strip_legal))
     if not words:
         return None
     acronyms = _acronyms(text)
-    prefixes: list[str] = []
+    pieces: list[str] = []
     rests: list[str] = []
+    longest: list[int] = []
     endings: tuple[str, ...] = ()
     for i, word in enumerate(words):
-        if not inflect:
-            prefix, rest = word, ""
-        elif i == len(words) - 1:
-            prefix, endings = _last_word(word, word in acronyms)
-            rest = ""
+        last = i == len(words) - 1
+        prefix, forms = _word_forms(word, word in acronyms, last) if inflect else (word, ())
+        pieces.append(prefix)
+        longest.append(max(map(len, forms), default=0))
+        if last:
+            endings = forms
+            rests.append("")
         else:
-            prefix, rest = _leading_word(word, word in acronyms)
-        prefixes.append(prefix)
-        rests.append(rest)
-    # anchor on the longest fixed piece: "railway" rather than "china" in "China Railway
-    # Group" means fewer automaton hits to verify
-    at = max(range(len(words)), key=lambda i: (len(prefixes[i]), -i))
-    pieces = [re.escape(p) + r for p, r in zip(prefixes, rests, strict=True)]
-    before = "".join(piece + _SEP for piece in pieces[:at])
-    after = rests[at] + "".join(_SEP + piece for piece in pieces[at + 1:])
+            rests.append("(?:" + "|".join(map(re.escape, forms)) + ")" if forms else "")
     return TermPattern(
-        anchor=prefixes[at], before=before, after=after, endings=endings,
+        pieces=tuple(pieces), rests=tuple(rests), endings=endings,
         bounded_left=not unspaced(words[0][0]), bounded_right=not unspaced(words[-1][-1]),
-        # a word, its longest adjective ending, and room for punctuation between words
-        reach=sum(len(prefixes[i]) + 3 + 12 for i in range(at)),
+        longest=tuple(longest),
+        at=max(range(len(words)), key=lambda i: (len(pieces[i]), -i)),
     )
 
 
