@@ -48,7 +48,7 @@ def test_demo_finds_what_the_sample_sites_say_and_delivers_one_email(tmp_path: P
     # Georgian, Russian from a windows-1251 page, Kazakh, Chinese; longest alias wins
     assert {"ნუქტექი", "Хиквижн", "Хуавэй", "华为", "China Railway Tunnel Group"} <= texts
     assert "China Railway" not in texts
-    # tenders: Nuctech won by registry id (its name is written "ნუქტექ ჯორჯია"), Hikvision's
+    # tenders: Nuctech won by registry id (its distributor "ენ-ტი-ეს კავკასია"), Hikvision's
     # distributor bid and lost, the paper tender matches nothing
     tenders = {(t["native_id"], t["watch"], t["field"], t["found"]) for t in report["tenders"]}
     assert tenders == {
@@ -64,7 +64,7 @@ def test_demo_finds_what_the_sample_sites_say_and_delivers_one_email(tmp_path: P
     assert message["To"].addresses[0].addr_spec == "investigator@example.org"
     text = message.get_body(("plain",)).get_content()
     assert "ნუქტექი" in text
-    assert "Nuctech won" in text and "> awarded to შპს ნუქტექ ჯორჯია (GE-NAPR:400000101)" in text
+    assert "Nuctech won" in text and "> awarded to შპს ენ-ტი-ეს კავკასია (GE-NAPR:400000101)" in text
     assert "Hikvision bid and lost (awarded to შპს სეიფ სითი (GE-NAPR:400000404))" in text
     assert "<mark" in Path(html).read_text("utf-8")
     assert (tmp_path / "state" / "demo" / "monitor.db").exists()

@@ -487,6 +487,8 @@ _KA_STEM = ("ი", "ის", "ს", "ით", "მა", "ად", "ო", "ში
             "ები", "ების", "ებს", "ებმა", "ებით", "ებში", "ებთან", "ებზე", "ებისთვის")
 _ADJ_ENDINGS = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ые", "ие")
 _MIN_INFLECTED = 4  # letters a word needs before it takes endings
+# letters a Georgian name ending in consonant + ი needs for its bare stem to count
+_MIN_KA_BARE = 5
 
 
 def _word_forms(word: str, acronym: bool, last: bool) -> tuple[str, tuple[str, ...]]:
@@ -498,7 +500,12 @@ def _word_forms(word: str, acronym: bool, last: bool) -> tuple[str, tuple[str, .
     if script == "georgian" and last:
         suffixes = {""} | set(_KA_VOWEL)
         if word[-1] in "იაე":
-            return word[:-1], _ordered({word[-1] + s for s in suffixes} | set(_KA_STEM))
+            stem_endings = set(_KA_STEM)
+            if word[-1] == "ი" and word[-2] not in _VOWELS and len(word) > _MIN_KA_BARE:
+                # a foreign name's nominative -ი drops inside a compound name ("შპს
+                # ნუქტექ ჯორჯია"): the bare stem counts when it is long enough
+                stem_endings.add("")
+            return word[:-1], _ordered({word[-1] + s for s in suffixes} | stem_endings)
         return word, _ordered(set(_KA_STEM) | {""})
     if script != "cyrillic":
         return word, ()
