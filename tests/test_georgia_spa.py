@@ -336,6 +336,22 @@ def test_list_winner_line_names_the_winner_when_no_bid_is_highlighted() -> None:
     assert record.award_value == 3987500.0
 
 
+def test_list_winner_line_without_line_break_tags_names_the_winner() -> None:
+    # the portal writes the status paragraph's lines (contract status, winner, bidder count)
+    # as one text node broken by newlines only, not by <br/>
+    spider = make_spider(cursor="2025-03-09")
+    search = first_search(spider)
+    results = list(spider.parse_search(respond(search, "search-winner-lines.html"),
+                                       **search.cb_kwargs))
+    plain_bids = page("georgia_spa/app_bids-closed.html").replace(b' class="activebid1"', b"")
+
+    done = answer(spider, requests_of(results), {"app_bids": plain_bids})
+
+    [record] = records_of(done)
+    assert [(w.name, w.id) for w in record.winners] == [(NUCTECH, "404612288")]
+    assert record.award_value == 3987500.0
+
+
 def test_no_winner_before_the_status_says_one_was_chosen() -> None:
     evaluating = page("georgia_spa/app_main-awarded.html").replace(b"stat140", b"stat40")
 

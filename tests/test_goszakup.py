@@ -326,6 +326,42 @@ def test_a_supplier_the_registry_does_not_know_wins_by_its_bin() -> None:
     assert [(w.name, w.registry_id) for w in record.winners] == [("", "KZ-BIN:180640027731")]
 
 
+def test_a_supplier_the_registry_answers_with_an_empty_list_wins_by_its_bin() -> None:
+    # the live API answers an unknown BIIN with HTTP 200 and `[]`, not 404
+    spider = make_spider()
+    results, _ = chain(spider.announcement_request("15734021"), AWARDED, LOTS, CONTRACTS,
+                       page("goszakup/subject-unknown.json"))
+
+    [record] = records_of(results)
+    assert [(w.name, w.registry_id) for w in record.winners] == [("", "KZ-BIN:180640027731")]
+    assert spider.errors == []
+
+
+def test_contracts_per_lot_add_up_and_one_cancelled_before_signing_names_no_winner() -> None:
+    # real contracts: parent_id 0, ref_contract_cancel_id 0 unless cancelled; the second
+    # lot's first supplier never signed (sign_date null, cancelled) and the runner-up did
+    results, urls = chain(make_spider().announcement_request("15734021"), AWARDED, LOTS,
+                          fixture("contracts-by-lot.json"), SUBJECT)
+
+    assert urls[-1] == f"{API}/v3/subject/biin/180640027731"  # the refused supplier: never
+    [record] = records_of(results)
+    assert [w.id for w in record.winners] == ["180640027731"]
+    assert record.award_value == 408500000.0
+    assert record.contract_date == "2025-04-10T11:25:03+05:00"
+
+
+def test_dates_before_march_2024_are_astana_time_utc_plus_6() -> None:
+    old = {**AWARDED, "publish_date": "2023-05-02 09:15:00", "end_date": "2024-02-29 18:00:00",
+           "itogi_date_public": "2024-03-01 10:00:00"}
+    results, _ = chain(make_spider().announcement_request("15734021"), old, LOTS, CONTRACTS,
+                       SUBJECT)
+
+    record = normalise_tender(records_of(results)[0])
+    assert record.published == "2023-05-02T03:15:00+00:00"
+    assert record.deadline == "2024-02-29T12:00:00+00:00"
+    assert record.award_date == "2024-03-01T05:00:00+00:00"  # UTC+5 from 1 March 2024
+
+
 def test_unchanged_announcement_is_counted_not_read_again() -> None:
     stamp = normalise_stamp("2025-04-10T11:25:40+05:00")
     spider = make_spider(stamps={NUMBER: str(stamp)})

@@ -78,6 +78,9 @@ _SHOW_APP = re.compile(r"ShowApp\(\s*(\d+)")
 _WHEN = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:\s+(\d{1,2}):(\d{2}))?")
 _MONEY = re.compile(r"\d[\d`'’\s,]*(?:\.\d+)?")
 _CPV = re.compile(r"\b(\d{8})\b")
+# a search row's winner line; the contract status may come before it and the bidder count
+# after it on the same line
+_ROW_WINNER = re.compile(r"(?:^|\s)გამარჯვებული\s*:\s*(.+?)(?:\s+მონაწილეთა რაოდენობა\b.*)?$")
 # what PHP prints instead of a fragment: "[8] Undefined index: lang :: .../controller.php -
 # Line:8" (a lost session), "Undefined offset" (an unknown app_id), fatal errors
 _PHP_ERROR = re.compile(r"Undefined (?:index|offset|variable)|(?:Fatal|Parse) error|"
@@ -370,11 +373,8 @@ class GeorgiaSpa(PortalSpider):
             if not self.take_article():
                 return seen, details, False
             self.fetched_ids.add(app_id)
-            status = [" ".join(t.split()) for t in row.css("p.status::text").getall()]
-            winner = next((s.split(":", 1)[1].strip() for s in status
-                           if s.startswith("გამარჯვებული") and ":" in s), None)
             tender = _Tender(app_id=app_id, day=day.isoformat(), number=number, code=code,
-                             row_winner=winner or None)
+                             row_winner=_row_winner(row))
             details.append(self.main_request(self.controller(action="app_main", app_id=app_id),
                                              tender))
         return seen, details, True
@@ -776,6 +776,18 @@ def _cell(rows: dict[str, Selector], labels: tuple[str, ...],
             return rows[label]
     if contains:
         return next((cell for label, cell in rows.items() if contains in label), None)
+    return None
+
+
+def _row_winner(row: Selector) -> str | None:
+    """The search row's "გამარჯვებული: <name>" line. The status paragraph's lines (contract
+    status, winner, "მონაწილეთა რაოდენობა - N") are split by <br/> in some rows and only by
+    line breaks inside one text node in others, so the text is split on both."""
+    for text in row.css("p.status::text").getall():
+        for line in text.splitlines():
+            match = _ROW_WINNER.search(" ".join(line.split()))
+            if match:
+                return match.group(1)
     return None
 
 

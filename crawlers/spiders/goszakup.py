@@ -22,9 +22,11 @@ from monitor.tender import normalise_stamp
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
-# the portal writes local time without an offset; Kazakhstan has one zone, UTC+5, since
-# 2024-03-01 (Astana and Almaty were UTC+6 before)
+# the portal writes local time (Astana's) without an offset; Kazakhstan has one zone, UTC+5,
+# since 2024-03-01 00:00; Astana was UTC+6 before, and records keep their old times
 KZ_TIME = timezone(timedelta(hours=5))
+KZ_TIME_BEFORE = timezone(timedelta(hours=6))
+KZ_ZONE_CHANGE = datetime(2024, 3, 1)
 DEVELOPER_DOCS = "https://goszakup.gov.kz/ru/developer/ows_v3"
 # journal entries of other services (plans, subjects, ...) a walk may skip before a run that
 # recognised none of its entries is reported as a changed journal
@@ -111,9 +113,11 @@ class Goszakup(PortalSpider):
       Statuses are ref_buy_status codes (`published`, `complete`, `refusal.cancelled`, ...);
       ids not listed in the docs are kept as `ref_buy_status_id:<id>`, as are unknown
       procurement methods and lot statuses. Contract statuses are not documented: every
-      contract not marked `deleted` makes its supplier a winner. Bids (`/v3/trd-app`) are not
-      read, so bidders are the winners. Journal entries of other services (plans, subjects,
-      acts, ...) and deletions are skipped. Dates are taken as UTC+5.
+      contract not marked `deleted`, and not cancelled before it was signed, makes its
+      supplier a winner. A supplier the registry does not know (404, or the live API's
+      HTTP 200 `[]`) wins by its BIIN alone. Bids (`/v3/trd-app`) are not read, so bidders
+      are the winners. Journal entries of other services (plans, subjects, acts, ...) and
+      deletions are skipped. Dates are Astana time: UTC+5 from 2024-03-01, UTC+6 before.
     Docs
       https://goszakup.gov.kz/ru/developer/ows_v3
     """
@@ -461,7 +465,8 @@ class Goszakup(PortalSpider):
                       lots: list[dict[str, Any]],
                       contracts: list[dict[str, Any]]) -> Iterator[Any]:
         """Expects a participant from /v3/subject/biin/{biin}: `{"pid", "bin", "iin",
-        "name_ru", "name_kz", "full_name_ru", ...}` (404: not in the registry)."""
+        "name_ru", "name_kz", "full_name_ru", ...}`; not in the registry: 404, or (as the
+        live API answers) HTTP 200 with an empty list `[]`."""
         self.suppliers[biin] = ""
         if response.status == 404:
             self.fetched += 1
@@ -473,7 +478,9 @@ class Goszakup(PortalSpider):
             # a list page instead of the object: its first entry
             subject = (next(iter(dicts(data.get("items"))), None)
                        if isinstance(data, dict) and "items" in data else data)
-            if isinstance(subject, dict) and "name_ru" in subject:
+            if data == [] or subject is None:
+                pass  # an unknown BIIN (or an empty page): the supplier wins by its BIIN
+            elif isinstance(subject, dict) and "name_ru" in subject:
                 self.suppliers[biin] = str(subject.get("name_ru") or subject.get("full_name_ru")
                                            or subject.get("name_kz") or "")
             else:
@@ -539,7 +546,7 @@ class Goszakup(PortalSpider):
         """An announcement with its lots and contracts as a record (not yet normalised)."""
         status_id = _int(buy.get("ref_buy_status_id"))
         method_id = _int(buy.get("ref_trade_methods_id"))
-        signed = [c for c in contracts if not _truthy(c.get("deleted"))]
+        signed = [c for c in dicts(contracts) if _awarding(c)]
         winners = [Organisation(name=self.suppliers.get(biin, ""), id=biin, scheme=self.scheme)
                    for biin in _winner_biins(contracts)]
         # additional agreements (parent_id set) restate their contract's sum
@@ -623,7 +630,9 @@ def _when(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(str(value).strip())
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=KZ_TIME)
+    if parsed.tzinfo:
+        return parsed
+    return parsed.replace(tzinfo=KZ_TIME if parsed >= KZ_ZONE_CHANGE else KZ_TIME_BEFORE)
 
 
 def _iso(value: Any) -> str | None:
@@ -655,10 +664,20 @@ def _truthy(value: Any) -> bool:
 
 
 def _winner_biins(contracts: list[dict[str, Any]]) -> list[str]:
-    """The suppliers' BIN/IIN of the contracts not deleted, once each, in order."""
+    """The suppliers' BIN/IIN of the contracts that award (`_awarding`), once each, in order."""
     return list(dict.fromkeys(
         str(c["supplier_biin"]).strip() for c in dicts(contracts)
-        if c.get("supplier_biin") and not _truthy(c.get("deleted"))))
+        if c.get("supplier_biin") and _awarding(c)))
+
+
+def _awarding(contract: dict[str, Any]) -> bool:
+    """Whether a contract names a winner: not deleted, and not cancelled before it was ever
+    signed (real contracts carry `ref_contract_cancel_id` 0, or a reason's id once cancelled;
+    one the supplier never signed, `sign_date` null, was refused, not won)."""
+    if _truthy(contract.get("deleted")):
+        return False
+    cancelled = _int(contract.get("ref_contract_cancel_id")) not in (None, 0)
+    return not (cancelled and not contract.get("sign_date"))
 
 
 def _classify(entry: dict[str, Any]) -> tuple[str | None, str | None]:
