@@ -34,12 +34,19 @@ from werkzeug import Response as WsgiResponse
 import crawlers.settings
 from crawlers.middlewares import RetryAfterMiddleware
 from crawlers.spiders import SPIDERS, Ted, spider_for
-from crawlers.spiders.ted import merge, name_clauses, registry_id, texts, watch_names
+from crawlers.spiders.ted import (
+    _money,
+    merge,
+    name_clauses,
+    registry_id,
+    texts,
+    watch_names,
+)
 from monitor.config import parse_config
 from monitor.crawl import crawl
 from monitor.models import Organisation, PortalCursor, TenderLot, TenderRecord
 from monitor.store import Store
-from monitor.tender import normalise_tender
+from monitor.tender import diff_tenders, normalise_tender
 
 PROJECT_SETTINGS = {k: getattr(crawlers.settings, k) for k in dir(crawlers.settings) if k.isupper()}
 API = "https://api.ted.europa.eu/v3/notices/search"
@@ -47,6 +54,11 @@ BATCH_1 = json.loads(page("ted/batch-1.json"))
 BATCH_2 = json.loads(page("ted/batch-2.json"))
 BATCH_END = json.loads(page("ted/batch-end.json"))
 AWARD = json.loads(page("ted/award.json"))
+# the shapes of real responses: several winners whose ids TED lists in another order than
+# their names, TED's -1 for a value not given, a sole winner with two ids (IČO and DIČ),
+# and a contract modification that names no winner
+REAL_SHAPES = json.loads(page("ted/real-shapes.json"))
+MODIFICATION = json.loads(page("ted/modification.json"))
 LT_CALL, PL_AWARD = BATCH_1["notices"]
 [EE_AWARD] = BATCH_2["notices"]
 [LT_AWARD] = AWARD["notices"]
@@ -184,6 +196,14 @@ def test_first_run_asks_for_the_last_30_days_oldest_first_with_iteration_paging(
     assert big["limit"] <= 250 and big["limit"] * len(big["fields"]) <= 10_000
 
 
+def test_batch_size_counts_the_links_ted_always_sends_as_a_field() -> None:
+    spider = make_spider({"page_size": 1000})
+    spider.fields = tuple(f"field-{n}" for n in range(59))  # type: ignore[misc]
+
+    # 10,000 notices x fields a batch, `links` included: 10,000 // 60
+    assert spider.limit == 166
+
+
 def test_since_backfills_from_that_date() -> None:
     body = sent(start(make_spider({"since": "2024-11-05"})))
 
@@ -276,6 +296,72 @@ def test_notice_without_procedure_identifier_is_keyed_by_publication_number() ->
     # winner-country without winner-identifier: no id to pair
     assert record.winners == (Organisation("Hangzhou Hikvision Digital Technology Co., Ltd."),)
     assert (record.award_value, record.award_currency) == (612480.0, "EUR")
+
+
+def test_several_winners_get_ids_only_from_the_tenderer_lists() -> None:
+    spider = make_spider()
+    request = start(spider)
+
+    by_tenderers, unpaired, _ = (normalise_tender(r) for r in records_of(
+        spider.parse_search(respond(request, REAL_SHAPES))))
+
+    # winner-identifier lists Beta's id first, the names list Alfa first: the tenderer
+    # lists (organisation by organisation) say whose id is whose
+    assert by_tenderers.winners == (
+        Organisation("Alfa Servis s.r.o.", "CZ12345679", "EU-VAT"),
+        Organisation("Beta Trade a.s.", "27654321", "CZ-NAT"))
+    assert [b.registry_id for b in by_tenderers.bidders] == [
+        "CZ-NAT:27654321", "EU-VAT:CZ12345679", "CZ-NAT:25512345"]
+    assert by_tenderers.buyer == Organisation("Generální ředitelství cel", "71214011", "CZ-NAT")
+    assert (by_tenderers.award_value, by_tenderers.award_currency) == (725000.0, "CZK")
+    # without tenderer lists nothing says whose id is whose: none is guessed
+    assert unpaired.winners == (Organisation("Delta Sp. z o.o."), Organisation("Epsilon S.A."))
+    # "total-value": -1 is "not given": the notice's result value is used
+    assert (unpaired.award_value, unpaired.award_currency) == (1234567.8, "PLN")
+
+
+def test_a_sole_winner_gets_its_first_identifier_and_sums_are_to_the_cent() -> None:
+    spider = make_spider()
+    request = start(spider)
+
+    record = normalise_tender(records_of(spider.parse_search(respond(request,
+                                                                     REAL_SHAPES)))[2])
+
+    # two ids of one company (IČO, DIČ), one country: the first one is its register id
+    assert record.winners == (Organisation("Zeta Systems s.r.o.", "51234567", "SK-NAT"),)
+    assert record.buyer == Organisation("Finančné riaditeľstvo Slovenskej republiky",
+                                        "42499500", "SK-NAT")
+    assert (record.award_value, record.award_currency) == (3000.3, "EUR")
+    assert (record.value, record.status) == (3100.0, "awarded")
+
+
+@pytest.mark.parametrize(
+    ("amounts", "expected"),
+    [(-1, (None, None)), (["-1", "-1"], (None, None)), (["0.1", "0.2"], (0.3, "EUR")),
+     ("531315.0000", (531315.0, "EUR"))],
+    ids=["-1 sentinel", "-1 per lot", "sum to the cent", "string"],
+)
+def test_money_reads_teds_minus_one_as_no_value(amounts: Any,
+                                                 expected: tuple[Any, Any]) -> None:
+    assert _money(amounts, ["EUR"]) == expected
+
+
+def test_a_contract_modification_without_winners_keeps_the_award() -> None:
+    spider = make_spider()
+    awarded = normalise_tender(records_of(spider.parse_search(respond(start(spider),
+                                                                      REAL_SHAPES)))[2])
+    again = make_spider(stamps={awarded.native_id: awarded.modified or ""})
+    again.load_records([awarded.to_dict()])
+
+    [record] = records_of(again.parse_search(respond(start(again), MODIFICATION)))
+    record = normalise_tender(record)
+
+    assert (record.native_id, record.status) == (awarded.native_id, "modified")
+    assert record.winners == awarded.winners
+    assert (record.award_value, record.award_currency) == (3000.3, "EUR")
+    # the change of status is all that happened: no winner_changed, no award value change
+    assert [(e.kind, e.field) for e in diff_tenders(awarded, record)] == [
+        ("status_changed", "status")]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -37,10 +38,10 @@ FIELDS = (
     "organisation-identifier-tenderer", "organisation-country-tenderer",
     "classification-cpv", "estimated-value-proc", "estimated-value-cur-proc",
     "estimated-value-lot", "estimated-value-cur-lot", "total-value", "total-value-cur",
-    "tender-value", "tender-value-cur", "deadline-receipt-tender-date-lot",
-    "deadline-receipt-tender-time-lot", "deadline-receipt-request-date-lot",
-    "deadline-receipt-request-time-lot", "winner-decision-date", "contract-conclusion-date",
-    "identifier-lot", "title-lot",
+    "result-value-notice", "result-value-cur-notice", "tender-value", "tender-value-cur",
+    "deadline-receipt-tender-date-lot", "deadline-receipt-tender-time-lot",
+    "deadline-receipt-request-date-lot", "deadline-receipt-request-time-lot",
+    "winner-decision-date", "contract-conclusion-date", "identifier-lot", "title-lot",
 )
 
 # the API's limits: notices per batch, and notices x fields per batch
@@ -95,14 +96,17 @@ class Ted(PortalSpider):
       Notices without one (older TED-schema notices) are one record each, keyed by
       publication number (123456-2025). A later notice of a procedure keeps what it leaves
       out from the earlier ones (estimated value, deadline, first publication date), and one
-      that awards only some of the lots adds its winners to those of the other lots.
+      that awards only some of the lots adds its winners to those of the other lots; one
+      that names no winner (a contract modification, a result for lots left unawarded)
+      keeps the award.
       Fields: title (`notice-title`, English), description (`description-proc`), buyer
-      (`buyer-name`, `buyer-identifier`), winners (`winner-name` with `winner-identifier`
-      and `winner-country` where the counts pair up), bidders (`organisation-name-tenderer`
-      and the winners), CPV codes (`classification-cpv`), estimated value
-      (`estimated-value-proc`, else the lots' sum), awarded value (`total-value`, else the
-      winning tenders' sum), the earliest tender (else request) deadline, award and contract
-      dates, lots, one document per notice read, and the notice's English page as `url`.
+      (`buyer-name`, `buyer-identifier`), winners (`winner-name`; identifiers: see Caveats),
+      bidders (`organisation-name-tenderer` and the winners), CPV codes
+      (`classification-cpv`), estimated value (`estimated-value-proc`, else the lots' sum),
+      awarded value (`total-value`, else `result-value-notice`, else the winning tenders'
+      sum; TED's -1 for "not given" is no value), the earliest tender (else request)
+      deadline, award and contract dates, lots, one document per notice read, and the
+      notice's English page as `url`.
       TED's dates without a time (publication, award, contract) are kept as that calendar
       day at 00:00 UTC; deadlines have their time and zone.
       Status: `planned`, `announced` (contract notices and their corrections), `awarded`
@@ -131,9 +135,11 @@ class Ted(PortalSpider):
       (TED rejected the query) and errors sent with HTTP 200 fail that query, with TED's
       message; the other queries still run. TED's `~` matches words, so a search can return
       notices that name a watch only in passing: the watch list's rules decide what counts.
-      Winner and tenderer names are lists per lot while identifiers are per organisation:
-      identifiers are paired with names only where the counts agree. Registry ids of watches
-      are not searched for (TED writes them in too many forms).
+      Winner names are listed per lot, identifiers per organisation, in an order TED does not
+      keep the same as the names' (one organisation may also have two: IČO and DIČ). A sole
+      winner gets its first identifier; several winners get theirs only from the tenderer
+      lists (`organisation-*-tenderer`, paired when their counts agree), else none. Registry
+      ids of watches are not searched for (TED writes them in too many forms).
     Docs
       https://docs.ted.europa.eu/reuse/search-api.html,
       https://docs.ted.europa.eu/api/endpoints/ted-europa-eu.html (the request body),
@@ -212,7 +218,9 @@ class Ted(PortalSpider):
 
     @property
     def limit(self) -> int:
-        return max(1, min(self.page_size, MAX_LIMIT, MAX_FIELDS_PER_BATCH // len(self.fields)))
+        # TED counts the `links` it always sends as one more field
+        return max(1, min(self.page_size, MAX_LIMIT,
+                          MAX_FIELDS_PER_BATCH // (len(self.fields) + 1)))
 
     def build_chains(self) -> list[_Chain]:
         clauses: list[str] = name_clauses(watch_names(self.config.watches), self.name_fields,
@@ -410,12 +418,15 @@ class Ted(PortalSpider):
         number = str(notice["publication-number"]).strip()
         procedure = text(notice.get("procedure-identifier"))
         published = _iso(text(notice.get("publication-date")))
-        winners = organisations(texts(notice.get("winner-name")),
-                                texts(notice.get("winner-identifier")),
-                                texts(notice.get("winner-country")))
         bidders = organisations(texts(notice.get("organisation-name-tenderer")),
                                 texts(notice.get("organisation-identifier-tenderer")),
                                 texts(notice.get("organisation-country-tenderer")))
+        # winner names come per lot, their identifiers per organisation in another order:
+        # several winners get their ids from the tenderers' lists (see `organisations`)
+        winners = organisations(texts(notice.get("winner-name")),
+                                texts(notice.get("winner-identifier")),
+                                texts(notice.get("winner-country")),
+                                in_order=False, known=bidders)
         buyers = organisations(texts(notice.get("buyer-name"))[:1],
                                texts(notice.get("buyer-identifier"))[:1],
                                texts(notice.get("buyer-country"))[:1])
@@ -426,6 +437,9 @@ class Ted(PortalSpider):
                                      notice.get("estimated-value-cur-lot"))
         award_value, award_currency = _money(notice.get("total-value"),
                                              notice.get("total-value-cur"))
+        if award_value is None:
+            award_value, award_currency = _money(notice.get("result-value-notice"),
+                                                 notice.get("result-value-cur-notice"))
         if award_value is None:
             award_value, award_currency = _money(notice.get("tender-value"),
                                                  notice.get("tender-value-cur"))
@@ -549,11 +563,29 @@ def name_clauses(names: Sequence[str], fields: Sequence[str], max_names: int,
 # -- organisations ---------------------------------------------------------------------------
 
 
-def organisations(names: list[str], ids: list[str], countries: list[str]) -> list[Organisation]:
-    """Organisations from TED's parallel lists. Names repeat per lot (one winner of three
-    lots is named three times) while identifiers and countries are per organisation, so
-    names are taken once each and paired with identifiers only when the counts agree."""
+def organisations(names: list[str], ids: list[str], countries: list[str], *,
+                  in_order: bool = True, known: Sequence[Organisation] = ()
+                  ) -> list[Organisation]:
+    """Organisations from TED's parallel lists. Names are taken once each (a winner of three
+    lots is named three times); identifiers and countries are per organisation, and one
+    organisation may have several (a Slovak IČO and DIČ), so:
+
+    - one organisation: its first identifier and country;
+    - several, `in_order` (the tenderers' lists, which TED writes organisation by
+      organisation): paired by position when the counts agree;
+    - several winners (`in_order=False`): their names are in lot order and their
+      identifiers in organisation order, which TED does not keep the same (a real award
+      notice lists four winners' ids in reverse), so ids come only from `known`
+      organisations of the same name (the tenderers), else none."""
     unique = list(dict.fromkeys(n for n in names if n))
+    if len(unique) == 1:
+        registry, scheme = registry_id(ids[0], countries[0] if countries else "") if ids else (
+            None, None)
+        return [Organisation(name=unique[0], id=registry, scheme=scheme)]
+    if not in_order:
+        by_name = {o.name.casefold(): o for o in known if o.id}
+        return [replace(by_name[n.casefold()], name=n) if n.casefold() in by_name
+                else Organisation(name=n) for n in unique]
     paired = len(ids) == len(unique)
     if len(countries) == len(unique):
         country_of = countries
@@ -601,23 +633,25 @@ def merge(old: TenderRecord | None, new: TenderRecord) -> TenderRecord:
     """A later notice of a procedure (`new`) over what is known of it (`old`): the new
     notice's fields, with the old ones where it leaves them out; the earliest publication
     date; lots and documents of both. Winners: a notice that covers only some of the known
-    lots adds its winners to the others' (one award notice per lot); a call-for-tenders
-    notice after an award (a correction) keeps the award."""
+    lots adds its winners to the others' (one award notice per lot); a notice that names no
+    winner after an award keeps the award: a correction of the call, a result notice for
+    lots not awarded, or a contract modification (TED's modification notices carry no
+    `winner-name`; the status still becomes `modified`)."""
     if old is None:
         return new
     new_lots = {lot.id for lot in new.lots}
     partial = bool(new_lots) and not {lot.id for lot in old.lots} <= new_lots
     winners, bidders, status = new.winners, new.bidders, new.status
     award = (new.award_value, new.award_currency)
-    if old.winners and new.status in ("announced", "planned"):
-        winners, bidders, status = old.winners, old.bidders, old.status
-        award = (old.award_value, old.award_currency)
+    if old.winners and not new.winners:
+        winners, award = old.winners, (old.award_value, old.award_currency)
+        bidders = old.bidders + tuple(b for b in new.bidders if b not in old.bidders)
+        status = new.status if new.status == "modified" else old.status
     elif old.winners and partial:
         winners, bidders = old.winners + new.winners, old.bidders + new.bidders
-        if (None not in (old.award_value, new.award_value)
+        if (old.award_value is not None and new.award_value is not None
                 and old.award_currency == new.award_currency):
-            award = (old.award_value + new.award_value,  # type: ignore[operator]
-                     new.award_currency)
+            award = (round(old.award_value + new.award_value, 2), new.award_currency)
         elif new.award_value is None:
             award = (old.award_value, old.award_currency)
     value = (new.value, new.currency) if new.value is not None else (old.value, old.currency)
@@ -646,7 +680,9 @@ def merge(old: TenderRecord | None, new: TenderRecord) -> TenderRecord:
 
 
 def _money(amounts: Any, currencies: Any) -> tuple[float | None, str | None]:
-    """A value (or the sum of a list of values, all in one currency) and its currency."""
+    """A value (or the sum of a list of values, all in one currency, to the cent) and its
+    currency. TED writes -1 for a value not given (`"total-value": -1`, `"result-value-lot":
+    ["-1", "-1"]`): a negative amount makes the value unknown."""
     numbers: list[float] = []
     for amount in texts(amounts):
         try:
@@ -654,9 +690,9 @@ def _money(amounts: Any, currencies: Any) -> tuple[float | None, str | None]:
         except ValueError:
             return None, None
     codes = {c.upper() for c in texts(currencies)}
-    if not numbers or len(codes) > 1:
+    if not numbers or len(codes) > 1 or min(numbers) < 0:
         return None, None
-    return sum(numbers), codes.pop() if codes else None
+    return round(math.fsum(numbers), 2), codes.pop() if codes else None
 
 
 def _iso(value: str | None, time: str | None = None) -> str | None:
