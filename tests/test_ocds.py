@@ -220,6 +220,120 @@ def test_mtender_list_fetches_each_process_then_the_next_offset() -> None:
     assert spider.errors == []
 
 
+MTENDER = "https://public.mtender.gov.md/tenders/"
+PROCESS = "ocds-b3wdp1-MD-1714000000001"
+
+
+def mtender_detail(spider: Ocds) -> Request:
+    """The detail request MTender's list makes for PROCESS."""
+    listing = {"data": [{"ocid": PROCESS, "date": "2024-05-14T10:20:30Z"}],
+               "offset": "2024-05-14T10:20:30.000Z"}
+    results = spider.parse_page(respond(first_request(spider), json.dumps(listing).encode()))
+    [detail] = requests_of(results)
+    return detail
+
+
+def test_mtender_stage_records_fold_into_one_record_of_the_listed_process() -> None:
+    # MTender's package holds a record per stage: the process (title, value, buyer), its
+    # evaluation (-EV-: lots, bids, awards) and its contract (-AC-), in date order
+    spider = make_spider({"name": "mtender", "url": MTENDER})
+    detail = mtender_detail(spider)
+
+    results = list(spider.parse_package(respond(detail, fixture("mtender-process.json"))))
+
+    [record] = records_of(results).values()
+    assert record.native_id == PROCESS
+    assert record.title == "Achiziționarea scanerelor mobile cu raze X"
+    assert record.status == "active"
+    assert record.procedure == "openTender"
+    assert record.buyer is not None
+    assert (record.buyer.name, record.buyer.registry_id) == (
+        "Serviciul Vamal al Republicii Moldova", "MD-IDNO:1006601000555")
+    assert (record.value, record.currency) == (18500000.0, "MDL")
+    assert [w.registry_id for w in record.winners] == ["MD-IDNO:1003600088881"]
+    assert [b.name for b in record.bidders] == ["Nuctech Moldova SRL", "Scan-Sistem SRL"]
+    assert (record.award_value, record.award_currency) == (17950000.0, "MDL")
+    assert record.award_date == "2024-05-10T09:00:00+00:00"
+    assert record.contract_date == "2024-05-14T09:00:00+00:00"
+    assert record.deadline == "2024-05-06T07:00:00+00:00"
+    assert record.cpv == ("38581000-5",)
+    assert [lot.title for lot in record.lots] == ["Scanere mobile pentru postul vamal Leușeni"]
+    assert [d.title for d in record.documents] == ["Caiet de sarcini.pdf"]
+    assert record.url == f"https://mtender.gov.md/tenders/{PROCESS}"
+    # the list's date: what the next list page is compared with
+    assert record.modified == "2024-05-14T10:20:30+00:00"
+    assert spider.errors == []
+
+
+def test_mtender_process_listed_with_its_stored_date_is_not_fetched_again() -> None:
+    spider = make_spider({"name": "mtender", "url": MTENDER},
+                         stamps={PROCESS: "2024-05-14T10:20:30+00:00"})
+    listing = {"data": [{"ocid": PROCESS, "date": "2024-05-14T10:20:30Z"}],
+               "offset": "2024-05-14T10:20:30.000Z"}
+
+    results = list(spider.parse_page(respond(first_request(spider), json.dumps(listing).encode())))
+
+    assert [(r.native_id, r.unchanged) for r in results if isinstance(r, TenderRecord)] == [
+        (PROCESS, True)]
+
+
+def test_mtender_saved_position_answering_empty_object_means_nothing_new() -> None:
+    # the saved position is the list page after the last process read: `{}` until there is more
+    saved = f"{MTENDER}?offset=2024-05-14T10%3A20%3A30.000Z"
+    spider = make_spider({"name": "mtender", "url": MTENDER}, cursor=saved)
+    request = first_request(spider)
+
+    results = list(spider.parse_page(respond(request, b"{}")))
+
+    assert cursors_of(results) == [saved] and requests_of(results) == []
+    assert spider.errors == [] and spider.entry_failures == 0
+
+
+def test_mtender_empty_body_at_the_end_of_the_list_ends_it_for_now() -> None:
+    spider = make_spider({"name": "mtender", "url": MTENDER})
+    listing = {"data": [{"ocid": PROCESS, "date": "2024-05-14T10:20:30Z"}],
+               "offset": "2024-05-14T10:20:30.000Z"}
+    results = list(spider.parse_page(respond(first_request(spider), json.dumps(listing).encode())))
+    detail = requests_of(results)[0]
+    [follow] = requests_of(spider.parse_package(respond(detail, fixture("mtender-process.json"))))
+
+    end = list(spider.parse_page(respond(follow, b"")))
+
+    assert cursors_of(end) == [follow.url] and requests_of(end) == []
+    assert spider.errors == []
+
+
+def test_mtender_gateway_error_with_http_200_fails_the_process_for_a_retry() -> None:
+    spider = make_spider({"name": "mtender", "url": MTENDER})
+    detail = mtender_detail(spider)
+
+    results = list(spider.parse_package(respond(detail, fixture("mtender-gateway-error.json"))))
+
+    assert records_of(results) == {}
+    assert spider.errors == [
+        f"error from {MTENDER}{PROCESS} (HTTP 200): ETIMEDOUT: connect ETIMEDOUT 10.20.30.40:443"]
+    assert spider.retries == {f"{MTENDER}{PROCESS}": 1}
+    # the next run fetches it first, as the process the list named
+    later = make_spider({"name": "mtender", "url": MTENDER})
+    later.load_position(PortalCursor("mtender", MTENDER, None, {"retry": spider.retries}), {})
+    retry = first_request(later)
+    [record] = records_of(later.parse_package(respond(retry, fixture("mtender-process.json")))).values()
+    assert (record.native_id, record.url) == (PROCESS, f"https://mtender.gov.md/tenders/{PROCESS}")
+
+
+def test_organisations_named_by_scheme_and_id_carry_their_registry_id() -> None:
+    # parties without `identifier`, ids such as GE-NAPR-211358412; tenderers by name only
+    spider = make_spider()
+
+    results = spider.parse_page(respond(first_request(spider), fixture("release-package-org-ids.json")))
+
+    [record] = records_of(results).values()
+    assert record.buyer is not None and record.buyer.registry_id == "GE-NAPR:211358412"
+    assert [w.registry_id for w in record.winners] == ["GE-NAPR:405112233"]
+    assert [(b.name, b.registry_id) for b in record.bidders] == [
+        ("შპს ჰიკვიჟენ საქართველო", "GE-NAPR:405112233"), ("შპს ვიდეოტექი", None)]
+
+
 # -- failures --------------------------------------------------------------------------------
 
 

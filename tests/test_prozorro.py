@@ -137,6 +137,40 @@ def test_announced_tender_has_no_winners_yet() -> None:
         "active.tendering", (), (), None)
 
 
+def test_a_replaced_document_is_listed_once_in_its_latest_version() -> None:
+    # the API lists each version of a document under the same id, oldest first
+    versions = json.loads(page("prozorro/tender-document-versions.json"))
+    spider = make_spider()
+    request = spider.tender_request(f"{API}/tenders/{versions['data']['id']}")
+
+    [record] = records_of(spider.parse_tender(respond(request, versions)))
+
+    assert [(d.kind, d.title) for d in record.documents] == [
+        ("notice", "sign.p7s"),
+        ("technicalSpecifications", "Технічні вимоги (зі змінами).pdf")]
+    assert record.documents[1].url == "https://public-docs.prozorro.gov.ua/get/2c3d4e5f6a7b?Signature=c&KeyID=1"
+    # published: when the notice went out, not when the draft was created days before
+    assert record.published == "2025-06-02T11:20:00.000000+03:00"
+
+
+def test_numeric_feed_offsets_are_kept_as_exact_text() -> None:
+    # older API versions write next_page.offset as a JSON number; stored as a float it would
+    # come back rounded to 15 digits, past tenders not yet read
+    spider = make_spider({"since": "2025-06-01"})
+    [first] = collect(spider.start())
+    body = json.loads(page("prozorro/feed-numeric-offsets.json"))
+
+    results = list(spider.parse_feed(respond(first, body)))
+    after = list(spider.parse_tender(respond(requests_of(results)[0],
+                                             json.loads(page("prozorro/tender-document-versions.json")))))
+
+    [cursor] = cursors_of(after)
+    [follow] = requests_of(after)
+    assert cursor.cursor == "1749128533.481235"
+    assert query(follow.url)["offset"] == "1749128533.481235"
+    assert spider.errors == []
+
+
 # -- where the feed is read from -------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,10 @@ from monitor.tender import normalise_stamp
 WINNING_AWARDS = frozenset({"active", ""})
 # contract statuses that mean a contract was signed
 SIGNED_CONTRACTS = frozenset({"active", "terminated", ""})
+# an organisation id written as org-id.guide scheme + id (GE-NAPR-204567890, MD-IDNO-100...)
+ORG_ID = re.compile(r"(?P<scheme>[A-Z]{2}-[A-Z0-9]+)-(?P<id>\S+)")
+# where a person reads a process that MTender's list names
+MTENDER_PAGE = "https://mtender.gov.md/tenders/{ocid}"
 
 
 class Ocds(PortalSpider):
@@ -28,11 +33,17 @@ class Ocds(PortalSpider):
       An OCDS publisher's API (`portal: ocds`, `url:` the first page): release packages
       (`releases[]`) or record packages (`records[]`), page after page through `links.next`.
       Also the list form of Moldova's MTender (`{"data": [{"ocid", "date"}], "offset"}`,
-      each process then read from `<url>/<ocid>`), whose last page is `{}`.
+      each process then read from `<url>/<ocid>`), whose last page is `{}` (or, now and
+      then, an empty body).
     Records
       One per contracting process, keyed by its ocid: the compiled release (a record's
-      `compiledRelease`, or its releases merged in date order). Buyer: `buyer`, else
-      `tender.procuringEntity`, with its registry id from `parties[].identifier`;
+      `compiledRelease`, or its releases merged in date order). MTender publishes a process
+      as one record per stage (the process `ocds-…-MD-1638…`, then `…-PN-…`, `…-EV-…`,
+      `…-AC-…`): the stage records are folded into the process's, which keeps its title,
+      value, buyer and status and gains the stages' lots, items, periods, documents,
+      parties, bids, awards and contracts; its link is the process's page on mtender.gov.md.
+      Buyer: `buyer`, else `tender.procuringEntity`, with its registry id from
+      `parties[].identifier` (or, without one, from an id such as `GE-NAPR-204567890`);
       suppliers of active awards are the winners (`awards[].suppliers[]`), tenderers, bidders
       and every award's suppliers the bidders; CPV codes from `tender.items[].classification`;
       lots, documents, the tender period's end as the deadline.
@@ -43,12 +54,15 @@ class Ocds(PortalSpider):
       Releases older than `since` are skipped (publishers have no common date filter); the
       first run without `since` is a silent baseline of everything it reads.
     Caveats
-      A page that is not JSON, an error object sent with HTTP 200, a first page that is
-      `{}`, and a package without `releases` or `records` fail the run loudly. Records that
-      only link to their releases (no compiledRelease, no embedded releases) are reported and
-      skipped. The merge of releases is OCDS's (objects merged, arrays of objects merged by
-      `id`, other values replaced) without its schema-specific exceptions. Publishers that
-      page newest-first are re-read from their first page only when the saved position
+      A page that is not JSON, an error object sent with HTTP 200 (MTender's gateway sends
+      `{"name": "Error", "message": ...}`), a first page that is `{}`, and a package without
+      `releases` or `records` fail the run loudly; a saved position answered with `{}` means
+      nothing new yet. Records that only link to their releases (no compiledRelease, no
+      embedded releases) are reported and skipped. The merge of releases is OCDS's (objects
+      merged, arrays of objects merged by `id`, other values replaced) without its
+      schema-specific exceptions, and only within a page: a process whose releases are
+      spread over pages is read from each page's releases alone. Publishers that page
+      newest-first are re-read from their first page only when the saved position
       disappears.
     Docs
       https://standard.open-contracting.org/latest/en/schema/
@@ -62,13 +76,28 @@ class Ocds(PortalSpider):
 
     # -- requests -------------------------------------------------------------------------
 
+    def __init__(self, source_name: str = "", **kwargs: Any) -> None:
+        super().__init__(source_name, **kwargs)
+        # True once the publisher turned out to be MTender's list (kept with the cursor)
+        self.list_form = False
+
+    def load_position(self, saved: Any, stamps: dict[str, str]) -> None:
+        super().load_position(saved, stamps)
+        self.list_form = bool(self.saved_state.get("list_form"))
+
+    def cursor_state(self) -> dict[str, Any]:
+        return {"list_form": self.list_form}
+
     async def start(self) -> AsyncIterator[Any]:
-        first = self.request(self.cursor or self.api_url, self.parse_page, entry=True)
+        first = self.request(self.cursor or self.api_url, self.parse_page, entry=True,
+                             meta={"ocds_resumed": bool(self.cursor)})
         for request in self.start_with(first):
             yield request
 
     def retry_detail(self, url: str) -> scrapy.Request:
-        return self.detail(url, self.parse_package)
+        # details are MTender's `<url>/<ocid>`: the process the list named
+        return self.detail(url, self.parse_package,
+                           meta={"ocds_ocid": url.rstrip("/").rsplit("/", 1)[-1]})
 
     # -- pages ----------------------------------------------------------------------------
 
@@ -76,16 +105,26 @@ class Ocds(PortalSpider):
         """Expects a release package `{"releases": [...], "links": {"next": ...}}`, a record
         package `{"records": [...], "links": {...}}`, or an MTender list page
         `{"data": [{"ocid": ..., "date": ...}], "offset": ...}` (its last page: `{}`)."""
-        data = self.read_json(response)
-        if data is None:
-            return
         entry = bool(response.meta.get("monitor_entry"))
+        first = entry and not response.meta.get("ocds_resumed")
+        list_page = response.meta.get("ocds_list") or (self.list_form and not first)
+        if list_page and not response.body.strip():
+            # MTender ends its list with an empty body now and then, as well as with {}
+            self.fetched += 1
+            self.logger.info("%s: empty body from %s: the end of the list, for now",
+                             self.source_name, response.url)
+            yield from self.page(cursor=response.url, follow=None, details=[])
+            return
+        data = self.read_json(response)
+        if data is None or self._gateway_error(response, data):
+            return
         if data == {}:
-            if entry:
+            if first:
                 self.record_error(f"empty response ({{}}) from {response.url}: no releases, "
                                   "records or list", entry=True)
                 return
-            # MTender's last page: the end, for now; the next run asks here again
+            # MTender's last page, or nothing new at the saved position: the end, for now;
+            # the next run asks here again
             yield from self.page(cursor=response.url, follow=None, details=[])
             return
         if not isinstance(data, dict):
@@ -110,6 +149,7 @@ class Ocds(PortalSpider):
 
     def _list_page(self, response: Response, data: dict[str, Any]) -> Iterator[Any]:
         """MTender's list: one detail request per ocid, then the page at `offset`."""
+        self.list_form = True
         details: list[scrapy.Request] = []
         complete = True
         base = urlunsplit(urlsplit(response.url)._replace(query="", fragment="")).rstrip("/")
@@ -126,9 +166,13 @@ class Ocds(PortalSpider):
             if not self.take_article():
                 complete = False
                 break
-            details.append(self.detail(f"{base}/{ocid}", self.parse_package))
+            details.append(self.detail(f"{base}/{ocid}", self.parse_package,
+                                       meta={"ocds_ocid": str(ocid), "ocds_date": row.get("date")}))
         next_url = f"{base}/?{urlencode({'offset': data['offset']})}" if data["offset"] else None
-        follow = self.request(next_url, self.parse_page) if next_url and data["data"] else None
+        if next_url == response.url:
+            next_url = None  # an offset that does not move on would loop
+        follow = (self.request(next_url, self.parse_page, meta={"ocds_list": True})
+                  if next_url and data["data"] else None)
         yield from self.page(cursor=next_url or response.url, follow=follow, details=details,
                              complete=complete)
 
@@ -136,16 +180,33 @@ class Ocds(PortalSpider):
         """Expects one process's record (or release) package, as MTender's `<url>/<ocid>`."""
         data = self.read_json(response)
         failed = True
-        if data is not None:
-            if not isinstance(data, dict):
-                self.shape_error(response, "an OCDS record or release package", data)
-            else:
-                releases = self.compiled(response, data)
-                if releases is not None:
-                    records, _ = self._records(response, releases, budget=False)
-                    yield from records
-                    failed = False
+        if data is None or self._gateway_error(response, data):
+            pass
+        elif not isinstance(data, dict):
+            self.shape_error(response, "an OCDS record or release package", data)
+        elif data == {}:
+            # MTender's answer for a process with nothing published under it (yet)
+            self.logger.warning("%s: %s is an empty package", self.source_name, response.url)
+            failed = False
+        else:
+            releases = self.compiled(response, data)
+            if releases is not None:
+                records, _ = self._records(response, releases, budget=False)
+                yield from records
+                failed = False
         yield from self.detail_done(response, failed=failed)
+
+    def _gateway_error(self, response: Response, data: Any) -> bool:
+        """MTender's gateway passes its upstream failures on with HTTP 200 as
+        `{"name": "Error", "message": "connect EHOSTUNREACH ...", "stack": ..., "code": ...}`:
+        an error (recorded), not a package."""
+        if not (isinstance(data, dict) and data.get("name") == "Error"
+                and ("message" in data or "stack" in data)):
+            return False
+        self.record_error(f"error from {response.url} (HTTP {response.status}): "
+                          f"{data.get('code') or data['name']}: {data.get('message')}",
+                          entry=bool(response.meta.get("monitor_entry")))
+        return True
 
     # -- packages -------------------------------------------------------------------------
 
@@ -165,7 +226,7 @@ class Ocds(PortalSpider):
                 else:
                     self.record_error(f"record {record.get('ocid')!r} at {response.url} has no "
                                       "compiledRelease and only linked releases: skipped")
-            return out
+            return fold_stages(out)
         if isinstance(data.get("releases"), list):
             by_ocid: dict[str, list[dict[str, Any]]] = {}
             for release in dicts(data["releases"]):
@@ -210,6 +271,11 @@ class Ocds(PortalSpider):
 
     def tender(self, release: dict[str, Any], response: Response) -> TenderRecord:
         """A compiled release's fields as a record (not yet normalised)."""
+        # the process MTender's list named (and the date it listed it with: the stamp the
+        # next list page is compared with)
+        listed = response.meta.get("ocds_ocid") == release.get("ocid")
+        modified = (response.meta.get("ocds_date") if listed else None) or release.get("date")
+        page = MTENDER_PAGE.format(ocid=release["ocid"]) if listed else None
         parties = {str(p.get("id")): p for p in dicts(release.get("parties")) if p.get("id")}
         tender = mapping(release.get("tender"))
         value, currency = amount(tender.get("value"))
@@ -217,7 +283,7 @@ class Ocds(PortalSpider):
         won = [a for a in awards if str(a.get("status") or "") in WINNING_AWARDS]
 
         def orgs(refs: Any) -> list[Organisation]:
-            return [o for ref in dicts(refs) if (o := organisation(ref, parties)) is not None]
+            return [o for ref in dicts(refs) if (o := _organisation(ref, parties)) is not None]
 
         winners = [o for a in won for o in orgs(a.get("suppliers"))]
         bids = mapping(release.get("bids"))
@@ -225,9 +291,9 @@ class Ocds(PortalSpider):
         bidders += [o for bid in dicts(bids.get("details")) for o in orgs(bid.get("tenderers"))]
         bidders += orgs([p for p in parties.values() if "tenderer" in (p.get("roles") or [])])
         bidders += [o for a in awards for o in orgs(a.get("suppliers"))]
-        buyer = organisation(release.get("buyer"), parties) or organisation(
+        buyer = _organisation(release.get("buyer"), parties) or _organisation(
             tender.get("procuringEntity"), parties) or next(
-            (organisation(p, parties) for p in parties.values()
+            (_organisation(p, parties) for p in parties.values()
              if "buyer" in (p.get("roles") or [])), None)
         award_values = [amount(a.get("value")) for a in won]
         known = [v for v, _ in award_values if v is not None]
@@ -246,7 +312,7 @@ class Ocds(PortalSpider):
             native_id=str(release["ocid"]),
             title=tender.get("title") or release.get("title") or "",
             description=tender.get("description") or "",
-            url=str(notice or response.url),
+            url=str(notice or page or response.url),
             buyer=buyer,
             status=str(tender.get("status") or ""),
             procedure=str(tender.get("procurementMethodDetails")
@@ -260,7 +326,7 @@ class Ocds(PortalSpider):
             award_date=min((str(a["date"]) for a in won if a.get("date")), default=None),
             contract_date=min((str(c["dateSigned"]) for c in contracts if c.get("dateSigned")),
                               default=None),
-            bidders=tuple(bidders),
+            bidders=_with_ids(bidders),
             winners=tuple(winners),
             award_value=sum(known) if known else None,
             award_currency=next((c for _, c in award_values if c), None),
@@ -275,9 +341,74 @@ class Ocds(PortalSpider):
                                kind=d.get("documentType"), published=d.get("datePublished"))
                 for d in documents
             ),
-            modified=release.get("date"),
+            modified=modified,
             raw_hash=self.raw_hash(response),
         )
+
+
+def _organisation(ref: Any, parties: dict[str, Any]) -> Organisation | None:
+    """`organisation`, and when neither the reference nor its party carries an identifier,
+    the registry id read from an id written as scheme + id (`GE-NAPR-204567890`), as OCDS
+    publishers name parties."""
+    org = organisation(ref, parties)
+    if org is None or org.id is not None or not isinstance(ref, dict):
+        return org
+    match = ORG_ID.fullmatch(str(ref.get("id") or ""))
+    return Organisation(org.name, match["id"], match["scheme"]) if match else org
+
+
+def _with_ids(orgs: list[Organisation]) -> tuple[Organisation, ...]:
+    """Organisations named without an id take the id of one of the same name that has one:
+    publishers list tenderers by name only (`tender.tenderers`) and the same companies with
+    their ids as parties or suppliers, which would otherwise count twice."""
+    ids: dict[str, Organisation] = {}
+    for org in orgs:
+        if org.id:
+            ids.setdefault(" ".join(org.name.casefold().split()), org)
+    return tuple(org if org.id else ids.get(" ".join(org.name.casefold().split()), org)
+                 for org in orgs)
+
+
+def fold_stages(releases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One release per process: a release whose ocid extends another's (`<ocid>-EV-<n>`, as
+    MTender publishes each stage of a process) is folded into that one."""
+    ocids = [str(r.get("ocid")) for r in releases]
+    parents = {o: max((p for p in ocids if o.startswith(p + "-")), key=len, default=None)
+               for o in ocids}
+    processes = {o: copy.deepcopy(r) for o, r in zip(ocids, releases, strict=True)
+                 if parents[o] is None}
+    for ocid, release in zip(ocids, releases, strict=True):
+        parent = parents[ocid]
+        # a stage of a stage folds into the process at the top
+        while parent is not None and parent not in processes:
+            parent = parents.get(parent)
+        if parent is not None:
+            _fold(processes[parent], release)
+    return [processes[o] for o in dict.fromkeys(ocids) if o in processes]
+
+
+def _fold(process: dict[str, Any], stage: dict[str, Any]) -> None:
+    """Add a stage's data to its process; the process keeps its own tender title, value and
+    status (a stage's are generic: "Evaluation", "Planning Notice")."""
+    dates = [str(d) for d in (process.get("date"), stage.get("date")) if d]
+    if dates:
+        process["date"] = max(dates)
+    known = {str(p.get("id")) for p in dicts(process.get("parties"))}
+    process["parties"] = dicts(process.get("parties")) + [
+        copy.deepcopy(p) for p in dicts(stage.get("parties")) if str(p.get("id")) not in known]
+    for key in ("awards", "contracts"):
+        if dicts(stage.get(key)):
+            process[key] = dicts(process.get(key)) + copy.deepcopy(dicts(stage[key]))
+    stage_bids = dicts(mapping(stage.get("bids")).get("details"))
+    if stage_bids:
+        bids = process["bids"] = mapping(process.get("bids"))
+        bids["details"] = dicts(bids.get("details")) + copy.deepcopy(stage_bids)
+    tender = process["tender"] = mapping(process.get("tender"))
+    for key, value in mapping(stage.get("tender")).items():
+        if key in ("lots", "items", "documents"):
+            tender[key] = dicts(tender.get(key)) + copy.deepcopy(dicts(value))
+        elif key not in tender:
+            tender[key] = copy.deepcopy(value)
 
 
 def compile_releases(releases: list[dict[str, Any]]) -> dict[str, Any]:

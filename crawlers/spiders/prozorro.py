@@ -29,9 +29,10 @@ class Prozorro(PortalSpider):
     Records
       One per tender, keyed by its tenderID (UA-2025-03-10-000123-a), linked to its page on
       prozorro.gov.ua: buyer (`procuringEntity`, UA-EDR code), status and procedure type,
-      CPV (ДК 021) codes, expected value, tender period, lots, documents; bidders (`bids`
-      once they are disclosed, and every award's suppliers); winners (suppliers of active
-      awards) with the awarded value; the signing date of the first active contract.
+      CPV (ДК 021) codes, expected value, tender period, lots, documents (the latest version
+      of each); bidders (`bids` once they are disclosed, and every award's suppliers);
+      winners (suppliers of active awards) with the awarded value; the signing date of the
+      first active contract.
     Incremental
       The feed position is saved after every page: each run continues where the last one
       stopped and reads only tenders changed since. A tender whose `dateModified` is the one
@@ -157,11 +158,11 @@ class Prozorro(PortalSpider):
         if not offset:
             # the head page: its prev_page.offset is where the feed goes on from here
             prev_page = data.get("prev_page")
-            cursor = prev_page.get("offset") if isinstance(prev_page, dict) else None
+            cursor = _offset_text(prev_page.get("offset")) if isinstance(prev_page, dict) else None
             cursor = cursor or (_as_offset(str(modified)) if modified else None)
             follow = None
         else:
-            cursor = next_page.get("offset") or offset
+            cursor = _offset_text(next_page.get("offset")) or offset
             follow = self.feed_request(cursor) if entries else None
             if entries and cursor == offset:
                 self.record_error(f"the feed did not move on from offset {offset!r} at "
@@ -304,7 +305,10 @@ class Prozorro(PortalSpider):
             ),
             value=value,
             currency=currency,
-            published=data.get("dateCreated") or period.get("startDate") or data.get("date"),
+            # noticePublicationDate (newer tenders) is when the notice went out; dateCreated
+            # can be days earlier, when the draft was made
+            published=(data.get("noticePublicationDate") or data.get("dateCreated")
+                       or period.get("startDate") or data.get("date")),
             deadline=period.get("endDate"),
             award_date=min((str(a["date"]) for a in active if a.get("date")), default=None),
             contract_date=min((str(c["dateSigned"]) for c in contracts if c.get("dateSigned")),
@@ -322,11 +326,30 @@ class Prozorro(PortalSpider):
             documents=tuple(
                 TenderDocument(url=str(doc["url"]), title=doc.get("title") or "",
                                kind=doc.get("documentType"), published=doc.get("datePublished"))
-                for doc in dicts(data.get("documents")) if doc.get("url")
+                for doc in _latest_versions(dicts(data.get("documents"))) if doc.get("url")
             ),
             modified=data.get("dateModified"),
             raw_hash=self.raw_hash(response),
         )
+
+
+def _offset_text(offset: Any) -> str | None:
+    """A feed offset as text. The API writes offsets as strings ("1721045886.0000000123.1.
+    <hash>") or, in older versions, as JSON numbers (1696888801.0): a number is kept as its
+    shortest exact text, since SQLite would round a stored float to 15 digits and the feed
+    would resume at a later point than it stopped."""
+    if offset is None or offset == "":
+        return None
+    return repr(offset) if isinstance(offset, float) else str(offset)
+
+
+def _latest_versions(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A tender's documents, each once: the API lists every version of a document under
+    the same `id`, oldest first, so a replaced file would otherwise be shown twice."""
+    latest: dict[str, dict[str, Any]] = {}
+    for doc in documents:
+        latest[str(doc.get("id") or doc.get("url"))] = doc
+    return list(latest.values())
 
 
 def _as_offset(stamp: str) -> str:
