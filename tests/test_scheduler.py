@@ -314,6 +314,43 @@ def test_missed_digest_is_sent_once_at_start(site, smtp_server, tmp_path, daemon
     assert runs(state, "wire")[-1]["status"] == "ok" and len(runs(state, "wire")) == 1
 
 
+def test_missed_digest_waits_for_the_catch_up_crawls_of_a_start(
+        site, smtp_server, tmp_path, daemons):
+    """The daemon was down overnight: the source is overdue and so is the digest. The digest
+    goes out after the catch-up crawl, with what that crawl found."""
+    base = site.url_for("").rstrip("/")
+    titles = ["Weather"]
+
+    def slow_feed(request: Request) -> Response:
+        time.sleep(2)  # the catch-up crawl takes a while
+        return Response(feed(base, titles), content_type="application/rss+xml")
+
+    site.expect_request("/feed.xml").respond_with_handler(slow_feed)
+    data = base_config(
+        site,
+        recipients=[{"email": "desk@example.org", "digest": "daily 07:30"}],
+        smtp={"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
+    )
+    data["sources"][0]["schedule"] = "every 1h"
+    config = write(tmp_path / "sources.yaml", data)
+    state = tmp_path / "state"
+    from monitor.config import load_config
+    from monitor.crawl import crawl
+
+    crawl(load_config(config), state)
+    titles.append("Nuctech wins the Sarpi tender")  # published while the daemon was down
+    with Store(state) as store:
+        store.db.conn.execute("UPDATE runs SET started_at = datetime('now', '-5 hours')")
+        store.mark_digest("desk@example.org", "2026-01-01T07:30:00+00:00")
+    daemon = daemons(config, state)
+    daemon.wait_for(lambda: smtp_server.messages, what="the missed digest")
+    time.sleep(2)
+    assert daemon.stop() == 0
+    [message] = smtp_server.messages
+    assert message["Subject"] == "monitor: 1 new (Nuctech 1)"
+    assert "event=digest_waits" in daemon.log and "sources=wire" in daemon.log
+
+
 def test_sighup_with_a_broken_config_keeps_the_old_one(site, tmp_path, daemons):
     serve_feed(site, ["Weather"])
     data = base_config(site)

@@ -7,7 +7,9 @@ digest on theirs, and never lets a source go quiet without saying so.
 - Each crawl is a child process (`monitor.crawl.crawl`, the code path of `monitor crawl`)
   with a hard time limit; a hung or leaking crawl is killed and recorded as `timeout`.
 - On start, sources whose next run fell due while the daemon was down run once, and a digest
-  that was due is sent once. Runs left `running` by a crawler that is gone are closed.
+  that was due is sent once, after those catch-up crawls (so it has what they found; it
+  waits at most as long as they may take). Runs left `running` by a crawler that is gone
+  are closed.
 - One daemon per state directory (`<state>/monitor.pid`, an flock). SIGHUP re-reads the
   config (a bad one is refused and the old one kept); SIGTERM/SIGINT stop scheduling, give
   running crawls `daemon.stop_grace` seconds, then kill them (their runs: `interrupted`).
@@ -22,6 +24,7 @@ import logging.handlers
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,6 +200,9 @@ class Daemon:
         self._stop_lock = threading.Lock()
         # job id -> the schedule text it was built from, to tell changed jobs on reload
         self._schedules: dict[str, str] = {}
+        # overdue sources whose catch-up crawl has not finished: a digest waits for them
+        self._catch_up: set[str] = set()
+        self._caught_up = threading.Condition()
 
     # -- lifecycle
 
@@ -332,6 +338,9 @@ class Daemon:
             kwargs: dict[str, Any] = {}
             if due <= now:
                 kwargs["next_run_time"] = now  # overdue: once, now
+                if func == self._crawl_job:
+                    with self._caught_up:
+                        self._catch_up.add(args[0])
             self.scheduler.add_job(func, trigger, args=args, id=job_id, name=job_id,
                                    executor=executor, replace_existing=True, **kwargs)
             self._schedules[job_id] = spec.text
@@ -352,6 +361,14 @@ class Daemon:
                       reason="later than daemon.misfire_grace; it runs at its next time")
 
     def _crawl_job(self, name: str) -> None:
+        try:
+            self._crawl(name)
+        finally:
+            with self._caught_up:
+                self._catch_up.discard(name)
+                self._caught_up.notify_all()
+
+    def _crawl(self, name: str) -> None:
         config = self.config
         if config is None or self._cancel.is_set():
             return
@@ -383,6 +400,9 @@ class Daemon:
         config = self.config
         if config is None or self._cancel.is_set():
             return
+        self._wait_for_catch_up(config)
+        if self._cancel.is_set():
+            return
         log_event("job_start", job="digest", recipient=email)
         try:
             with Store(self.state_dir) as store:
@@ -397,6 +417,24 @@ class Daemon:
                   status="queued" if queued else "empty",
                   findings=sum(q.findings for q in queued) if queued else 0,
                   still_queued=report.still_queued)
+
+    def _wait_for_catch_up(self, config: Config) -> None:
+        """Let the catch-up crawls of a start finish first, so that a missed digest has what
+        they find; at most as long as they may take (their time limits, as many at once as
+        `daemon.max_parallel_crawls` allows), then it goes anyway."""
+        with self._caught_up:
+            pending = set(self._catch_up)
+            if not pending:
+                return
+            limits = [config.timeout_of(config.source(n)) for n in pending
+                      if any(s.name == n for s in config.sources)] or [0.0]
+            rounds = -(-len(limits) // max(1, config.daemon.max_parallel_crawls))
+            deadline = time.monotonic() + rounds * max(limits) + config.daemon.stop_grace
+            log_event("digest_waits", sources=",".join(sorted(pending)),
+                      reason="catch-up crawls first")
+            while (self._catch_up and not self._cancel.is_set()
+                   and time.monotonic() < deadline):
+                self._caught_up.wait(timeout=1.0)
 
     def _outbox_job(self) -> None:
         config = self.config
