@@ -47,6 +47,8 @@ FIRST_DIGEST_DAYS = 7
 FAILED_STATUSES = frozenset({"error", "timeout", "interrupted"})
 
 _PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
+# where a watch was found in a tender, strongest evidence first
+_ROLE_ORDER = {role: i for i, role in enumerate(("winner", "bidder", "buyer", "title", "body"))}
 # a subject names at most this many watches; the rest become "+N more"
 _SUBJECT_WATCHES = 5
 
@@ -163,9 +165,8 @@ class TenderEntry:
     @property
     def roles(self) -> tuple[str, ...]:
         """The roles the watch was found in, strongest first (winner, bidder, buyer, text)."""
-        order = ("winner", "bidder", "buyer", "title", "body")
         found = {f.field for f in self.findings}
-        return tuple(r for r in order if r in found)
+        return tuple(r for r in _ROLE_ORDER if r in found)
 
     @property
     def amounts(self) -> str:
@@ -455,9 +456,8 @@ def describe_event(kind: str, field: str, old: Any, new: Any) -> str:
 def _tender_entry(row: dict[str, Any]) -> TenderEntry:
     tender = row["tender"]
     record = tender["record"]
-    matches = sorted(row["matches"], key=lambda r: (
-        ("winner", "bidder", "buyer", "title", "body").index(r["field"])
-        if r["field"] in ("winner", "bidder", "buyer", "title", "body") else 9, r["id"]))
+    matches = sorted(row["matches"],
+                     key=lambda r: (_ROLE_ORDER.get(r["field"], len(_ROLE_ORDER)), r["id"]))
     # a bidder that won is shown as the winner only
     won = {r["found"] for r in matches if r["field"] == "winner"}
     matches = [r for r in matches if not (r["field"] == "bidder" and r["found"] in won)]
