@@ -39,6 +39,7 @@ import crawlers.settings
 from crawlers.middlewares import MAX_WAIT_S, RetryAfterMiddleware, retry_after_seconds
 from crawlers.spiders import SPIDERS, Feed, Page, PortalSpider, Sitemap, SourceSpider
 from crawlers.spiders.base import describe_failure
+from crawlers.spiders.portal_base import error_in
 from monitor.config import Config, parse_config
 from monitor.models import ScrapedItem
 from monitor.normalise import canonical_url, normalise
@@ -1015,3 +1016,19 @@ def test_retry_after_middleware_waits_before_the_retried_request() -> None:
     started = time.monotonic()
     asyncio.run(mw.process_request(request))
     assert time.monotonic() - started < 0.05
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ({"status": "error", "errors": [{"location": "url", "name": "offset",
+                                     "description": "Invalid offset"}]}, "offset: Invalid offset"),
+    ({"errors": ["Not Found"]}, "Not Found"),
+    ({"error": "Unauthorized", "message": "token expired"}, "Unauthorized; token expired"),
+    ({"name": "Error", "message": "connect EHOSTUNREACH 10.0.0.1:8080"},
+     "connect EHOSTUNREACH 10.0.0.1:8080"),
+    ({"data": [], "next_page": {"offset": "1"}}, None),
+    ({"name": "Nuctech", "message": "a party named Error is not an error"}, None),
+    ([{"error": "in a list"}], None),
+])
+def test_error_in_recognises_error_bodies_sent_with_http_200(body: Any, problem: str | None
+                                                             ) -> None:
+    assert error_in(body) == problem

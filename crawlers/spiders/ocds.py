@@ -116,7 +116,7 @@ class Ocds(PortalSpider):
             yield from self.page(cursor=response.url, follow=None, details=[])
             return
         data = self.read_json(response)
-        if data is None or self._gateway_error(response, data):
+        if data is None:
             return
         if data == {}:
             if first:
@@ -180,7 +180,7 @@ class Ocds(PortalSpider):
         """Expects one process's record (or release) package, as MTender's `<url>/<ocid>`."""
         data = self.read_json(response)
         failed = True
-        if data is None or self._gateway_error(response, data):
+        if data is None:
             pass
         elif not isinstance(data, dict):
             self.shape_error(response, "an OCDS record or release package", data)
@@ -195,18 +195,6 @@ class Ocds(PortalSpider):
                 yield from records
                 failed = False
         yield from self.detail_done(response, failed=failed)
-
-    def _gateway_error(self, response: Response, data: Any) -> bool:
-        """MTender's gateway passes its upstream failures on with HTTP 200 as
-        `{"name": "Error", "message": "connect EHOSTUNREACH ...", "stack": ..., "code": ...}`:
-        an error (recorded), not a package."""
-        if not (isinstance(data, dict) and data.get("name") == "Error"
-                and ("message" in data or "stack" in data)):
-            return False
-        self.record_error(f"error from {response.url} (HTTP {response.status}): "
-                          f"{data.get('code') or data['name']}: {data.get('message')}",
-                          entry=bool(response.meta.get("monitor_entry")))
-        return True
 
     # -- packages -------------------------------------------------------------------------
 

@@ -276,10 +276,14 @@ class PortalSpider(SourceSpider):
 
 def error_in(data: Any) -> str | None:
     """What an error body says, or None when `data` is not an error object. Recognised:
-    `{"status": "error", ...}`, `{"errors": [...]}` and `{"error": ...}` (the shapes of
-    OpenProcurement, OCDS publishers' frameworks and most REST APIs)."""
+    `{"status": "error", ...}`, `{"errors": [...]}`, `{"error": ...}` (the shapes of
+    OpenProcurement, OCDS publishers' frameworks and most REST APIs) and a serialised
+    JavaScript Error, `{"name": "Error", "message": ...}` (MTender's gateway)."""
     if not isinstance(data, dict):
         return None
+    if data.get("name") == "Error" and "message" in data:
+        code = data.get("code")
+        return f"{code}: {data['message']}" if code else str(data["message"])
     if "errors" not in data and "error" not in data and data.get("status") != "error":
         return None
     messages: list[str] = []
