@@ -699,3 +699,35 @@ def test_tender_html_escapes_portal_strings(store: Store, config: Config) -> Non
 ])
 def test_describe_event(kind: str, field: str, old: Any, new: Any, sentence: str) -> None:
     assert describe_event(kind, field, old, new) == sentence
+
+
+# -- one story at several sources -------------------------------------------------------------
+
+
+def test_same_story_at_several_sources_is_one_entry_at_the_earliest_publisher(
+    store: Store, config: Config
+) -> None:
+    headline = "Nuctech wins the Sarpi scanner tender"
+    add(store, config, source="interpressnews", url="https://ipn.ge/1", title=headline,
+        body="The Revenue Service chose Nuctech.", published="2026-11-20T09:00:00+00:00")
+    add(store, config, source="civil_ge", url="https://civil.ge/1", title=headline + ".",
+        body="Republished: the Revenue Service chose Nuctech.",
+        published="2026-11-20T08:00:00+00:00")
+    # the same source's follow-up with the same headline is another story
+    add(store, config, source="civil_ge", url="https://civil.ge/2", title=headline,
+        body="Update: the losing bidder appeals.", published="2026-11-21T08:00:00+00:00")
+    # a short headline says too little to group on
+    add(store, config, source="a", url="https://a.ge/1", title="Nuctech", body="one")
+    add(store, config, source="b", url="https://b.ge/1", title="Nuctech", body="two")
+    digest = build_digest(store, config, recipient(config, "all@example.org"),
+                          now=datetime.now(UTC) + timedelta(seconds=1))
+    entries = {(e.source, e.url): e for e in digest.entries}
+    first = entries[("civil_ge", "https://civil.ge/1")]
+    assert [(a.source, a.url) for a in first.also] == [("interpressnews", "https://ipn.ge/1")]
+    assert len(first.match_ids) == 4  # both items' matches (title, body) go with it
+    assert ("interpressnews", "https://ipn.ge/1") not in entries
+    assert ("civil_ge", "https://civil.ge/2") in entries
+    assert {("a", "https://a.ge/1"), ("b", "https://b.ge/1")} <= set(entries)
+    assert digest.subject == "watch: 4 new (Nuctech 4)"
+    assert "also at interpressnews, 2026-11-20 09:00 UTC: https://ipn.ge/1" in render_text(digest)
+    assert 'also at <a href="https://ipn.ge/1"' in render_html(digest)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from monitor.health import HealthNotice, assess, health_news
 from monitor.store import Store
 
 __all__ = [
+    "AlsoAt",
     "CoverageLine",
     "Digest",
     "DigestEntry",
@@ -87,8 +88,22 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class AlsoAt:
+    """The same story at another source (republished, syndicated, translated by a wire)."""
+
+    source: str
+    url: str
+    published_at: str | None
+
+    @property
+    def link(self) -> str | None:
+        return self.url if _is_web_url(self.url) else None
+
+
+@dataclass(frozen=True, slots=True)
 class DigestEntry:
-    """One item for one watch, with every place the watch's terms were found in it."""
+    """One item for one watch, with every place the watch's terms were found in it, and
+    the other sources that published the same story (`also`, earliest first)."""
 
     watch: str
     item_id: int
@@ -99,6 +114,7 @@ class DigestEntry:
     first_seen_at: str
     findings: tuple[Finding, ...]
     match_ids: tuple[int, ...]
+    also: tuple[AlsoAt, ...] = ()
 
     @property
     def date(self) -> str:
@@ -380,8 +396,54 @@ def _entries(watch: str, rows: list[dict[str, Any]]) -> tuple[DigestEntry, ...]:
                 match_ids=tuple(r["match_id"] for r in matches),
             )
         )
+    entries = _same_story(entries, {r["item_id"]: r.get("content_hash") for r in rows})
     entries.sort(key=lambda e: (e.date, e.item_id), reverse=True)
     return tuple(entries)
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+# a headline this short ("Huawei", "News") says too little to call two items one story
+_MIN_SAME_TITLE = 24
+
+
+def _story_keys(entry: DigestEntry, content_hash: str | None) -> list[str]:
+    keys = [f"hash:{content_hash}"] if content_hash else []
+    title = _NOT_WORD.sub(" ", entry.title.casefold()).strip()
+    if len(title) >= _MIN_SAME_TITLE:
+        keys.append(f"title:{title}")
+    return keys
+
+
+def _same_story(entries: list[DigestEntry],
+                hashes: dict[int, str | None]) -> list[DigestEntry]:
+    """One entry per story: items of different sources with the same text, or the same
+    headline, become one entry shown at the earliest publisher, "also at" the others (their
+    matches are delivered with it)."""
+    groups: list[list[DigestEntry]] = []
+    by_key: dict[str, int] = {}
+    for entry in sorted(entries, key=lambda e: (e.date, e.item_id)):
+        keys = _story_keys(entry, hashes.get(entry.item_id))
+        group = next((by_key[k] for k in keys if k in by_key), None)
+        if group is None or any(e.source == entry.source for e in groups[group]):
+            # one source's two items are two stories (a correction, a follow-up)
+            groups.append([entry])
+            group = len(groups) - 1
+        else:
+            groups[group].append(entry)
+        for key in keys:
+            by_key.setdefault(key, group)
+    merged = []
+    for first, *others in groups:
+        if not others:
+            merged.append(first)
+            continue
+        merged.append(replace(
+            first,
+            match_ids=first.match_ids + tuple(i for e in others for i in e.match_ids),
+            also=tuple(AlsoAt(e.source, e.url, e.published_at or e.first_seen_at)
+                       for e in others),
+        ))
+    return merged
 
 
 def _finding(r: dict[str, Any]) -> Finding:

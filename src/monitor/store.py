@@ -855,7 +855,7 @@ class Store:
                        m.snippet, m.snippet_start, m.snippet_end, m.matched_at, m.variant,
                        m.via, m.origin,
                        i.id AS item_id, i.source, i.url, i.title, i.published_at,
-                       i.first_seen_at, i.version
+                       i.first_seen_at, i.version, i.content_hash
                 FROM matches m JOIN items i ON i.id = m.item_id
                 WHERE m.watch IN ({marks}) AND m.matched_at >= COALESCE(?, '')
                   AND NOT EXISTS (SELECT 1 FROM deliveries d
