@@ -21,8 +21,9 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 1
 CONCURRENT_REQUESTS = 16
 # default 0 — a pause between requests to one site, varied by DOWNLOAD_DELAY_JITTER
 DOWNLOAD_DELAY = 2.0
-# default True (0.5x-1.5x) — kept: jitter avoids a robotic request rhythm
-RANDOMIZE_DOWNLOAD_DELAY = True
+# default 0.5 (0.5x-1.5x) — kept, and said here: jitter avoids a robotic request rhythm.
+# (RANDOMIZE_DOWNLOAD_DELAY, its predecessor, is deprecated since Scrapy 2.19: never set it)
+DOWNLOAD_DELAY_JITTER = 0.5
 
 # default 180 s — a source that takes minutes per page is down; fail it and say so
 DOWNLOAD_TIMEOUT = 30

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from email import policy
 from email.message import EmailMessage
@@ -19,6 +20,8 @@ import yaml
 from aiosmtpd.controller import Controller
 from pytest_httpserver import HTTPServer
 from scrapy import Request
+from werkzeug import Request as WsgiRequest
+from werkzeug import Response as WsgiResponse
 
 from monitor.config import Config, load_config
 from monitor.models import PortalCursor, TenderRecord
@@ -36,10 +39,39 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+class TimedServer(HTTPServer):
+    """pytest-httpserver that also notes when each request arrived and how it was answered,
+    so that a test can measure a wait the crawler made (the gap between a 429 and the
+    retry), not the whole crawl's duration."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (monotonic time of arrival, path, status answered)
+        self.timeline: list[tuple[float, str, int]] = []
+
+    def dispatch(self, request: WsgiRequest) -> WsgiResponse:
+        arrived = time.monotonic()
+        response = super().dispatch(request)
+        self.timeline.append((arrived, request.path, response.status_code))
+        return response
+
+    def clear(self) -> None:
+        super().clear()
+        self.timeline = []
+
+    def wait_after(self, path: str, status: int = 429) -> float:
+        """Seconds between the first `status` answer on `path` and the next request to it."""
+        hits = [(at, code) for at, p, code in self.timeline if p == path]
+        for (at, code), (next_at, _) in zip(hits, hits[1:], strict=False):
+            if code == status:
+                return next_at - at
+        raise AssertionError(f"no request to {path} after a {status}: {self.timeline}")
+
+
 @pytest.fixture(scope="session")
-def _site_server() -> Iterator[HTTPServer]:
+def _site_server() -> Iterator[TimedServer]:
     # threaded: a deliberately slow handler must not block the other requests
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server = TimedServer(host="127.0.0.1", port=0, threaded=True)
     server.start()
     yield server
     server.clear()
@@ -48,7 +80,7 @@ def _site_server() -> Iterator[HTTPServer]:
 
 
 @pytest.fixture
-def site(_site_server: HTTPServer) -> Iterator[HTTPServer]:
+def site(_site_server: TimedServer) -> Iterator[TimedServer]:
     """The session's local HTTP server, emptied for each test, with a robots.txt that
     disallows /private/. Use `site.url_for(path)` and `site.expect_request(...)`."""
     _site_server.clear()

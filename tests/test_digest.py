@@ -283,8 +283,18 @@ def test_build_digest_leaves_matches_after_now_for_the_next_digest(
 ) -> None:
     add(store, config, url="https://a.ge/1", title="Nuctech")
     past = datetime.now(UTC) - timedelta(hours=1)
+    who = recipient(config, "all@example.org")
 
-    assert build_digest(store, config, recipient(config, "all@example.org"), now=past).is_empty
+    early = build_digest(store, config, who, now=past)
+    assert early.is_empty
+    store.queue_digest(recipient="all@example.org", subject=early.subject,
+                       message_id="<early@monitor.local>", message=b"",
+                       match_ids=early.match_ids, until=early.until, eml_path=None,
+                       html_path=None, findings=early.findings_count)
+
+    later = build_digest(store, config, who)
+    assert later.since == early.until
+    assert later.findings_count == 1 and not later.is_empty
 
 
 def test_build_digest_skips_delivered_matches(store: Store, config: Config) -> None:

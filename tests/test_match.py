@@ -39,13 +39,13 @@ def run(case: dict[str, Any]) -> list[Match]:
 
 def test_match_cases_precision_and_recall() -> None:
     """Over the whole case table (xfails included): an expected match found is a true
-    positive, an expected one missing a false negative, anything else found a false
-    positive. The bar is 0.97 on both."""
+    positive, an expected one missing a false negative, anything else found (the table's
+    known `false_positive` matches included) a false positive. The bar is 0.97 on both."""
     tp = fp = fn = 0
     for case in CASES["cases"].values():
         found = [(m.watch, m.found) for m in run(case)]
-        expected = [(e["watch"], e["found"]) for e in case["expected"]]
-        for pair in expected:
+        right = [(e["watch"], e["found"]) for e in case["expected"] if "false_positive" not in e]
+        for pair in right:
             if pair in found:
                 found.remove(pair)
                 tp += 1

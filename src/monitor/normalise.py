@@ -150,7 +150,8 @@ def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
     Valid UTF-8 wins over any declaration (servers often send Georgian or Russian UTF-8 pages
     labelled ISO-8859-1 or windows-1252; the reverse, legacy bytes that happen to be valid
     UTF-8, is vanishingly rare). Then the HTTP header's charset, then the page's
-    <meta charset>, then a statistical guess for pages that declare nothing.
+    <meta charset>; for pages that declare nothing, legacy Cyrillic when the text reads as
+    Cyrillic words (`_cyrillic_reading`), then a statistical guess.
     """
     if body.startswith(codecs.BOM_UTF8):
         return body[3:].decode("utf-8", "replace"), "utf-8"
@@ -176,6 +177,9 @@ def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
                 return body.decode(encoding), encoding
             except (UnicodeDecodeError, LookupError):
                 continue
+    cyrillic = _cyrillic_reading(body)
+    if cyrillic is not None:
+        return cyrillic
     from charset_normalizer import from_bytes
 
     best = from_bytes(body).best()
@@ -183,6 +187,54 @@ def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
         return str(best), _codec(best.encoding) or best.encoding
     fallback = next((e for e in candidates if e), "cp1252")
     return body.decode(fallback, "replace"), fallback
+
+
+# Letters that make up most of any Russian, Ukrainian or Kazakh text (~80 %); a wrong
+# single-byte code page scrambles the alphabet and the case, so a misreading scores far lower
+_COMMON_CYRILLIC = frozenset("оаеинтрсвлікдмуп")
+_CYRILLIC_CODECS = ("cp1251", "koi8_r", "koi8_u")
+# what legacy Cyrillic text carries besides letters: quotes, dashes, numero, no-break space
+_CYRILLIC_PUNCTUATION = frozenset("«»„“”‘’–—…№\u00a0•·")
+
+
+def _cyrillic_reading(body: bytes) -> tuple[str, str] | None:
+    """Undeclared legacy Cyrillic, decided by what the text reads as, not by a statistical
+    guesser: a short windows-1251 line is too little text for charset_normalizer, whose
+    answer (Korean cp949, say) changes between its releases. A code page wins when nearly
+    every non-ASCII character is a Cyrillic letter or Cyrillic typography, the letters are
+    mostly Cyrillic, mostly lower-case and mostly the alphabet's common ones; windows-1251
+    read as KOI8-R (or the reverse) swaps the case and scrambles the letters, so at most one
+    code page passes."""
+    best: tuple[float, str, str] | None = None
+    for codec in _CYRILLIC_CODECS:
+        try:
+            text = body.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        score = _cyrillic_score(text)
+        if score is not None and (best is None or score > best[0]):
+            best = (score, text, codecs.lookup(codec).name)
+    return (best[1], best[2]) if best else None
+
+
+def _cyrillic_score(text: str) -> float | None:
+    foreign = cyrillic = lower = common = letters = 0
+    for char in text:
+        if char.isascii():
+            letters += char.isalpha()
+            continue
+        if "\u0400" <= char <= "\u04ff" and char.isalpha():
+            letters += 1
+            cyrillic += 1
+            lower += char.islower()
+            common += char.lower() in _COMMON_CYRILLIC
+        elif char not in _CYRILLIC_PUNCTUATION:
+            foreign += 1
+    if cyrillic < 4 or foreign > 0.02 * cyrillic or cyrillic < 0.5 * letters:
+        return None
+    if lower < 0.6 * cyrillic or common < 0.6 * cyrillic:
+        return None
+    return (lower + common) / cyrillic
 
 
 def content_hash(*parts: str | None) -> str:
