@@ -21,7 +21,7 @@ from scrapy.utils.project import get_project_settings
 from crawlers import extract
 from crawlers.spiders import spider_for
 from monitor.config import Config, load_config
-from monitor.crawl import emit_event
+from monitor.crawl import emit_event, use_event_stream
 from monitor.errors import MonitorError
 
 
@@ -53,6 +53,17 @@ def build_settings(config: Config, state_dir: Path, *, dry_run: bool = False) ->
     return settings
 
 
+def _keep_events_to_ourselves() -> None:
+    """Events go to the parent on a private copy of stdout, which processes we start
+    (extraction workers, multiprocessing's resource tracker) do not inherit; their fd 1 is
+    the log. Otherwise a worker outliving this process (kill -9, OOM) would hold the parent's
+    pipe open, and the parent, waiting for its end, would wait forever."""
+    sys.stdout.flush()
+    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)  # dup: not inheritable
+    os.dup2(2, 1)
+    use_event_stream(events)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawlers.run", description=__doc__)
     parser.add_argument("--config", required=True)
@@ -62,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--since", type=date.fromisoformat, default=None)
     parser.add_argument("sources", nargs="+")
     args = parser.parse_args(argv)
+    _keep_events_to_ourselves()
     try:
         config = load_config(args.config)
         sources = config.select(args.sources)

@@ -3,15 +3,21 @@ every unhappy path one source can take, none of which may stop the others."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug import Request, Response
 
 from monitor.crawl import CrawlEvent, crawl
 from monitor.store import Store
-from conftest import free_port
+from conftest import alive, children_of, free_port, wait_until
 
 ARTICLE = """<html><head><title>{title}</title></head><body>
 <nav>Home | Huawei deals | Contact</nav>
@@ -269,6 +275,109 @@ def test_crawl_killed_child_loses_nothing_and_closes_its_run(site, write_config,
     assert run["status"] != "running"
     assert run["finished_at"]
     assert stored == 1  # the article fetched before the kill is kept
+
+
+def serve_listing_that_hangs(site) -> None:  # type: ignore[no-untyped-def]
+    """A listing whose first article is extracted (so the extraction pool's workers are up)
+    and whose second never answers in time: a crawl caught mid-extraction."""
+    serve_news(site)
+
+    def hang(request: Request) -> Response:
+        time.sleep(30)
+        return Response("late", content_type="text/html")
+
+    site.expect_request("/hang.html").respond_with_handler(hang)
+    listing = ('<html><body><a href="/a/1.html">1</a><a href="/hang.html">2</a>'
+               "</body></html>")
+    site.expect_request("/list.html").respond_with_data(listing, content_type="text/html")
+
+
+def crawler_child(state_dir: Path) -> tuple[int, list[int]]:
+    """The crawler child's pid (from its open run) once its extraction workers are up, and
+    those workers (the pool and multiprocessing's resource tracker)."""
+    def child() -> tuple[int, list[int]] | None:
+        if not (state_dir / "monitor.db").exists():
+            return None
+        with Store(state_dir) as store:
+            running = [r["pid"] for r in store.running_runs() if r["pid"]]
+            stored = store.count("items")
+        if not running or not stored:  # the first article is extracted and stored
+            return None
+        workers = children_of(running[0])
+        return (running[0], workers) if workers else None
+
+    return wait_until(child, what="a crawler child with extraction workers")
+
+
+def test_crawl_child_killed_mid_extraction_is_an_error_and_leaves_nothing_behind(
+    site, write_config, state_dir
+):
+    """kill -9 (the OOM killer) while extraction workers hold a copy of the child's stdout:
+    the crawl ends at the child's exit, says why, and takes the workers with it."""
+    serve_listing_that_hangs(site)
+    config = write_config({
+        "sources": [{"name": "listing", "kind": "page", "url": site.url_for("/list.html"),
+                     "selectors": {"links": "a"}}],
+        "watches": WATCHES, "crawl": {"timeout": 60},
+    })
+    reports: list[Any] = []
+    thread = threading.Thread(target=lambda: reports.append(crawl(config, state_dir)))
+    thread.start()
+    pid, workers = crawler_child(state_dir)
+
+    os.kill(pid, signal.SIGKILL)
+    thread.join(15)
+
+    assert not thread.is_alive(), "crawl() still waiting for a dead child"
+    [result] = reports[0].results
+    assert result.status == "error"
+    assert "crawler killed by signal 9 (SIGKILL; out of memory?)" in (result.error or "")
+    wait_until(lambda: not any(alive(w) for w in workers), 5, "the workers gone")
+    with Store(state_dir) as store:
+        [run] = store._rows("SELECT * FROM runs")
+        assert store.count("items") == 1  # the article stored before the kill is kept
+    assert run["status"] == "error" and "killed by signal 9" in run["error"]
+
+
+def test_monitor_crawl_returns_when_its_child_is_killed_mid_extraction(
+    site, write_config, state_dir
+):
+    serve_listing_that_hangs(site)
+    config = write_config({
+        "sources": [{"name": "listing", "kind": "page", "url": site.url_for("/list.html"),
+                     "selectors": {"links": "a"}}],
+        "watches": WATCHES, "crawl": {"timeout": 60},
+    })
+    command = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config.path), "--state",
+         str(state_dir), "crawl"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    try:
+        pid, workers = crawler_child(state_dir)
+        os.kill(pid, signal.SIGKILL)
+        output, _ = command.communicate(timeout=15)
+    finally:
+        command.kill()
+    assert command.returncode == 1, output
+    assert "crawler killed by signal 9" in output
+    assert not any(alive(w) for w in workers)
+
+
+def test_crawl_time_limit_kills_the_child_and_its_workers(site, write_config, state_dir):
+    serve_listing_that_hangs(site)
+    config = write_config({
+        "sources": [{"name": "listing", "kind": "page", "url": site.url_for("/list.html"),
+                     "selectors": {"links": "a"}}],
+        "watches": WATCHES, "crawl": {"timeout": 60},
+    })
+    found: list[tuple[int, list[int]]] = []
+    watcher = threading.Thread(target=lambda: found.append(crawler_child(state_dir)))
+    watcher.start()
+    [result] = crawl(config, state_dir, timeout=6, grace=1).results
+    watcher.join()
+    assert result.status == "timeout"
+    pid, workers = found[0]
+    assert not alive(pid) and not any(alive(w) for w in workers)
 
 
 def test_crawl_dry_run_stores_nothing(site, write_config, state_dir):

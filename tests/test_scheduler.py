@@ -17,6 +17,7 @@ import pytest
 import yaml
 from werkzeug import Request, Response
 
+from conftest import alive, children_of
 from monitor.store import Store
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
@@ -235,7 +236,9 @@ def test_kill_9_of_the_daemon_mid_crawl_then_restart(site, smtp_server, tmp_path
     assert sorted(keys) == ["wire-1", "wire-2"]
 
 
-def test_kill_9_of_a_crawl_child_is_recorded_and_the_daemon_goes_on(site, tmp_path, daemons):
+def serve_feed_caught_mid_extraction(site) -> str:  # type: ignore[no-untyped-def]
+    """A feed whose first article is extracted (the extraction pool's workers start) and
+    whose second hangs: a crawl that stays mid-extraction."""
     base = site.url_for("").rstrip("/")
 
     def hang(request: Request) -> Response:
@@ -243,22 +246,80 @@ def test_kill_9_of_a_crawl_child_is_recorded_and_the_daemon_goes_on(site, tmp_pa
         return Response("late", content_type="text/html")
 
     site.expect_request("/feed.xml").respond_with_data(
-        feed(base, ["Weather"]), content_type="application/rss+xml")
-    site.expect_request("/a/1.html").respond_with_handler(hang)
+        feed(base, ["Customs", "Weather"]), content_type="application/rss+xml")
+    site.expect_request("/a/1.html").respond_with_data(
+        "<html><body><article><p>Нуктек поставит сканеры на границу, сообщила таможня в "
+        "пятницу.</p></article></body></html>", content_type="text/html")
+    site.expect_request("/a/2.html").respond_with_handler(hang)
+    return base
+
+
+def crawler_with_workers(daemon: Daemon, state: Path) -> tuple[dict[str, Any], list[int]]:
+    """The open run of a crawl whose extraction workers are up, and those workers."""
+    def check() -> tuple[dict[str, Any], list[int]] | None:
+        open_runs = [r for r in runs(state) if r["status"] == "running" and r["pid"]]
+        if not open_runs or not _items(state):
+            return None
+        workers = children_of(open_runs[0]["pid"])
+        return (open_runs[0], workers) if workers else None
+
+    return daemon.wait_for(check, what="a crawl child with extraction workers")
+
+
+def test_kill_9_of_a_crawl_child_is_recorded_and_the_daemon_goes_on(site, tmp_path, daemons):
+    serve_feed_caught_mid_extraction(site)
     data = base_config(site)
     data["sources"][0].update({"follow_links": True, "schedule": "every 3s"})
     data["crawl"]["timeout"] = 60
     config = write(tmp_path / "sources.yaml", data)
     state = tmp_path / "state"
     daemon = daemons(config, state)
-    run = daemon.wait_for(lambda: [r for r in runs(state) if r["pid"]], what="a crawl child")[0]
+    run, workers = crawler_with_workers(daemon, state)
     os.kill(run["pid"], signal.SIGKILL)
-    closed = daemon.wait_for(lambda: finished(state, "wire"), what="the run closed")[0]
+    closed = daemon.wait_for(lambda: finished(state, "wire"), timeout=15,
+                             what="the run closed")[0]
     assert closed["status"] == "error"
-    assert "exited with code -9" in closed["error"]
+    assert "crawler killed by signal 9 (SIGKILL; out of memory?)" in closed["error"]
+    assert not any(alive(w) for w in workers)
     daemon.wait_for(lambda: len(runs(state, "wire")) >= 2, what="the next run")
     assert daemon.proc.poll() is None
-    daemon.stop()
+    assert daemon.stop() == 0
+
+
+def test_crawl_timeout_kills_a_hung_crawl_and_its_workers(site, tmp_path, daemons):
+    serve_feed_caught_mid_extraction(site)
+    data = base_config(site)
+    data["sources"][0].update({"follow_links": True, "schedule": "every 1h"})
+    data["crawl"]["timeout"] = 60
+    data["daemon"]["crawl_timeout"] = 8
+    config = write(tmp_path / "sources.yaml", data)
+    state = tmp_path / "state"
+    daemon = daemons(config, state)
+    run, workers = crawler_with_workers(daemon, state)
+    closed = daemon.wait_for(lambda: finished(state, "wire"), timeout=25,
+                             what="the run closed")[0]
+    assert closed["status"] == "timeout"
+    assert not alive(run["pid"]) and not any(alive(w) for w in workers)
+    assert daemon.proc.poll() is None
+    assert daemon.stop() == 0
+
+
+def test_sigterm_during_extraction_stops_the_daemon_and_its_workers(site, tmp_path, daemons):
+    serve_feed_caught_mid_extraction(site)
+    data = base_config(site)
+    data["sources"][0].update({"follow_links": True, "schedule": "every 1h"})
+    data["crawl"]["timeout"] = 60
+    config = write(tmp_path / "sources.yaml", data)
+    state = tmp_path / "state"
+    daemon = daemons(config, state)
+    run, workers = crawler_with_workers(daemon, state)
+    started = time.monotonic()
+    assert daemon.stop() == 0
+    assert time.monotonic() - started < 15  # stop_grace 2 s, then killed
+    assert not alive(run["pid"]) and not any(alive(w) for w in workers)
+    [closed] = runs(state, "wire")
+    assert closed["status"] == "interrupted"
+    assert _items(state) == 1
 
 
 def test_overdue_source_runs_once_at_start(site, tmp_path, daemons):

@@ -17,12 +17,13 @@ import fcntl
 import json
 import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,7 +34,15 @@ from monitor.errors import CrawlError
 from monitor.models import RunResult
 from monitor.store import Store
 
-__all__ = ["EVENT_PREFIX", "CrawlEvent", "CrawlReport", "SourceLock", "crawl", "emit_event"]
+__all__ = [
+    "EVENT_PREFIX",
+    "CrawlEvent",
+    "CrawlReport",
+    "SourceLock",
+    "crawl",
+    "emit_event",
+    "use_event_stream",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +50,27 @@ logger = logging.getLogger(__name__)
 EVENT_PREFIX = "@@monitor-event "
 # after SIGTERM, how long Scrapy gets to close spiders and record their runs
 GRACE_S = 15.0
+# after the child has exited, how long its last event lines may take to arrive; anything still
+# holding the pipe then (an orphaned pool worker) is killed with the child's process group
+DRAIN_S = 2.0
 LOGS_KEPT = 50
+
+
+# the crawler child's channel to us (`use_event_stream`); stdout when unset
+_event_stream: IO[str] | None = None
+
+
+def use_event_stream(stream: IO[str]) -> None:
+    """Send this process's events to `stream` (the crawler child's private copy of the pipe
+    to its parent, which its own children do not inherit)."""
+    global _event_stream
+    _event_stream = stream
 
 
 def emit_event(kind: str, source: str | None = None, stream: IO[str] | None = None,
                **data: Any) -> None:
     """Write one event line (used by the crawler child)."""
-    stream = stream or sys.stdout
+    stream = stream or _event_stream or sys.stdout
     line = json.dumps({"kind": kind, "source": source, **data}, ensure_ascii=False, default=str)
     stream.write(EVENT_PREFIX + line + "\n")
     stream.flush()
@@ -215,11 +238,13 @@ def _run_child(
             raise CrawlError(f"cannot start the crawler ({command[0]}): {exc}") from None
         restore = _forward_sigterm()
         watch = _Watch(child, timeout=timeout, cancel=cancel, grace=grace)
+        assert child.stdout is not None
+        lines: queue.Queue[str | None] = queue.Queue()
+        reader = threading.Thread(target=_read_events, args=(child.stdout, lines),
+                                  name="crawl-events", daemon=True)
+        reader.start()
         try:
-            assert child.stdout is not None
-            for line in child.stdout:
-                if not line.startswith(EVENT_PREFIX):
-                    continue
+            for line in _event_lines(child, lines):
                 event = _parse(line)
                 if event is None:
                     continue
@@ -246,8 +271,15 @@ def _run_child(
             if child.poll() is None:
                 child.kill()
                 child.wait()
-            if child.stdout is not None:
+            # whatever the child left behind (extraction workers, multiprocessing's resource
+            # tracker) dies with it: they share its process group
+            _kill_group(child.pid)
+            reader.join(DRAIN_S)
+            if not reader.is_alive():
                 child.stdout.close()
+            else:  # a straggler outside the group still holds the pipe; never block on it
+                logger.warning("crawler pid %s: its output pipe is still held open by another "
+                               "process; not waiting for it", child.pid)
 
     status = ("timeout" if watch.timed_out else
               "interrupted" if interrupted or watch.cancelled else "error")
@@ -259,6 +291,60 @@ def _run_child(
     if interrupted:
         raise KeyboardInterrupt
     return CrawlReport(results=results, items=items, log_path=log_path, exit_code=exit_code)
+
+
+def _read_events(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    """The child's stdout, line by line, until EOF (None marks the end)."""
+    try:
+        for line in stream:
+            if line.startswith(EVENT_PREFIX):
+                lines.put(line)
+    except (OSError, ValueError):  # closed under us
+        pass
+    finally:
+        lines.put(None)
+
+
+def _event_lines(child: subprocess.Popen[str], lines: queue.Queue[str | None]) -> Iterator[str]:
+    """Event lines until the pipe's EOF or, when the child has exited but something else
+    keeps the pipe open, until DRAIN_S after its exit: a dead child is known by its exit,
+    not by the end of its output."""
+    exited_at: float | None = None
+    while True:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            if child.poll() is None:
+                continue
+            exited_at = exited_at or time.monotonic()
+            if time.monotonic() - exited_at >= DRAIN_S:
+                return
+            continue
+        if line is None:
+            return
+        yield line
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL every process left in the crawler's process group (the child has exited)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _exit_reason(exit_code: int, log_path: Path) -> str:
+    """Why a child that did not report its runs ended, in words."""
+    if exit_code < 0:
+        number = -exit_code
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = "unknown signal"
+        hint = "; out of memory?" if number == signal.SIGKILL else ""
+        return f"crawler killed by signal {number} ({name}{hint})"
+    detail = _tail(log_path)
+    return f"crawler process exited with code {exit_code}" + (f": {detail}" if detail else "")
 
 
 class _Watch:
@@ -418,8 +504,7 @@ def _account(
     elif status == "interrupted":
         reason = "crawl interrupted"
     else:
-        detail = _tail(log_path)
-        reason = f"crawler process exited with code {exit_code}" + (f": {detail}" if detail else "")
+        reason = _exit_reason(exit_code, log_path)
     reason += f" (log: {log_path})"
     if not dry_run:
         with Store(state_dir) as store:
