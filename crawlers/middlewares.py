@@ -1,4 +1,5 @@
-"""Downloader middleware: honour `Retry-After`, which Scrapy's RetryMiddleware ignores."""
+"""Downloader middlewares: honour `Retry-After`, which Scrapy's RetryMiddleware ignores, and
+turn a redirect that goes nowhere into an error that names the chain."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+from w3lib.url import safe_url_string
+
+from monitor.normalise import canonical_url
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -85,3 +91,44 @@ class RetryAfterMiddleware:
             "monitor_retry_after": wait,
         }
         return request.replace(meta={**request.meta, **meta}, dont_filter=True)
+
+
+class RedirectError(IgnoreRequest):
+    """Raised when a response redirects in a loop, too many times, or to a URL that is not
+    http(s), from `RedirectGuardMiddleware`; the request's errback records it."""
+
+
+class RedirectGuardMiddleware:
+    """Before Scrapy's RedirectMiddleware follows a redirect, check where it leads. A loop
+    (A -> B -> A) is otherwise dropped in silence by the duplicate filter, and a moved feed
+    then looks like a quiet week: `ok`, 0 fetched, forever. A loop, a chain longer than
+    REDIRECT_MAX_TIMES and a redirect to another scheme (ftp:, javascript:) are errors."""
+
+    _CODES = frozenset({301, 302, 303, 307, 308})
+
+    def __init__(self, max_times: int) -> None:
+        self.max_times = max_times
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RedirectGuardMiddleware:
+        return cls(crawler.settings.getint("REDIRECT_MAX_TIMES"))
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        location = response.headers.get("Location")
+        if (response.status not in self._CODES or not location
+                or request.meta.get("dont_redirect")):
+            return response
+        target = urljoin(request.url, safe_url_string(location.decode("latin-1").strip()))
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise RedirectError(f"redirect to a non-http URL: {_chain([*chain, target])}")
+        if canonical_url(target) in {canonical_url(url) for url in chain}:
+            raise RedirectError(f"redirect loop: {_chain([*chain, target])}")
+        if len(chain) > self.max_times:
+            raise RedirectError(f"too many redirects ({len(chain)}): {_chain([*chain, target])}")
+        return response
+
+
+def _chain(urls: list[str]) -> str:
+    shown = urls if len(urls) <= 6 else [*urls[:3], f"... ({len(urls) - 5} more)", *urls[-2:]]
+    return " -> ".join(shown)

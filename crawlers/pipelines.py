@@ -18,7 +18,7 @@ from scrapy import signals
 from monitor.crawl import emit_event
 from monitor.match import Matcher, match_tender
 from monitor.models import PortalCursor, RunResult, ScrapedItem, TenderRecord
-from monitor.normalise import canonical_url, normalise
+from monitor.normalise import canonical_url, looks_misdecoded, normalise
 from monitor.store import Store, utcnow
 from monitor.tender import normalise_tender, stored_fields
 
@@ -42,6 +42,9 @@ class StorePipeline:
         self.baseline = False
         self._started = 0.0
         self._last_progress = 0.0
+        # items whose text still looks mis-decoded after decoding: a run warning
+        self.misdecoded = 0
+        self.misdecoded_example = ""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -90,6 +93,9 @@ class StorePipeline:
                 self.store.touch(item.source, canonical_url(item.url))
         else:
             normalised = normalise(item)
+            if looks_misdecoded(f"{normalised.title}\n{normalised.text}"):
+                self.misdecoded += 1
+                self.misdecoded_example = self.misdecoded_example or normalised.url
             matches = self.matcher.match(normalised)
             if self.store is None:
                 emit_event("item", item.source, item=_asdict(normalised),
@@ -147,6 +153,12 @@ class StorePipeline:
         if result is None:
             return
         result.fetched = spider.fetched
+        result.warnings = spider.run_warnings()
+        if self.misdecoded:
+            result.warnings.append(
+                f"text of {self.misdecoded} item(s) looks mis-decoded (e.g. "
+                f"{self.misdecoded_example}): the site's declared charset is wrong or its "
+                "text was garbled before it was published")
         result.errors = len(spider.errors)
         result.error_details = spider.errors[:20]
         result.seconds = round(time.monotonic() - self._started, 3)

@@ -40,6 +40,8 @@ RETRY_TIMES = 2
 DOWNLOADER_MIDDLEWARES = {
     # between RetryMiddleware (550) and the cache (900): sees 429/503 before Retry does
     "crawlers.middlewares.RetryAfterMiddleware": 560,
+    # just outside RedirectMiddleware (600): sees each redirect before it is followed
+    "crawlers.middlewares.RedirectGuardMiddleware": 610,
 }
 # default off, DummyPolicy — RFC 2616 revalidation sends If-None-Match / If-Modified-Since,
 # so an unchanged page costs a 304 and no extraction

@@ -91,6 +91,26 @@ def test_check_config_bad_exits_2_naming_file_key_and_value(runner, tmp_path):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "sources: []\nwatches: [{name: ZTE}]\n"],
+                         ids=["empty file", "comments only", "empty source list"])
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_config_without_sources_is_an_error(runner, tmp_path, text, command):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(text, "utf-8")
+    result = invoke(runner, empty, tmp_path / "state", command)
+    assert result.exit_code == 2, result.output
+    assert f"{empty}: no sources: there is nothing to watch" in result.output
+
+
+def test_check_config_warns_when_no_source_is_enabled(runner, tmp_path):
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n  - {name: a, kind: feed, url: 'https://a.example/rss', "
+                    "enabled: false}\n", "utf-8")
+    result = invoke(runner, path, tmp_path / "state", "check-config")
+    assert result.exit_code == 0
+    assert "warning: no source is enabled: `monitor run` would crawl nothing" in result.output
+
+
 def test_missing_config_exits_2(runner, tmp_path):
     result = invoke(runner, tmp_path / "nope.yaml", tmp_path / "state", "crawl")
     assert result.exit_code == 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.config import Config, load_config, parse_config
+from monitor.config import Config, load_config, parse_config, write_snapshot
 from monitor.errors import ConfigError, SourceNotFoundError
 from monitor.match import fold
 
@@ -497,3 +497,49 @@ def test_watchlist_name_clash_with_the_config_is_an_error(tmp_path: Path) -> Non
     path.write_text("watchlist: names.csv\nwatches:\n  - {name: Nuctech}\n", "utf-8")
     with pytest.raises(ConfigError, match=r"'Nuctech' is also defined in the config"):
         load_config(path)
+
+
+# -- snapshots for the crawler child ---------------------------------------------------------
+
+
+def same_fields(a: Config, b: Config) -> bool:
+    return all(getattr(a, f) == getattr(b, f) for f in Config.model_fields if f != "watchlist")
+
+
+def test_snapshot_is_the_validated_config_with_its_watchlist_files_inlined(
+    tmp_path: Path
+) -> None:
+    (tmp_path / "names.csv").write_text(
+        "name,aliases,ids\nNuctech,\"Нуктек; ნუქტექი\",GE-NAPR:204567890\n", "utf-8")
+    path = tmp_path / "sources.yaml"
+    path.write_text("watchlist: names.csv\nwatches:\n  - {name: ZTE}\n", "utf-8")
+    config = load_config(path)
+    snapshot = write_snapshot(config, tmp_path / "run")
+
+    (tmp_path / "names.csv").unlink()  # the child never reads the originals
+    path.write_text("sources: [oops\n", "utf-8")
+    again = load_config(snapshot)
+    assert same_fields(again, config)
+    assert [w.name for w in again.watches] == ["ZTE", "Nuctech"]
+    assert write_snapshot(config, tmp_path / "run") == snapshot  # same content, same file
+
+
+@pytest.mark.parametrize("text", [
+    None,  # the shipped config
+    "sources: [{name: a, kind: feed, url: 'https://a.example/rss'}]\n"
+    "smtp: {host: 127.0.0.1}\nrecipients: [{email: desk@example.org}]\n",
+], ids=["shipped", "defaults only"])
+def test_snapshot_round_trips(tmp_path: Path, text: str | None) -> None:
+    path = SHIPPED
+    if text is not None:
+        path = tmp_path / "sources.yaml"
+        path.write_text(text, "utf-8")
+    config = load_config(path)
+    assert same_fields(load_config(write_snapshot(config, tmp_path / "run")), config)
+
+
+def test_snapshot_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "run"
+    blocker.write_text("a file where the directory should be", "utf-8")
+    with pytest.raises(ConfigError, match="cannot write the config snapshot"):
+        write_snapshot(load_config(SHIPPED), blocker)

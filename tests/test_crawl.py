@@ -3,6 +3,7 @@ every unhappy path one source can take, none of which may stop the others."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,9 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from werkzeug import Request, Response
 
+from monitor.cli import cli
+from monitor.config import Recipient
 from monitor.crawl import CrawlEvent, crawl
+from monitor.digest import build_digest, render_html, render_text
 from monitor.store import Store
 from conftest import alive, children_of, free_port, wait_until
 
@@ -501,3 +506,216 @@ def test_a_run_left_running_by_a_killed_crawl_is_closed_by_the_next_crawl(
     assert "died without closing its run" in closed["error"]
 
 
+
+
+def rss(base: str, entries: list[tuple[str, str]], declaration: str = "") -> str:
+    items = "".join(
+        f"<item><title>{title}</title><link>{base}/n/{i}.html</link><guid>n-{i}</guid>"
+        f"<description>{text}</description></item>"
+        for i, (title, text) in enumerate(entries))
+    return (f"{declaration}<rss version=\"2.0\"><channel><title>t</title><link>{base}/</link>"
+            f"<description>d</description>{items}</channel></rss>")
+
+
+CYRILLIC_NEWS = [("Хуавей построит сеть в Кутаиси", "Компания Хуавей получила контракт."),
+                 ("Нуктек поставит сканеры", "Таможня закупит сканеры Нуктек.")]
+
+
+@pytest.mark.parametrize("declaration", ["", '<?xml version="1.0" encoding="utf-8"?>'],
+                         ids=["no XML declaration", "XML declaration says utf-8"])
+def test_crawl_windows_1251_feed_labelled_utf8_is_read_as_cyrillic(
+    site, write_config, state_dir, declaration
+):
+    base = site.url_for("").rstrip("/")
+    site.expect_request("/lying.xml").respond_with_data(
+        rss(base, CYRILLIC_NEWS, declaration).encode("cp1251"),
+        content_type="application/rss+xml; charset=utf-8")
+    config = write_config({
+        "sources": [{"name": "lying", "kind": "feed", "url": site.url_for("/lying.xml")}],
+        "watches": WATCHES,
+    })
+    [result] = crawl(config, state_dir).results
+    assert result.status == "ok", result.error
+    assert (result.new_items, result.new_matches) == (2, 4)
+    assert result.warnings == []
+    with Store(state_dir) as store:
+        titles = sorted(r["title"] for r in store._rows("SELECT title FROM items"))
+    assert titles == ["Нуктек поставит сканеры", "Хуавей построит сеть в Кутаиси"]
+
+
+def test_crawl_windows_1251_feed_labelled_latin1_is_read_as_cyrillic(
+    site, write_config, state_dir
+):
+    base = site.url_for("").rstrip("/")
+    site.expect_request("/latin.xml").respond_with_data(
+        rss(base, CYRILLIC_NEWS, '<?xml version="1.0" encoding="iso-8859-1"?>').encode("cp1251"),
+        content_type="application/rss+xml")
+    config = write_config({
+        "sources": [{"name": "latin", "kind": "feed", "url": site.url_for("/latin.xml")}],
+        "watches": WATCHES,
+    })
+    [result] = crawl(config, state_dir).results
+    assert (result.status, result.new_matches, result.warnings) == ("ok", 4, [])
+
+
+def test_crawl_text_that_stays_garbled_is_a_warning_in_the_run(site, write_config, state_dir):
+    """Mojibake published as valid UTF-8 cannot be re-decoded; it must not pass as news."""
+    base = site.url_for("").rstrip("/")
+    garbled = [(t.encode("utf-8").decode("cp1252", "replace"),
+                x.encode("utf-8").decode("cp1252", "replace")) for t, x in CYRILLIC_NEWS]
+    site.expect_request("/garbled.xml").respond_with_data(
+        rss(base, garbled + [("Nuctech wins", "Nuctech wins the tender.")]).encode("utf-8"),
+        content_type="application/rss+xml; charset=utf-8")
+    config = write_config({
+        "sources": [{"name": "garbled", "kind": "feed", "url": site.url_for("/garbled.xml")}],
+        "watches": WATCHES,
+    })
+    [result] = crawl(config, state_dir).results
+    assert result.status == "ok"
+    [warning] = result.warnings
+    assert warning.startswith(f"text of 2 item(s) looks mis-decoded (e.g. {base}/n/")
+    with Store(state_dir) as store:
+        [run] = store._runs("SELECT * FROM runs")
+    assert run["warnings"] == [warning]
+
+
+def test_crawl_feed_cut_at_max_items_says_how_many_were_left_unread(
+    site, write_config, state_dir
+):
+    base = site.url_for("").rstrip("/")
+    entries = [(f"Entry {i}", f"Text {i}.") for i in range(5000)]
+    site.expect_request("/big.xml").respond_with_data(rss(base, entries),
+                                                      content_type="application/rss+xml")
+    config = write_config({
+        "sources": [{"name": "big", "kind": "feed", "url": site.url_for("/big.xml"),
+                     "max_items": 500}],
+        "watches": WATCHES,
+    })
+    [result] = crawl(config, state_dir).results
+    warning = ("4,500 entries left unread: max_items is 500; raise max_items (or crawl more "
+               "often) to read them all")
+    assert (result.status, result.new_items, result.warnings) == ("ok", 500, [warning])
+
+    # ... and it reaches `monitor status` and the digest's Coverage
+    status = CliRunner().invoke(cli, ["--config", str(config.path), "--state", str(state_dir),
+                                      "status"])
+    assert f"big: {warning}" in status.output
+    as_json = CliRunner().invoke(cli, ["--config", str(config.path), "--state",
+                                       str(state_dir), "status", "--json"])
+    assert json.loads(as_json.output)["sources"][0]["warnings"] == [warning]
+    with Store(state_dir) as store:
+        digest = build_digest(store, config, Recipient(email="desk@example.org"))
+    [line] = digest.coverage
+    assert line.warnings == (warning,)
+    assert f"warning: {warning}" in render_text(digest)
+    assert f"warning: {warning}" in render_html(digest)
+
+
+def test_crawl_redirects_that_go_nowhere_are_errors_naming_the_chain(
+    site, write_config, state_dir
+):
+    def redirect(to: str) -> Response:
+        return Response("moved", status=302, headers={"Location": to})
+
+    site.expect_request("/loop-a.xml").respond_with_response(redirect("/loop-b.xml"))
+    site.expect_request("/loop-b.xml").respond_with_response(redirect("/loop-a.xml"))
+    for hop in range(30):
+        site.expect_request(f"/hop/{hop}").respond_with_response(redirect(f"/hop/{hop + 1}"))
+    site.expect_request("/ftp.xml").respond_with_response(
+        redirect("ftp://files.example.org/feed.xml"))
+    config = write_config({
+        "sources": [
+            {"name": "loop", "kind": "feed", "url": site.url_for("/loop-a.xml")},
+            {"name": "hops", "kind": "feed", "url": site.url_for("/hop/0")},
+            {"name": "elsewhere", "kind": "feed", "url": site.url_for("/ftp.xml")},
+        ],
+        "watches": WATCHES,
+    })
+    results = {r.source: r for r in crawl(config, state_dir).results}
+    a, b = site.url_for("/loop-a.xml"), site.url_for("/loop-b.xml")
+    assert results["loop"].status == "error"
+    assert results["loop"].error == f"redirect loop: {a} -> {b} -> {a}"
+    assert results["hops"].status == "error"
+    assert (results["hops"].error or "").startswith(
+        f"too many redirects (21): {site.url_for('/hop/0')} -> ")
+    assert results["elsewhere"].status == "error"
+    assert results["elsewhere"].error == (
+        f"redirect to a non-http URL: {site.url_for('/ftp.xml')} -> "
+        "ftp://files.example.org/feed.xml")
+
+
+def test_crawl_reads_the_config_it_was_given_not_the_file_changed_since(
+    site, write_config, state_dir
+):
+    serve_news(site)
+    config = write_config({
+        "sources": [{"name": "sample", "kind": "feed", "url": site.url_for("/feed.xml")}],
+        "watches": WATCHES,
+    })
+    assert config.path is not None
+    config.path.write_text("sources:\n  - name: sample\n    kind: feeed\n", "utf-8")
+    [result] = crawl(config, state_dir).results
+    assert (result.status, result.new_items) == ("ok", 2), result.error
+
+
+def test_crawl_child_gets_only_the_environment_it_needs(
+    site, write_config, state_dir, monkeypatch
+):
+    monkeypatch.setenv("MONITOR_SMTP_PASSWORD", "hunter2-smtp")
+    monkeypatch.setenv("SOME_OTHER_API_KEY", "hunter2-other")
+    monkeypatch.setenv("GOSZAKUP_TOKEN", "token-for-the-portal")
+    serve_listing_that_hangs(site)
+    config = write_config({
+        "sources": [{"name": "listing", "kind": "page", "url": site.url_for("/list.html"),
+                     "selectors": {"links": "a"}}],
+        "watches": WATCHES, "crawl": {"timeout": 60},
+    })
+    seen: list[bytes] = []
+
+    def read_environ() -> None:
+        pid, _ = crawler_child(state_dir)
+        seen.append(Path(f"/proc/{pid}/environ").read_bytes())
+
+    reader = threading.Thread(target=read_environ)
+    reader.start()
+    crawl(config, state_dir, timeout=6, grace=1)
+    reader.join()
+    names = {entry.split(b"=", 1)[0].decode() for entry in seen[0].split(b"\0") if entry}
+    assert b"hunter2" not in seen[0] and b"token-for-the-portal" not in seen[0]
+    assert "PATH" in names and "SCRAPY_SETTINGS_MODULE" in names
+
+
+def test_crawl_child_environment_carries_the_token_its_portal_names(write_config, monkeypatch):
+    from monitor.crawl import _child_environment
+
+    config = write_config({
+        "sources": [{"name": "kz", "kind": "portal", "portal": "goszakup",
+                     "url": "https://ows.goszakup.gov.kz/v3", "token_env": "GOSZAKUP_TOKEN"}],
+    })
+    env = _child_environment({"PATH": "/bin", "GOSZAKUP_TOKEN": "t", "MONITOR_SMTP_PASSWORD": "p",
+                              "LC_ALL": "C.UTF-8"}, config.sources)
+    assert env == {"PATH": "/bin", "GOSZAKUP_TOKEN": "t", "LC_ALL": "C.UTF-8"}
+
+
+def test_crawl_bot_protection_challenge_is_named_as_such(site, write_config, state_dir):
+    challenge = ("<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+                 "<div id=\"challenge-platform\">Checking your browser</div></body></html>")
+    site.expect_request("/cf.xml").respond_with_data(
+        challenge, status=403, content_type="text/html", headers={"cf-mitigated": "challenge"})
+    site.expect_request("/ddg.xml").respond_with_data(
+        "<html><head><title>DDoS-Guard</title></head><body>Checking</body></html>",
+        status=503, content_type="text/html")
+    site.expect_request("/down.xml").respond_with_data(
+        "<html><body>Service Unavailable</body></html>", status=503,
+        content_type="text/html", headers={"Server": "cloudflare"})
+    config = write_config({
+        "sources": [{"name": name, "kind": "feed", "url": site.url_for(f"/{name}.xml")}
+                    for name in ("cf", "ddg", "down")],
+        "watches": WATCHES,
+    })
+    results = {r.source: r for r in crawl(config, state_dir).results}
+    assert (results["cf"].error or "").startswith(
+        "blocked by bot protection at 127.0.0.1 (Cloudflare, HTTP 403 from ")
+    assert (results["ddg"].error or "").startswith(
+        "blocked by bot protection at 127.0.0.1 (DDoS-Guard, HTTP 503 from ")
+    assert results["down"].error == f"HTTP 503 from {site.url_for('/down.xml')}"

@@ -101,6 +101,11 @@ def test_sources_yaml_to_parsed_email(site, smtp_down, tmp_path: Path):
     assert down.exit_code == 1
     assert "kept in the outbox" in down.output
     assert smtp_down.messages == []
+    stuck = run("digest")  # nothing new, but not a quiet day: the digest is stuck
+    assert stuck.exit_code == 1
+    assert "but earlier digests are stuck (below)" in stuck.output
+    assert "1 digest(s) stuck in the outbox, the oldest #1 to desk@example.org" in stuck.output
+    assert "ConnectionRefusedError" in stuck.output
 
     smtp_down.start()
     up = run("digest")

@@ -15,13 +15,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from monitor.config import Config
-from monitor.digest import build_digest
+from monitor.digest import build_digest, render_html, render_text
 from monitor.errors import ConfigError, MissingEnvVarError
 from monitor.mail import compose, deliver, preview, queue_digests, read_eml
 from monitor.match import Matcher
 from monitor.models import Item, RunResult
 from monitor.normalise import content_hash
-from monitor.store import Store
+from monitor.store import MAX_SEND_ATTEMPTS, Store
 
 # the conftest fixtures `smtp_server` / `smtp_down`: an aiosmtpd sink with .port, .messages
 SmtpSink = Any
@@ -213,7 +213,66 @@ def test_deliver_one_refused_recipient_does_not_stop_the_others(
     ((_, to, error),) = report.failed
     assert to == "gone@example.org" and "550" in error
     assert handler.received == ["ana@example.org", "zoe@example.org"]
-    assert report.still_queued == 1
+    # a 5xx naming the recipient is final: given up, not retried forever
+    assert report.given_up == report.failed and report.still_queued == 0
+
+
+def test_deliver_permanent_refusal_is_kept_failed_and_told_in_the_next_digest(
+    store: Store,
+    state_dir: Path,
+    write_config: Callable[..., Config],
+    refusing_server: tuple[_RefusingHandler, int],
+) -> None:
+    _, port = refusing_server
+    config = smtp_config(write_config, port)
+    config = config.model_copy(update={"recipients": (
+        config.recipients[0].model_copy(update={"email": "gone@example.org"}),
+        *config.recipients)})
+    add_hit(store, config)
+    queue_digests(store, config, state_dir)
+    first = deliver(store, config)
+    [(lost_id, _, _)] = first.given_up
+
+    again = deliver(store, config)  # nothing retried
+    assert again.sent == again.failed == [] and again.still_queued == 0
+    [failed] = store.failed_messages()
+    assert (failed["id"], failed["recipient"]) == (lost_id, "gone@example.org")
+    assert failed["eml_path"] and Path(failed["eml_path"]).exists()  # kept
+
+    add_hit(store, config, key="2", title="Нуктек again")
+    digest = build_digest(store, config, config.recipients[1])
+    [told] = digest.undelivered
+    assert (told.outbox_id, told.recipient) == (lost_id, "gone@example.org")
+    text = render_text(digest)
+    assert "Not delivered" in text and "gone@example.org" in text and "550" in text
+    assert "Not delivered" in render_html(digest)
+
+
+def test_deliver_temporary_refusal_is_retried_then_given_up_after_many_tries(
+    store: Store, state_dir: Path, write_config: Callable[..., Config]
+) -> None:
+    class Busy:
+        async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                              options: Any) -> str:
+            return "451 try again later"
+
+    port = free_port()
+    controller = Controller(Busy(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = smtp_config(write_config, port)
+        add_hit(store, config)
+        queue_digests(store, config, state_dir)
+        for _ in range(MAX_SEND_ATTEMPTS - 1):
+            report = deliver(store, config)
+            assert report.given_up == [] and report.still_queued == 1
+        last = deliver(store, config)
+    finally:
+        controller.stop()
+    assert len(last.given_up) == 1 and "451" in last.given_up[0][2]
+    assert last.still_queued == 0
+    [failed] = store.failed_messages()
+    assert failed["attempts"] == MAX_SEND_ATTEMPTS
 
 
 def test_deliver_without_smtp_writes_eml_and_marks_it_sent(

@@ -425,7 +425,10 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(site, tmp_path, daemons):
     daemon.wait_for(lambda: "event=config_rejected" in daemon.log, what="the refusal")
     assert "sources[0].kind" in daemon.log
     count = len(runs(state, "wire"))
-    daemon.wait_for(lambda: len(runs(state, "wire")) > count + 1, what="crawls go on")
+    # the crawls go on with the config the daemon kept, not the broken file on disk
+    daemon.wait_for(lambda: len(finished(state, "wire")) > count + 1, what="crawls go on")
+    assert [r["status"] for r in finished(state, "wire")[count:]] == ["ok"] * len(
+        finished(state, "wire")[count:]), finished(state, "wire")
 
     data["sources"].append({"name": "second", "kind": "feed", "url": site.url_for("/feed.xml"),
                             "schedule": "every 1h"})
@@ -483,6 +486,9 @@ def test_failing_source_is_named_in_the_digest_then_recovers_once(
     sent = "\n=====\n".join(texts())
     assert sum("wire has RECOVERED" in t for t in texts()) == 1, sent
     assert sum("wire is FAILING" in t for t in texts()) == 1, sent  # once, not every digest
+    # the digest jobs' log lines say what happened to the mail
+    assert "job=digest recipient=desk@example.org status=sent" in daemon.log
+    assert "status=empty" in daemon.log and "status=queued" not in daemon.log
 
 
 def test_source_whose_layout_changes_becomes_suspect(site, smtp_server, tmp_path, daemons):

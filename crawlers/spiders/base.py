@@ -33,6 +33,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 import scrapy
 from parsel import Selector, SelectorList
@@ -50,6 +51,7 @@ from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTi
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
 from crawlers.extract import extract_async
+from crawlers.middlewares import RedirectError
 from monitor.config import Config, Source, load_config
 from monitor.models import ScrapedItem
 from monitor.normalise import canonical_url, decode_html
@@ -60,7 +62,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 
 
 def is_xpath(expression: str) -> bool:
@@ -106,6 +108,11 @@ class SourceSpider(scrapy.Spider):
         self.entry_failures = 0
         self.known_hashes: dict[str, str] = {}
         self.articles_taken = 0
+        # entries refused by `take_article` once max_items was spent
+        self.left_unread = 0
+        # what this run noticed without failing; the run, `monitor status` and the digest's
+        # Coverage show them
+        self.warnings: list[str] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -169,17 +176,36 @@ class SourceSpider(scrapy.Spider):
         self.errors.append(message)
         self.logger.error("%s: %s", self.source_name, message)
 
+    def record_warning(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            self.logger.warning("%s: %s", self.source_name, message)
+
     def take_article(self) -> bool:
         """Count one more article against the source's `max_items` for this run; False once
-        the budget is spent (a guard against runaway listings and sitemaps)."""
+        the budget is spent (a guard against runaway listings and sitemaps). Call it for
+        every entry, refused ones too: the run says how many were left unread."""
         if self.articles_taken >= self.source.max_items:
-            if self.articles_taken == self.source.max_items:
-                self.logger.info("%s: max_items (%d) reached; the rest waits for the next run",
-                                 self.source_name, self.source.max_items)
-                self.articles_taken += 1  # log once
+            self.left_unread += 1
             return False
         self.articles_taken += 1
         return True
+
+    def run_warnings(self) -> list[str]:
+        """The run's warnings, the max_items cut included."""
+        warnings = list(self.warnings)
+        if self.left_unread:
+            limit = self.source.max_items
+            if self.source.kind == "portal":
+                # portal spiders keep their cursor before what they did not read
+                warnings.append(f"max_items ({limit:,}) reached: {self.left_unread:,} "
+                                "record(s) wait for the next run; raise max_items to read "
+                                "them sooner")
+            else:
+                warnings.append(f"{self.left_unread:,} entries left unread: max_items is "
+                                f"{limit:,}; raise max_items (or crawl more often) to read "
+                                "them all")
+        return warnings
 
     # -- reading pages --------------------------------------------------------------------
 
@@ -187,7 +213,7 @@ class SourceSpider(scrapy.Spider):
         """The page as text, decoded by `monitor.normalise.decode_html`, and a selector."""
         self.fetched += 1
         header = response.headers.get("Content-Type", b"").decode("latin-1")
-        declared = _CHARSET.search(header)
+        declared = CHARSET.search(header)
         text, _ = decode_html(response.body, declared.group(1) if declared else None)
         return text, Selector(text=text, base_url=response.url)
 
@@ -251,12 +277,46 @@ class SourceSpider(scrapy.Spider):
         )
 
 
+# (who, a header that only their challenge pages carry, or a phrase in the page's head)
+_CHALLENGES: tuple[tuple[str, tuple[str, ...], tuple[bytes, ...]], ...] = (
+    ("Cloudflare", ("cf-mitigated", "cf-chl-bypass"),
+     (b"cf-browser-verification", b"challenge-platform", b"just a moment...",
+      b"attention required! | cloudflare", b"cf_chl_opt")),
+    ("DDoS-Guard", (), (b"ddos-guard", b"__ddg")),
+    ("Imperva Incapsula", ("x-iinfo",), (b"_incapsula_resource", b"incapsula incident")),
+    ("Sucuri", ("x-sucuri-block",), (b"sucuri website firewall",)),
+    ("Akamai", (), (b"akamai reference", b"access denied</h1>")),
+    ("a CAPTCHA", (), (b"g-recaptcha", b"h-captcha", b"captcha-delivery")),
+)
+
+
+def bot_protection(response: Response) -> str | None:
+    """Who blocked us, when a 403/429/503 is a bot-protection challenge page rather than
+    the site's own answer: the user must ask the site, not wait for it to recover."""
+    if response.status not in (403, 429, 503):
+        return None
+    # not the Server header: a site behind Cloudflare that is really down says "cloudflare"
+    head = response.body[:20_000].lower()
+    for who, headers, phrases in _CHALLENGES:
+        if any(response.headers.get(h) for h in headers) or any(p in head for p in phrases):
+            return who
+    return None
+
+
 def describe_failure(failure: Failure, settings: Any) -> str:
     """A failed request in words a user can act on."""
     request = failure.request  # type: ignore[attr-defined]
     url = request.url
+    if failure.check(RedirectError):
+        return str(failure.value)
     if failure.check(HttpError):
         response = failure.value.response
+        guard = bot_protection(response)
+        if guard:
+            host = urlsplit(url).hostname or url
+            return (f"blocked by bot protection at {host} ({guard}, HTTP {response.status} "
+                    f"from {url}): ask the site to allow monitor's User-Agent, or watch "
+                    "another source for it")
         return f"HTTP {response.status} from {url}"
     # Scrapy >= 2.19 raises its own exception types; older ones raised Twisted's
     if failure.check(DNSLookupError, CannotResolveHostError):

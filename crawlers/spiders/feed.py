@@ -9,13 +9,14 @@ from xml.sax import SAXParseException
 
 import feedparser
 
-from crawlers.spiders.base import SourceSpider
+from crawlers.spiders.base import CHARSET, SourceSpider
 from monitor.models import ScrapedItem
+from monitor.normalise import decode_html, looks_misdecoded
 
 if TYPE_CHECKING:
     from scrapy.http import Response
 
-_XML_ENCODING = re.compile(rb"""^\s*(?:\xef\xbb\xbf)?<\?xml[^>]*encoding\s*=\s*["'][\w.:-]+""")
+_XML_ENCODING = re.compile(rb"""^\s*(?:\xef\xbb\xbf)?<\?xml[^>]*encoding\s*=\s*["']([\w.:-]+)""")
 
 
 class Feed(SourceSpider):
@@ -43,7 +44,7 @@ class Feed(SourceSpider):
     def parse_feed(self, response: Response) -> Iterator[Any]:
         """Expects an XML feed document; the charset comes from the XML declaration."""
         self.fetched += 1
-        parsed = feedparser.parse(response.body, response_headers=_headers(response))
+        parsed = feedparser.parse(*_document(response))
         if not parsed.entries and (parsed.bozo or not parsed.version):
             problem = parsed.get("bozo_exception") or "no RSS or Atom entries found"
             self.record_error(f"malformed feed at {response.url}: {problem}", entry=True)
@@ -54,7 +55,7 @@ class Feed(SourceSpider):
                               f"read {len(parsed.entries)} entries")
         for entry in parsed.entries:
             if not self.take_article():
-                break
+                continue  # counted: the run says how many were left unread
             link = entry.get("link") or ""
             if link:
                 link = response.urljoin(link)
@@ -87,22 +88,44 @@ class Feed(SourceSpider):
         )
 
 
-def _headers(response: Response) -> dict[str, str]:
-    """The Content-Type for feedparser, without a charset that the document contradicts:
-    servers label feeds iso-8859-1 by default, while the XML declaration (or valid UTF-8)
-    is the feed author's own word."""
+def _document(response: Response) -> tuple[bytes, dict[str, str]]:
+    """The feed's bytes and the Content-Type for feedparser, so that it decodes the text the
+    way the author wrote it. Servers label feeds iso-8859-1 by default, and windows-1251
+    feeds arrive labelled utf-8 with no encoding in the XML declaration: feedparser would
+    fall back to windows-1252 and store mojibake without an error. A declaration that the
+    bytes contradict (not valid in it, or mojibake in it) is replaced by what the bytes say
+    (`monitor.normalise.decode_html`), and the feed re-encoded as UTF-8."""
     content_type = response.headers.get("Content-Type", b"").decode("latin-1")
-    media_type, _, _ = content_type.partition(";")
+    media_type = content_type.partition(";")[0].strip() or "application/xml"
     body = response.body
-    declared = _XML_ENCODING.match(body[:200])
     try:
         body.decode("utf-8")
-        utf8 = True
     except UnicodeDecodeError:
-        utf8 = False
-    if declared or utf8:
-        return {"content-type": media_type.strip() or "application/xml"}
-    return {"content-type": content_type}
+        pass
+    else:  # valid UTF-8 is the author's own word, whatever the label says
+        return body, {"content-type": media_type}
+    in_xml = _XML_ENCODING.match(body[:200])
+    header = CHARSET.search(content_type)
+    declared = in_xml.group(1).decode("ascii") if in_xml else header.group(1) if header else None
+    if declared and _reads_as(body, declared):
+        return body, {"content-type": media_type if in_xml else content_type}
+    text, _ = decode_html(body, None if declared and _utf8(declared) else declared)
+    xml = _XML_ENCODING.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + b"utf-8",
+                            text.encode("utf-8"), count=1)
+    return xml, {"content-type": media_type}
+
+
+def _utf8(label: str) -> bool:
+    return label.strip().lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+def _reads_as(body: bytes, label: str) -> bool:
+    """The bytes decode in `label` to text that reads as a language, not as mojibake."""
+    try:
+        text = body.decode(label)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return not looks_misdecoded(text)
 
 
 def _content(entry: Any) -> str:

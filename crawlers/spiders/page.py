@@ -63,10 +63,12 @@ class Page(SourceSpider):
             if link in self.seen_links:
                 continue
             if not self.take_article():
-                return
+                continue  # counted: the run says how many were left unread
             self.seen_links.add(link)
             yield self.request(link, self.parse_article)
         page = response.meta.get("listing_page", 1)
+        if self.left_unread:
+            return  # the budget is spent: further listing pages would only be counted
         if selectors.next_page and page < self.source.max_pages:
             next_url = text_of(select(selector, selectors.next_page), ("href",))
             if next_url:

@@ -83,7 +83,7 @@ class Sitemap(SourceSpider):
                 yield self.request(response.urljoin(loc), self.parse_sitemap)
                 continue
             if not self.take_article():
-                break
+                continue  # counted: the run says how many were left unread
             yield self.request(
                 response.urljoin(loc), self.parse_article,
                 cb_kwargs={"title": fields.get("title"), "published": when},

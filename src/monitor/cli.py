@@ -93,6 +93,7 @@ def check_config(obj: Context, as_json: bool) -> None:
         monitor --config config/sources.yaml check-config
     """
     config = obj.config
+    config.require_sources()
     summary = {
         "config": str(config.path),
         "sources": [s.name for s in config.sources],
@@ -100,7 +101,9 @@ def check_config(obj: Context, as_json: bool) -> None:
         "watches": [w.name for w in config.watches],
         "recipients": [r.email for r in config.recipients],
         "smtp": f"{config.smtp.host}:{config.smtp.effective_port}" if config.smtp else None,
-        "warnings": config.unset_secrets(os.environ),
+        "warnings": config.unset_secrets(os.environ) + (
+            [] if any(s.enabled for s in config.sources)
+            else ["no source is enabled: `monitor run` would crawl nothing"]),
     }
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -340,21 +343,36 @@ def digest(obj: Context, preview: bool, html_path: str | None, recipient: str | 
             return
         queued = mail.queue_digests(store, config, obj.state)
         report = mail.deliver(store, config, force=True)
+        stuck = store.queued_messages()
     if as_json:
         click.echo(json.dumps(
             {"queued": [asdict(q) for q in queued], "sent": report.sent,
-             "failed": report.failed, "still_queued": report.still_queued},
+             "failed": report.failed, "given_up": report.given_up,
+             "still_queued": report.still_queued},
             ensure_ascii=False, indent=2, default=str))
     else:
         if not queued:
-            click.echo("No new digest: nothing new matched and every source was fine.")
+            click.echo("No new digest: nothing new matched and every source was fine"
+                       + (", but earlier digests are stuck (below)." if stuck else "."))
         for q in queued:
             click.echo(f"Queued for {q.recipient}: {q.subject} ({q.eml_path})")
         for outbox_id, recipient_email, subject, via in report.sent:
             click.echo(f"Sent #{outbox_id} to {recipient_email} via {via}")
+        given_up = {entry[0] for entry in report.given_up}
         for outbox_id, recipient_email, error in report.failed:
-            click.echo(f"Not sent #{outbox_id} to {recipient_email}: {error} "
-                       "(kept in the outbox; the next `monitor digest` retries)", err=True)
+            if outbox_id in given_up:
+                click.echo(f"Gave up on #{outbox_id} to {recipient_email}: {error} (refused "
+                           "for good; kept in the outbox as failed, see `monitor status`)",
+                           err=True)
+            else:
+                click.echo(f"Not sent #{outbox_id} to {recipient_email}: {error} "
+                           "(kept in the outbox; the next `monitor digest` retries)", err=True)
+        if stuck:
+            oldest = stuck[0]
+            click.echo(f"{len(stuck)} digest(s) stuck in the outbox, the oldest #{oldest['id']} "
+                       f"to {oldest['recipient']} since {_at(oldest['created_at'])} after "
+                       f"{oldest['attempts']} attempt(s); last error: "
+                       f"{_short(oldest['last_error'], 200) or 'none recorded'}", err=True)
     if report.still_queued:
         sys.exit(1)
 
@@ -498,6 +516,7 @@ def run(obj: Context) -> None:
     from monitor.scheduler import Daemon, configure_logging
 
     config = obj.config  # a bad config stops us here, with exit code 2
+    config.require_sources()
     configure_logging(obj.state, config)
     Daemon(obj.config_path, obj.state).run()
 
@@ -562,12 +581,16 @@ def status(obj: Context, as_json: bool) -> None:
         assessed = sorted(assess(store, config, now=now),
                           key=lambda h: (not h.enabled, RANK[h.health]))
         queued = store.queued_messages()
+        failed = store.failed_messages()
     errors: list[str] = [q["last_error"] for q in queued if q["last_error"]]
     last_error = errors[-1] if errors else None
     outbox = {
         "queued": len(queued),
         "oldest_created_at": queued[0]["created_at"] if queued else None,
         "last_error": last_error,
+        "failed": [{key: row[key] for key in ("id", "recipient", "subject", "created_at",
+                                               "attempts", "last_error", "eml_path")}
+                   for row in failed],
     }
     from monitor.scheduler import daemon_pid
 
@@ -595,6 +618,12 @@ def status(obj: Context, as_json: bool) -> None:
         counts = {state: sum(h.health == state for h in assessed) for state in RANK}
         click.echo(f"\n{len(assessed)} source(s): "
                    + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
+        warned = [h for h in assessed if h.warnings]
+        if warned:
+            click.echo("\nWarnings from the last run:")
+            for h in warned:
+                for warning in h.warnings:
+                    click.echo(f"  {h.source}: {warning}")
     else:
         click.echo(f"{config.path}: no sources configured")
     if queued:
@@ -605,6 +634,10 @@ def status(obj: Context, as_json: bool) -> None:
         click.echo(line + " (retried with back-off; `monitor digest` sends them now)")
     else:
         click.echo("Outbox: no digest waiting to be sent.")
+    for row in failed:
+        click.echo(f"Outbox: digest #{row['id']} to {row['recipient']} of "
+                   f"{_at(row['created_at'])} FAILED after {row['attempts']} attempt(s), not "
+                   f"retried: {_short(row['last_error'], 160)} (kept: {row['eml_path']})")
     click.echo(f"Daemon: running (pid {pid})" if pid else
                f"Daemon: not running on {obj.state} (start it with `monitor run`)")
 

@@ -6,7 +6,10 @@ name the file, the key path (`sources[3].url`), the problem and the value.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -46,6 +49,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_schedule",
+    "write_snapshot",
 ]
 
 DEFAULT_USER_AGENT = (
@@ -407,6 +411,15 @@ class Config(_Frozen):
         known = ", ".join(s.name for s in self.sources) or "none"
         raise SourceNotFoundError(f"{self._where()}: no source named {name!r} (sources: {known})")
 
+    def require_sources(self) -> None:
+        """Raise ConfigError when the config has no source at all: checked by `monitor
+        check-config` and the daemon, which would otherwise idle on an empty file and look
+        like a quiet week."""
+        if not self.sources:
+            raise ConfigError(f"{self._where()}: no sources: there is nothing to watch; add "
+                              "at least one under `sources:` (config/sources.yaml has "
+                              "commented examples)")
+
     def unset_secrets(self, environ: Mapping[str, str]) -> list[str]:
         """What will fail for want of a secret: enabled sources and SMTP whose environment
         variable (named in the config) is unset or empty in `environ`. Names the variables,
@@ -577,3 +590,38 @@ def load_config(path: str | Path) -> Config:
     config = parse_config(data, str(path), base=path.resolve().parent)
     config._path = path.resolve()
     return config
+
+
+SNAPSHOTS_KEPT_S = 86400
+
+
+def write_snapshot(config: Config, directory: str | Path) -> Path:
+    """The validated config as one self-contained YAML file (the `watchlist:` files' watches
+    included) under `directory`, for a crawler child to read: it crawls exactly what the
+    parent validated, even after the file on disk changed or broke (the daemon keeps its
+    config when a SIGHUP finds the file broken). Named by its content's hash, written
+    atomically and never rewritten; snapshots unused for a day are removed."""
+    directory = Path(directory)
+    # defaults left out: they are not validated (smtp.sender's monitor@localhost), and the
+    # reader fills them in again
+    data = config.model_dump(mode="json", exclude={"watchlist"}, exclude_defaults=True)
+    text = ("# a snapshot of a validated monitor config, written for its crawler processes;\n"
+            f"# edit {config.path or 'the config file'}, not this\n"
+            + yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    name = f"config-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}.yaml"
+    path = directory / name
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            partial = directory / f".{name}.{os.getpid()}.tmp"
+            partial.write_text(text, "utf-8")
+            os.replace(partial, path)
+        now = time.time()
+        os.utime(path)
+        for old in directory.glob("config-*.yaml"):
+            if old != path and now - old.stat().st_mtime > SNAPSHOTS_KEPT_S:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the config snapshot for the crawler: "
+                          f"{exc}") from None
+    return path

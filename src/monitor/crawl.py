@@ -23,13 +23,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from monitor.config import Config, Source
+from monitor.config import Config, Source, write_snapshot
 from monitor.errors import CrawlError
 from monitor.models import RunResult
 from monitor.store import Store
@@ -158,8 +158,6 @@ def crawl(
         if others:
             raise CrawlError(f"--since {since.isoformat()}: only portal sources take a "
                              f"backfill date; not {', '.join(others)} (crawl them separately)")
-    if config.path is None:
-        raise CrawlError("config: the crawler needs a config read from a file (load_config)")
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     locks: list[SourceLock] = []
@@ -212,14 +210,17 @@ def _run_child(
     since: date | None = None,
 ) -> CrawlReport:
     log_path = _log_path(state_dir)
-    command = [sys.executable, "-m", "crawlers.run", "--config", str(config.path),
+    # the child crawls the config we validated, not whatever the file on disk says by now
+    snapshot = write_snapshot(config, state_dir / "run")
+    command = [sys.executable, "-m", "crawlers.run", "--config", str(snapshot),
                "--state", str(state_dir)]
     if dry_run:
         command.append("--dry-run")
     if since is not None:
         command += ["--since", since.isoformat()]
     command += [s.name for s in selected]
-    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawlers.settings", "PYTHONUNBUFFERED": "1",
+    env = {**_child_environment(os.environ, selected),
+           "SCRAPY_SETTINGS_MODULE": "crawlers.settings", "PYTHONUNBUFFERED": "1",
            "PYTHONIOENCODING": "utf-8"}
 
     finished: dict[str, RunResult] = {}
@@ -291,6 +292,25 @@ def _run_child(
     if interrupted:
         raise KeyboardInterrupt
     return CrawlReport(results=results, items=items, log_path=log_path, exit_code=exit_code)
+
+
+# what a crawl needs from our environment; nothing else (the SMTP password above all) is
+# passed on to a process that runs third-party parsers over hostile pages
+_CHILD_ENV = frozenset({
+    "PATH", "HOME", "USER", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHOME",
+    "VIRTUAL_ENV", "XDG_CACHE_HOME", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    # Scrapy's HttpProxyMiddleware reads these: a server behind a proxy needs them
+    "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "MONITOR_EXTRACT_WORKERS",
+})
+
+
+def _child_environment(environ: Mapping[str, str], sources: Sequence[Source]) -> dict[str, str]:
+    """The crawler child's environment: the allowed names, locale settings, and the secret
+    variables its own sources name (`token_env`), nothing more."""
+    secrets = {s.token_env for s in sources if s.token_env}
+    return {name: value for name, value in environ.items()
+            if name in _CHILD_ENV or name.startswith("LC_") or name in secrets}
 
 
 def _read_events(stream: IO[str], lines: queue.Queue[str | None]) -> None:
@@ -535,4 +555,5 @@ def _result_from_row(name: str, row: dict[str, Any], status: str, reason: str) -
         seconds=row.get("seconds") or 0.0,
         started_at=row.get("started_at"),
         finished_at=row.get("finished_at"),
+        warnings=list(row.get("warnings") or []),
     )

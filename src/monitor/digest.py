@@ -27,6 +27,7 @@ from monitor.store import Store
 __all__ = [
     "AlsoAt",
     "CoverageLine",
+    "UndeliveredDigest",
     "Digest",
     "DigestEntry",
     "Finding",
@@ -232,6 +233,8 @@ class CoverageLine:
     new_items: int
     new_matches: int
     seconds: float
+    # what the window's runs noticed without failing, each once, newest last
+    warnings: tuple[str, ...] = ()
 
     @property
     def failing(self) -> bool:
@@ -245,6 +248,20 @@ class CoverageLine:
 
 
 @dataclass(frozen=True, slots=True)
+class UndeliveredDigest:
+    """An earlier digest the mail server refused for good (or too often): kept, not retried,
+    and said in the next digest so that nobody takes its silence for a quiet day."""
+
+    outbox_id: int
+    recipient: str
+    subject: str
+    created_at: str
+    attempts: int
+    error: str
+    eml_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     recipient: str  # email address
     generated_at: str  # UTC ISO-8601
@@ -255,6 +272,8 @@ class Digest:
     subject: str
     # sources whose health this recipient has not been told yet (or must be reminded of)
     health: tuple[HealthNotice, ...] = ()
+    # digests (to anyone) given up since this recipient's last digest
+    undelivered: tuple[UndeliveredDigest, ...] = ()
 
     @property
     def entries(self) -> tuple[DigestEntry, ...]:
@@ -298,7 +317,7 @@ class Digest:
     def is_empty(self) -> bool:
         """Nothing to mail: no findings and nothing to say about any source's health (a
         failed run alone is not news; a source that is failing is)."""
-        return self.findings_count == 0 and not self.health
+        return self.findings_count == 0 and not self.health and not self.undelivered
 
 
 def _is_web_url(url: str) -> bool:
@@ -347,6 +366,11 @@ def build_digest(
     coverage = _coverage(store.runs_finished_between(window_start, until))
     notices = tuple(health_news(assess(store, config, now=now),
                                 store.health_reports(recipient.email), config, now))
+    undelivered = tuple(
+        UndeliveredDigest(outbox_id=r["id"], recipient=r["recipient"], subject=r["subject"],
+                          created_at=r["created_at"], attempts=r["attempts"],
+                          error=r["last_error"] or "", eml_path=r["eml_path"])
+        for r in store.failed_messages(after=window_start) if r["last_attempt_at"] <= until)
     prefix = config.digest.subject_prefix
     return Digest(
         recipient=recipient.email,
@@ -355,8 +379,9 @@ def build_digest(
         until=until,
         sections=tuple(sections),
         coverage=coverage,
-        subject=_subject(prefix, sections, notices),
+        subject=_subject(prefix, sections, notices, undelivered),
         health=notices,
+        undelivered=undelivered,
     )
 
 
@@ -571,6 +596,7 @@ def _coverage(runs: list[dict[str, Any]]) -> tuple[CoverageLine, ...]:
                 new_items=sum(r["new_items"] or 0 for r in source_runs),
                 new_matches=sum(r["new_matches"] or 0 for r in source_runs),
                 seconds=round(sum(r["seconds"] or 0.0 for r in source_runs), 1),
+                warnings=tuple(dict.fromkeys(w for r in source_runs for w in r["warnings"])),
             )
         )
     # failing sources first, then recovered ones, then the healthy, each by name
@@ -578,10 +604,11 @@ def _coverage(runs: list[dict[str, Any]]) -> tuple[CoverageLine, ...]:
     return tuple(lines)
 
 
-def _subject(prefix: str, sections: list[WatchSection],
-             notices: tuple[HealthNotice, ...]) -> str:
+def _subject(prefix: str, sections: list[WatchSection], notices: tuple[HealthNotice, ...],
+             undelivered: tuple[UndeliveredDigest, ...] = ()) -> str:
     total = sum(s.count for s in sections)
-    attention = sum(n.kind != "recovered" for n in notices)
+    # a digest that could not be delivered needs attention as much as a failing source
+    attention = sum(n.kind != "recovered" for n in notices) + len(undelivered)
     recovered = len(notices) - attention
     if total:
         counts = [f"{s.watch} {s.count}" for s in sections[:_SUBJECT_WATCHES]]

@@ -77,6 +77,8 @@ class SourceHealth:
     items_7d: int  # items first seen in the last 7 days
     next_run_at: str | None  # when the daemon runs it next (now if overdue); None: disabled
     since: str | None  # when the current unhealthy state began
+    # what the newest finished run noticed without failing ("4,500 entries left unread")
+    warnings: tuple[str, ...] = ()
 
     @property
     def unhealthy(self) -> bool:
@@ -191,6 +193,7 @@ def _assess_one(
         items_7d=items_7d,
         next_run_at=_next_run(source, config, last_started, now, timezone),
         since=since,
+        warnings=tuple(newest["warnings"]) if newest else (),
     )
 
 

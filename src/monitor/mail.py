@@ -70,6 +70,8 @@ class QueuedDigest:
 class DeliveryReport:
     sent: list[tuple[int, str, str, str]] = field(default_factory=list)  # id, to, subject, via
     failed: list[tuple[int, str, str]] = field(default_factory=list)  # id, to, error
+    # of `failed`, those given up for good (a permanent refusal, or too many tries)
+    given_up: list[tuple[int, str, str]] = field(default_factory=list)
     still_queued: int = 0
 
 
@@ -325,8 +327,9 @@ def _send_all(
                     # nothing else will get through this time: every remaining message waits
                     error = f"{where}: {_describe(exc)}"
                     for rest in messages[index:]:
-                        store.mark_attempt_failed(rest["id"], error)
                         report.failed.append((rest["id"], rest["recipient"], error))
+                        if store.mark_attempt_failed(rest["id"], error):
+                            report.given_up.append((rest["id"], rest["recipient"], error))
                     return
             try:
                 # the stored message itself, so every attempt carries the same Message-ID;
@@ -334,8 +337,9 @@ def _send_all(
                 client.sendmail(smtp.sender, [recipient], _CRLF.sub(b"\r\n", _raw(row)))
             except (OSError, smtplib.SMTPException) as exc:
                 error = f"{where}: {_describe(exc)}"
-                store.mark_attempt_failed(outbox_id, error)
                 report.failed.append((outbox_id, recipient, error))
+                if store.mark_attempt_failed(outbox_id, error, permanent=_permanent(exc)):
+                    report.given_up.append((outbox_id, recipient, error))
                 if isinstance(exc, (OSError, smtplib.SMTPServerDisconnected)):
                     # the connection is gone; the next message reconnects
                     client.close()
@@ -347,6 +351,18 @@ def _send_all(
     finally:
         if client is not None:
             _close(client)
+
+
+def _permanent(exc: BaseException) -> bool:
+    """The server refused this message for good (5xx on the recipient or on the message):
+    sending it again gives the same answer. Connection trouble and 4xx are worth a retry."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return False  # our `smtp.sender` is wrong: every digest waits for the config's fix
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return False
 
 
 def _describe(exc: BaseException) -> str:

@@ -120,6 +120,8 @@ class RunResult:
     started_at: str | None = None
     finished_at: str | None = None
     error_details: list[str] = field(default_factory=list)
+    # what the run noticed without failing: "4,500 entries left unread: raise max_items"
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -28,6 +28,7 @@ __all__ = [
     "clean_text",
     "content_hash",
     "decode_html",
+    "looks_misdecoded",
     "normalise",
     "parse_date",
 ]
@@ -174,9 +175,16 @@ def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
             encoding = "cp1252"  # as browsers do (WHATWG Encoding): same letters, plus € ’ “ ”
         if encoding:
             try:
-                return body.decode(encoding), encoding
+                text = body.decode(encoding)
             except (UnicodeDecodeError, LookupError):
                 continue
+            if encoding in _SERVER_DEFAULTS and looks_misdecoded(text):
+                # a Western label on text that reads as mojibake ("Õóàâåé"): the label is
+                # the server's default, not the text's; read the bytes instead
+                reread = _cyrillic_reading(body)
+                if reread is not None:
+                    return reread
+            return text, encoding
     cyrillic = _cyrillic_reading(body)
     if cyrillic is not None:
         return cyrillic
@@ -187,6 +195,34 @@ def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
         return str(best), _codec(best.encoding) or best.encoding
     fallback = next((e for e in candidates if e), "cp1252")
     return body.decode(fallback, "replace"), fallback
+
+
+# UTF-8 read as windows-1252 / latin-1: "Ð¥Ñƒ" for "Ху", "Ã©" for "é", "â€™" for "’"
+_UTF8_AS_LATIN = re.compile(
+    "(?:[\u00c2-\u00c5\u00d0\u00d1\u00e0-\u00ef]"
+    # continuation bytes as cp1252 shows them; not NBSP, « and », which French puts by é
+    "[\u0080-\u009f\u00a1-\u00aa\u00ac-\u00ba\u00bc-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122])"
+)
+_WORD = re.compile(r"[^\W\d_]{3,}")
+_LATIN1_LETTERS = re.compile(r"^[\u00c0-\u00ff]+$")
+_CYRILLIC_WORD = re.compile(r"^[\u0400-\u04ff]+$")
+
+
+def looks_misdecoded(text: str) -> bool:
+    """True when text reads as mojibake rather than any language: UTF-8 read as a Western
+    code page ("Ð¥ÑƒÐ°Ð²ÐµÐ¹"), a Cyrillic code page read as a Western one (words made
+    wholly of accented letters: "Õóàâåé ïîñòðîèò"), or bytes that no code page could read
+    (U+FFFD). Real text in French, German, Vietnamese or Hungarian has accented letters
+    inside words of plain ones, not whole words of them."""
+    if text.count("\ufffd") >= 3:
+        return True
+    if len(_UTF8_AS_LATIN.findall(text)) >= 3:
+        return True
+    # among words with a letter beyond ASCII (markup and English do not dilute it)
+    words = [word for word in _WORD.findall(text) if not word.isascii()]
+    accented = sum(1 for word in words if _LATIN1_LETTERS.match(word))
+    return accented >= 3 and accented >= 0.5 * len(words)
 
 
 # Letters that make up most of any Russian, Ukrainian or Kazakh text (~80 %); a wrong
@@ -201,8 +237,9 @@ def _cyrillic_reading(body: bytes) -> tuple[str, str] | None:
     """Undeclared legacy Cyrillic, decided by what the text reads as, not by a statistical
     guesser: a short windows-1251 line is too little text for charset_normalizer, whose
     answer (Korean cp949, say) changes between its releases. A code page wins when nearly
-    every non-ASCII character is a Cyrillic letter or Cyrillic typography, the letters are
-    mostly Cyrillic, mostly lower-case and mostly the alphabet's common ones; windows-1251
+    every non-ASCII character is a Cyrillic letter or Cyrillic typography, the words with
+    such letters are Cyrillic words, the letters mostly lower-case and mostly the alphabet's
+    common ones; windows-1251
     read as KOI8-R (or the reverse) swaps the case and scrambles the letters, so at most one
     code page passes."""
     best: tuple[float, str, str] | None = None
@@ -218,19 +255,22 @@ def _cyrillic_reading(body: bytes) -> tuple[str, str] | None:
 
 
 def _cyrillic_score(text: str) -> float | None:
-    foreign = cyrillic = lower = common = letters = 0
+    foreign = cyrillic = lower = common = 0
     for char in text:
         if char.isascii():
-            letters += char.isalpha()
             continue
         if "\u0400" <= char <= "\u04ff" and char.isalpha():
-            letters += 1
             cyrillic += 1
             lower += char.islower()
             common += char.lower() in _COMMON_CYRILLIC
         elif char not in _CYRILLIC_PUNCTUATION:
             foreign += 1
-    if cyrillic < 4 or foreign > 0.02 * cyrillic or cyrillic < 0.5 * letters:
+    if cyrillic < 4 or foreign > 0.02 * cyrillic:
+        return None
+    # Cyrillic words, not Cyrillic letters inside Latin words (French read as windows-1251:
+    # "ministиre")
+    words = [word for word in _WORD.findall(text) if not word.isascii()]
+    if sum(1 for word in words if _CYRILLIC_WORD.match(word)) < 0.8 * len(words):
         return None
     if lower < 0.6 * cyrillic or common < 0.6 * cyrillic:
         return None

@@ -210,6 +210,7 @@ class Daemon:
         self._lock.acquire()
         try:
             self.config = load_config(self.config_path)
+            self.config.require_sources()
             self._close_stale_runs()
             tz = ZoneInfo(self.config.daemon.timezone)
             self.scheduler = BlockingScheduler(
@@ -254,6 +255,7 @@ class Daemon:
         with self._reload_lock:
             try:
                 config = load_config(self.config_path)
+                config.require_sources()
             except MonitorError as exc:
                 log_event("config_rejected", logging.ERROR, error=str(exc),
                           keeping="the previous config")
@@ -413,8 +415,10 @@ class Daemon:
                       status="error", error=f"{type(exc).__name__}: {exc}")
             return
         self._log_delivery(report)
-        log_event("job_end", job="digest", recipient=email,
-                  status="queued" if queued else "empty",
+        sent = {entry[0] for entry in report.sent}
+        status = ("empty" if not queued else
+                  "sent" if all(q.outbox_id in sent for q in queued) else "queued")
+        log_event("job_end", job="digest", recipient=email, status=status,
                   findings=sum(q.findings for q in queued) if queued else 0,
                   still_queued=report.still_queued)
 
@@ -455,9 +459,14 @@ class Daemon:
         for outbox_id, recipient, subject, via in report.sent:
             log_event("digest_sent", outbox_id=outbox_id, recipient=recipient, via=via,
                       subject=subject)
+        given_up = {entry[0] for entry in report.given_up}
         for outbox_id, recipient, error in report.failed:
-            log_event("digest_not_sent", logging.WARNING, outbox_id=outbox_id,
-                      recipient=recipient, error=error, retry="later, with back-off")
+            if outbox_id in given_up:
+                log_event("digest_failed", logging.ERROR, outbox_id=outbox_id,
+                          recipient=recipient, error=error, retry="never (kept as failed)")
+            else:
+                log_event("digest_not_sent", logging.WARNING, outbox_id=outbox_id,
+                          recipient=recipient, error=error, retry="later, with back-off")
 
 
 def _parse(value: str | None) -> datetime | None:

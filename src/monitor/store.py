@@ -37,6 +37,9 @@ __all__ = ["Store", "utcnow"]
 
 DB_NAME = "monitor.db"
 BUSY_TIMEOUT_S = 60
+# a digest the SMTP server keeps refusing is given up after this many tries (about a day
+# with the back-off capped at an hour) and reported instead of retried forever
+MAX_SEND_ATTEMPTS = 30
 
 migrations = Migrations("monitor")
 
@@ -320,6 +323,13 @@ def _tender_matches(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="012_run_warnings")
+def _run_warnings(db: sqlite_utils.Database) -> None:
+    # what a run noticed without failing (a feed cut at max_items, text that looks
+    # mis-decoded, a portal cursor restarted): a JSON list of sentences, NULL when none
+    db.execute("ALTER TABLE runs ADD COLUMN warnings TEXT")
+
+
 def _item_from_row(row: dict[str, Any]) -> Item:
     return Item(
         source=row["source"], key=row["key"], url=row["url"], title=row["title"],
@@ -392,12 +402,13 @@ class Store:
             conn.execute(
                 """UPDATE runs SET status = ?, finished_at = ?, seconds = ?, fetched = ?,
                    items = ?, new_items = ?, changed_items = ?, new_matches = ?, errors = ?,
-                   error = ?
+                   error = ?, warnings = ?
                    WHERE id = ? AND status = 'running'""",
                 (
                     result.status, finished, round(result.seconds, 3), result.fetched,
                     result.items, result.new_items, result.changed_items, result.new_matches,
-                    result.errors, result.error, run_id,
+                    result.errors, result.error,
+                    _json(result.warnings) if result.warnings else None, run_id,
                 ),
             )
 
@@ -431,16 +442,23 @@ class Store:
             conn.execute("UPDATE runs SET status = ?, error = ? WHERE id = ?",
                          (status, error, run_id))
 
+    def _runs(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of `runs`, with `warnings` as a list."""
+        rows = self._rows(sql, params)
+        for row in rows:
+            row["warnings"] = json.loads(row["warnings"]) if row.get("warnings") else []
+        return rows
+
     def run(self, run_id: int) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
+        rows = self._runs("SELECT * FROM runs WHERE id = ?", (run_id,))
         return rows[0] if rows else None
 
     def running_runs(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM runs WHERE status = 'running' ORDER BY id")
+        return self._runs("SELECT * FROM runs WHERE status = 'running' ORDER BY id")
 
     def recent_runs(self, source: str, limit: int = 20) -> list[dict[str, Any]]:
         """A source's finished runs, newest first."""
-        return self._rows(
+        return self._runs(
             """SELECT * FROM runs WHERE source = ? AND status != 'running'
                ORDER BY started_at DESC, id DESC LIMIT ?""",
             (source, limit),
@@ -455,7 +473,7 @@ class Store:
         if statuses is not None:
             sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
             params.extend(statuses)
-        rows = self._rows(sql + " ORDER BY started_at DESC, id DESC LIMIT 1", params)
+        rows = self._runs(sql + " ORDER BY started_at DESC, id DESC LIMIT 1", params)
         return rows[0] if rows else None
 
     def count_runs(self, source: str, statuses: Sequence[str], *,
@@ -492,7 +510,7 @@ class Store:
         return {row["source"]: row for row in rows}
 
     def runs_finished_between(self, after: str | None, until: str) -> list[dict[str, Any]]:
-        return self._rows(
+        return self._runs(
             """SELECT * FROM runs WHERE finished_at IS NOT NULL
                AND finished_at > COALESCE(?, '') AND finished_at <= ?
                ORDER BY source, finished_at""",
@@ -1056,19 +1074,35 @@ class Store:
                 (now, via, now, outbox_id),
             )
 
-    def mark_attempt_failed(self, outbox_id: int, error: str) -> None:
-        """Keep the message queued; retry after 1, 2, 4 ... minutes, at most an hour."""
+    def mark_attempt_failed(self, outbox_id: int, error: str, *, permanent: bool = False,
+                            max_attempts: int = MAX_SEND_ATTEMPTS) -> bool:
+        """Keep the message queued and retry after 1, 2, 4 ... minutes, at most an hour; or,
+        when the server refused it for good (`permanent`) or after `max_attempts`, mark it
+        `failed`: kept, never retried, shown by `monitor status` and the next digest.
+        Returns True when the message was given up."""
         with self._write() as conn:
             row = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
             if row is None:
-                return
+                return False
             attempts = row[0]
+            given_up = permanent or attempts + 1 >= max_attempts
             delay = timedelta(minutes=min(60, 2**attempts))
             now = datetime.now(UTC).replace(microsecond=0)
             conn.execute(
                 """UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?,
-                   next_attempt_at = ?, last_error = ?, status = 'queued',
+                   next_attempt_at = ?, last_error = ?, status = ?,
                    claimed_by = NULL, claimed_at = NULL
                    WHERE id = ? AND status IN ('queued', 'sending')""",
-                (now.isoformat(), (now + delay).isoformat(), error, outbox_id),
+                (now.isoformat(), None if given_up else (now + delay).isoformat(), error,
+                 "failed" if given_up else "queued", outbox_id),
             )
+            return given_up
+
+    def failed_messages(self, after: str | None = None) -> list[dict[str, Any]]:
+        """Digests given up (status `failed`), oldest first; with `after`, those given up
+        since then."""
+        return self._rows(
+            """SELECT id, recipient, subject, created_at, attempts, last_attempt_at,
+                      last_error, eml_path FROM outbox
+               WHERE status = 'failed' AND COALESCE(last_attempt_at, '') >= COALESCE(?, '')
+               ORDER BY id""", (after,))
