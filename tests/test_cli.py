@@ -118,7 +118,9 @@ def test_missing_config_exits_2(runner, tmp_path):
 
 
 def test_config_and_state_from_environment(runner, write_config, tmp_path, monkeypatch):
-    config = write_config({"watches": [{"name": "Nuctech"}]})
+    config = write_config({"sources": [{"name": "a", "kind": "feed",
+                                        "url": "https://a.example/rss"}],
+                           "watches": [{"name": "Nuctech"}]})
     monkeypatch.setenv("MONITOR_CONFIG", str(config.path))
     result = runner.invoke(cli, ["check-config", "--json"])
     assert result.exit_code == 0, result.output
@@ -150,6 +152,13 @@ def test_crawl_summary_json_and_exit_codes(runner, site, write_config, tmp_path)
 
     only_failing = invoke(runner, config.path, state, "crawl", "gone")
     assert only_failing.exit_code == 1
+
+    # a source whose runs all failed is not "ok", even before it counts as failing
+    status = invoke(runner, config.path, state, "status")
+    assert "2 source(s): 1 error, 1 ok" in status.output
+    health = {s["source"]: s["health"] for s in
+              json.loads(invoke(runner, config.path, state, "status", "--json").output)["sources"]}
+    assert health == {"gone": "error", "good": "ok"}
 
 
 def test_crawl_unknown_source_exits_2(runner, write_config, tmp_path):

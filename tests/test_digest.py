@@ -137,16 +137,26 @@ def test_build_digest_orders_by_priority_name_then_newest(store: Store, config: 
     assert digest.subject == "watch: 5 new (Nuctech 1, Hikvision 3, Anaklia port 1)"
 
 
-def test_build_digest_item_matching_two_watches_is_in_both_sections(
+def test_build_digest_item_matching_two_watches_is_one_entry_naming_both(
     store: Store, config: Config
 ) -> None:
     add(store, config, url="https://a.ge/1", title="Nuctech and Hikvision at the border")
 
     digest = build_digest(store, config, recipient(config, "all@example.org"))
 
-    assert [s.watch for s in digest.sections] == ["Nuctech", "Hikvision"]
-    assert digest.findings_count == 2
-    assert digest.subject == "watch: 2 new (Nuctech 1, Hikvision 1)"
+    # one finding, one entry: under the first watch, naming the other
+    assert [s.watch for s in digest.sections] == ["Nuctech"]
+    [entry] = digest.entries
+    assert [str(w) for w in entry.other_watches] == ["Hikvision (in title: “Hikvision”)"]
+    assert [(f.watch, f.found) for f in entry.findings] == [
+        (None, "Nuctech"), ("Hikvision", "Hikvision")]
+    assert digest.findings_count == 1
+    assert digest.subject == "watch: 1 new (Nuctech 1)"
+    # both watches' matches are delivered with it
+    assert len(digest.match_ids) == 2
+    text = render_text(digest)
+    assert "also about: Hikvision (in title: “Hikvision”)" in text
+    assert "[Hikvision] in title" in text
 
 
 def test_build_digest_filters_watches_by_recipient(store: Store, config: Config) -> None:
@@ -617,8 +627,11 @@ def test_tender_announced_then_awarded_is_one_entry_saying_what_changed(
         "awarded to Nuctech Company Limited (GE-NAPR:404409497)",
         "value 2.1 M -> 3.2 M GEL",
     )
-    # first_report: this recipient never heard of the tender (the baseline told no one)
+    # first_report: this recipient never heard of the tender (the baseline told no one),
+    # and it is not called "new": it was tracked before
     assert entry.roles == ("winner",) and not entry.lost and entry.first_report
+    assert entry.tracked_since is not None
+    assert entry.novelty == f"first reported now, tracked since {entry.tracked_since[:10]}"
     assert {f.term_kind for f in entry.findings} == {"alias", "id"}
     assert str(entry.buyer) == "Revenue Service (GE-NAPR:204385929)"
     assert entry.award_value == "3.15 M GEL"
@@ -656,6 +669,23 @@ def test_tender_a_watched_bidder_lost_is_reported(store: Store, config: Config) 
     assert entry.changes == ("awarded to Smart Scan LLC (GE-NAPR:205001234)",)
     text = render_text(digest)
     assert "Nuctech bid and lost (awarded to Smart Scan LLC (GE-NAPR:205001234))" in text
+
+
+def test_tender_concerning_two_watches_is_one_entry(store: Store, config: Config) -> None:
+    hikvision = Organisation("Hikvision Digital Technology", "913300", "CN-USCC")
+    store_tender(store, config, tender(bidders=(NUCTECH, hikvision), winners=(NUCTECH,)))
+    digest = build_digest(store, config, recipient(config, "all@example.org"),
+                          now=datetime.now(UTC) + timedelta(seconds=1))
+    [entry] = digest.tender_entries
+    assert (entry.watch, entry.headline, entry.novelty) == ("Nuctech", "won", "new")
+    assert [str(w) for w in entry.other_watches] == ["Hikvision (bid and lost)"]
+    assert {mark[1] for mark in digest.tender_marks} == {"Nuctech", "Hikvision"}
+    assert digest.subject == "watch: 1 new (Nuctech 1)"
+    assert "  also: Hikvision (bid and lost)" in render_text(digest)
+    # told for both watches: nothing comes back under the second one
+    queue_all(store, digest)
+    assert build_digest(store, config, recipient(config, "all@example.org"),
+                        now=datetime.now(UTC) + timedelta(seconds=2)).tender_entries == ()
 
 
 def test_tender_first_seen_awarded_by_registry_id_only(store: Store, config: Config) -> None:

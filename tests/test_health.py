@@ -123,7 +123,9 @@ def test_assess_failing_after_three_failed_runs_in_a_row(store: Store, config: C
     add_run(store, "civil_ge", "ok", ago(minutes=50), items=3)
     add_run(store, "civil_ge", "error", ago(minutes=40), error="HTTP 500 from https://civil.ge/")
     add_run(store, "civil_ge", "timeout", ago(minutes=30), error="killed after 1800s")
-    assert health_of(store, config).health == "ok"  # two are not yet failing
+    two = health_of(store, config)
+    # two are not yet failing, but the source is not "ok" either: its last run failed
+    assert (two.health, two.unhealthy, two.since) == ("error", False, iso(ago(minutes=40)))
 
     add_run(store, "civil_ge", "error", ago(minutes=20), error="HTTP 502 from https://civil.ge/")
     health = health_of(store, config)
@@ -166,7 +168,18 @@ def test_assess_partial_counts_as_a_success(store: Store, config: Config) -> Non
 
     health = health_of(store, config)
 
-    assert health.health == "ok" and health.consecutive_failures == 2
+    # the streak restarted at the partial run: two failures since, an error, not failing
+    assert health.health == "error" and health.consecutive_failures == 2
+
+
+def test_assess_a_source_that_never_succeeded_is_not_ok(store: Store, config: Config) -> None:
+    add_run(store, "civil_ge", "error", ago(minutes=10), error="HTTP 404 from https://civil.ge/")
+    health = health_of(store, config)
+    assert (health.health, health.last_success_at) == ("error", None)
+    assert health.last_error == "HTTP 404 from https://civil.ge/"
+
+    add_run(store, "civil_ge", "ok", ago(minutes=5), items=2)
+    assert health_of(store, config).health == "ok"
 
 
 def test_assess_suspect_after_empty_runs_where_it_used_to_find_items(

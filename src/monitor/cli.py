@@ -559,9 +559,9 @@ def _at(value: str) -> str:
 def status(obj: Context, as_json: bool) -> None:
     """Show each source's health, last run, last success, items, next run and last error.
 
-    Unhealthy sources come first: failing (its last runs all failed), suspect (its last
-    runs found no items where it used to find some), stale (no completed run for twice its
-    interval), then never_run and ok. A line about the outbox follows. Exit code 0 whenever
+    Unhealthy sources come first: failing (its last runs all failed), error (its last run
+    failed, or it never succeeded), suspect (its last runs found no items where it used to
+    find some), stale (no completed run for twice its interval), then never_run and ok. A line about the outbox follows. Exit code 0 whenever
     the state could be read: this is a report (filter --json to alert on it).
 
     \b

@@ -27,12 +27,13 @@ from monitor.store import Store
 __all__ = [
     "AlsoAt",
     "CoverageLine",
-    "UndeliveredDigest",
     "Digest",
     "DigestEntry",
     "Finding",
+    "OtherWatch",
     "Party",
     "TenderEntry",
+    "UndeliveredDigest",
     "WatchSection",
     "build_digest",
     "describe_event",
@@ -71,6 +72,8 @@ class Finding:
     via: str | None = None
     # "rematch": found in an item stored earlier, after the watch list changed: not news
     origin: str = "crawl"
+    # set when the finding belongs to another watch than its entry's (one entry per finding)
+    watch: str | None = None
 
     @property
     def parts(self) -> tuple[str, str, str]:
@@ -95,10 +98,23 @@ class AlsoAt:
     source: str
     url: str
     published_at: str | None
+    item_id: int = 0
 
     @property
     def link(self) -> str | None:
         return self.url if _is_web_url(self.url) else None
+
+
+@dataclass(frozen=True, slots=True)
+class OtherWatch:
+    """Another watch that one finding concerns: it is listed once, under its first watch
+    (highest priority), and names the others with how each was found."""
+
+    watch: str
+    how: str  # "won", "bid and lost", "in title: “Хиквижн”"
+
+    def __str__(self) -> str:
+        return f"{self.watch} ({self.how})" if self.how else self.watch
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +132,26 @@ class DigestEntry:
     findings: tuple[Finding, ...]
     match_ids: tuple[int, ...]
     also: tuple[AlsoAt, ...] = ()
+    # the other watches this item concerns (their matches are delivered with it)
+    other_watches: tuple[OtherWatch, ...] = ()
 
     @property
     def date(self) -> str:
         """The date to sort and show by: published, else when we first saw it."""
         return self.published_at or self.first_seen_at
+
+    @property
+    def item_ids(self) -> tuple[int, ...]:
+        """This item and the copies of the story at other sources."""
+        return (self.item_id, *(a.item_id for a in self.also))
+
+    @property
+    def how(self) -> str:
+        """How the watch was found, in a few words: "in title: “Хиквижн”"."""
+        own = [f for f in self.findings if f.watch is None]
+        fields = dict.fromkeys(f.field for f in own)
+        found = dict.fromkeys(f.found for f in own)
+        return f"in {' and '.join(fields)}: " + ", ".join(f"“{f}”" for f in found)
 
     @property
     def link(self) -> str | None:
@@ -170,6 +201,12 @@ class TenderEntry:
     first_report: bool
     last_match_id: int
     last_event_id: int
+    # the other watches this tender concerns, and what the store records as told for them
+    other_watches: tuple[OtherWatch, ...] = ()
+    other_marks: tuple[tuple[int, str, int, int], ...] = ()
+    # set when the recipient first hears of a tender that was stored earlier (a silent
+    # baseline, or a watch added later): when it was first seen
+    tracked_since: str | None = None
 
     @property
     def date(self) -> str:
@@ -182,7 +219,7 @@ class TenderEntry:
     @property
     def roles(self) -> tuple[str, ...]:
         """The roles the watch was found in, strongest first (winner, bidder, buyer, text)."""
-        found = {f.field for f in self.findings}
+        found = {f.field for f in self.findings if f.watch is None}
         return tuple(r for r in _ROLE_ORDER if r in found)
 
     @property
@@ -192,6 +229,16 @@ class TenderEntry:
                  f"awarded {self.award_value}" if self.award_value else "",
                  f"deadline {_when(self.deadline)}" if self.deadline else ""]
         return "; ".join(p for p in parts if p)
+
+    @property
+    def novelty(self) -> str:
+        """"new", "updated", or, for a tender stored before (a silent baseline, a watch added
+        later) that this recipient hears of now, what it is and since when it was tracked."""
+        if not self.first_report:
+            return "updated"
+        if self.tracked_since:
+            return f"first reported now, tracked since {self.tracked_since[:10]}"
+        return "new"
 
     @property
     def headline(self) -> str:
@@ -295,10 +342,11 @@ class Digest:
 
     @property
     def tender_marks(self) -> tuple[tuple[int, str, int, int], ...]:
-        """(tender id, watch, last match id, last event id) of every tender entry: what the
-        store records as told when the digest is queued."""
-        return tuple((t.tender_id, t.watch, t.last_match_id, t.last_event_id)
-                     for t in self.tender_entries)
+        """(tender id, watch, last match id, last event id) of every tender entry, for every
+        watch it concerns: what the store records as told when the digest is queued."""
+        return tuple(mark for t in self.tender_entries
+                     for mark in ((t.tender_id, t.watch, t.last_match_id, t.last_event_id),
+                                  *t.other_marks))
 
     @property
     def failed_sources(self) -> tuple[CoverageLine, ...]:
@@ -359,10 +407,11 @@ def build_digest(
     for watch in sorted(wanted, key=lambda w: (_PRIORITY_ORDER[w.priority], w.name.casefold())):
         entries = _entries(watch.name, [r for r in rows if r["watch"] == watch.name])
         tenders = tuple(sorted(
-            (_tender_entry(r) for r in tender_rows if r["watch"] == watch.name),
+            (_tender_entry(r, window_start) for r in tender_rows if r["watch"] == watch.name),
             key=lambda t: (t.date, t.tender_id), reverse=True))
         if entries or tenders:
             sections.append(WatchSection(watch.name, watch.priority, entries, tenders))
+    sections = _one_entry_per_finding(sections)
     coverage = _coverage(store.runs_finished_between(window_start, until))
     notices = tuple(health_news(assess(store, config, now=now),
                                 store.health_reports(recipient.email), config, now))
@@ -383,6 +432,51 @@ def build_digest(
         health=notices,
         undelivered=undelivered,
     )
+
+
+def _one_entry_per_finding(sections: list[WatchSection]) -> list[WatchSection]:
+    """An item or tender that concerns several watches is one entry, under the first of them
+    (sections come highest priority first), naming the others and how each was found; its
+    matches for all of them are delivered with it. The subject then counts findings, not
+    (finding, watch) pairs."""
+    firsts: dict[tuple[str, int], tuple[int, int]] = {}  # (kind, id) -> (section, position)
+    kept: list[tuple[list[DigestEntry], list[TenderEntry]]] = [([], []) for _ in sections]
+    for number, section in enumerate(sections):
+        entries, tenders = kept[number]
+        for entry in section.entries:
+            first = next((firsts[("item", i)] for i in entry.item_ids if ("item", i) in firsts),
+                         None)
+            if first is None:
+                for item_id in entry.item_ids:
+                    firsts[("item", item_id)] = (number, len(entries))
+                entries.append(entry)
+                continue
+            host = kept[first[0]][0][first[1]]
+            kept[first[0]][0][first[1]] = replace(
+                host, match_ids=host.match_ids + entry.match_ids,
+                findings=host.findings + _of(section.watch, entry.findings),
+                other_watches=(*host.other_watches, OtherWatch(section.watch, entry.how)))
+        for tender in section.tenders:
+            first = firsts.get(("tender", tender.tender_id))
+            if first is None:
+                firsts[("tender", tender.tender_id)] = (number, len(tenders))
+                tenders.append(tender)
+                continue
+            host = kept[first[0]][1][first[1]]
+            kept[first[0]][1][first[1]] = replace(
+                host,
+                findings=host.findings + _of(section.watch, tender.findings),
+                changes=tuple(dict.fromkeys((*host.changes, *tender.changes))),
+                other_watches=(*host.other_watches, OtherWatch(section.watch, tender.headline)),
+                other_marks=(*host.other_marks, (tender.tender_id, tender.watch,
+                                                 tender.last_match_id, tender.last_event_id)))
+    return [replace(section, entries=tuple(entries), tenders=tuple(tenders))
+            for section, (entries, tenders) in zip(sections, kept, strict=True)
+            if entries or tenders]
+
+
+def _of(watch: str, findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
+    return tuple(replace(f, watch=watch) for f in findings)
 
 
 def _entries(watch: str, rows: list[dict[str, Any]]) -> tuple[DigestEntry, ...]:
@@ -465,7 +559,7 @@ def _same_story(entries: list[DigestEntry],
         merged.append(replace(
             first,
             match_ids=first.match_ids + tuple(i for e in others for i in e.match_ids),
-            also=tuple(AlsoAt(e.source, e.url, e.published_at or e.first_seen_at)
+            also=tuple(AlsoAt(e.source, e.url, e.published_at or e.first_seen_at, e.item_id)
                        for e in others),
         ))
     return merged
@@ -540,7 +634,7 @@ def describe_event(kind: str, field: str, old: Any, new: Any) -> str:
     return f"{kind}: {field} {old} -> {new}"
 
 
-def _tender_entry(row: dict[str, Any]) -> TenderEntry:
+def _tender_entry(row: dict[str, Any], window_start: str) -> TenderEntry:
     tender = row["tender"]
     record = tender["record"]
     matches = sorted(row["matches"],
@@ -552,6 +646,7 @@ def _tender_entry(row: dict[str, Any]) -> TenderEntry:
     roles = {r["field"] for r in matches}
     winners = _parties(record.get("winners"))
     events = row["events"]
+    first_report = row["told_match"] == 0 and row["told_event"] == 0
     return TenderEntry(
         watch=row["watch"],
         tender_id=tender["id"],
@@ -571,7 +666,9 @@ def _tender_entry(row: dict[str, Any]) -> TenderEntry:
         findings=findings,
         changes=tuple(describe_event(e["kind"], e["field"], e["old"], e["new"]) for e in events),
         lost="bidder" in roles and "winner" not in roles and bool(winners),
-        first_report=row["told_match"] == 0 and row["told_event"] == 0,
+        first_report=first_report,
+        tracked_since=(tender["first_seen_at"]
+                       if first_report and tender["first_seen_at"] <= window_start else None),
         last_match_id=max((r["id"] for r in row["matches"]), default=0),
         last_event_id=max((e["id"] for e in events), default=0),
     )

@@ -9,6 +9,9 @@ the digest tells each recipient what changed since they were last told (`health_
 The states, worst first (a source in two states shows the worse):
 
     failing    the last `failing_after` runs all failed (error or timeout)
+    error      the last run failed, or no run ever succeeded, but not yet `failing_after` in
+               a row: shown by `monitor status`, not yet a notice in the digest (one bad
+               night is not news; the digest's Coverage names the failed run itself)
     suspect    the last `suspect_after` successful runs saw no items, where earlier ones did
                (typically a changed site layout: the selectors find nothing)
     stale      enabled, has run, but no run completed within `stale_after_intervals` times
@@ -44,7 +47,7 @@ __all__ = [
     "health_news",
 ]
 
-Health = Literal["ok", "failing", "suspect", "stale", "never_run"]
+Health = Literal["ok", "failing", "error", "suspect", "stale", "never_run"]
 NoticeKind = Literal["new", "reminder", "recovered"]
 
 UNHEALTHY: frozenset[str] = frozenset({"failing", "suspect", "stale"})
@@ -53,7 +56,8 @@ _SUCCESS = ("ok", "partial")
 # every status of a finished run (`running` is not finished)
 _FINISHED = ("ok", "partial", "error", "timeout", "interrupted")
 # worst first: how `monitor status` and the digest order sources
-RANK: dict[str, int] = {"failing": 0, "suspect": 1, "stale": 2, "never_run": 3, "ok": 4}
+RANK: dict[str, int] = {"failing": 0, "error": 1, "suspect": 2, "stale": 3, "never_run": 4,
+                        "ok": 5}
 ITEMS_WINDOW = timedelta(days=7)
 # a reminder is due a little before `remind_after_days` to the second: a daily digest runs a
 # few seconds earlier or later each day, and must not turn "weekly" into "every 8 days"
@@ -161,6 +165,10 @@ def _assess_one(
         health = "never_run"
     elif failures >= rules.failing_after:
         health = "failing"
+        since = failing_since
+    elif failures or (success is None and checked is not None):
+        # one failure is not a streak yet, and a source that never worked is not "ok"
+        health = "error"
         since = failing_since
     elif empty >= rules.suspect_after:
         health = "suspect"
