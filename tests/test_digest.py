@@ -159,6 +159,19 @@ def test_build_digest_item_matching_two_watches_is_one_entry_naming_both(
     assert "[Hikvision] in title" in text
 
 
+def test_build_digest_coverage_counts_what_the_digest_shows(store: Store, config: Config) -> None:
+    """A match stored by a run that finished before the window (or told late) is counted
+    where it is shown, not as "0 new matches" above it."""
+    add(store, config, url="https://a.ge/1", title="Nuctech scanners")
+    add(store, config, url="https://a.ge/2", title="Hikvision cameras")
+    run(store, "civil_ge", "ok", fetched=2, new_items=0, new_matches=0)
+
+    digest = build_digest(store, config, recipient(config, "all@example.org"))
+
+    assert {line.source: line.findings for line in digest.coverage} == {"civil_ge": 2}
+    assert "0 new items, 2 in this digest" in render_text(digest)
+
+
 def test_build_digest_filters_watches_by_recipient(store: Store, config: Config) -> None:
     add(store, config, url="https://a.ge/1", title="Nuctech scanners")
     add(store, config, url="https://a.ge/2", title="Hikvision cameras")
@@ -421,8 +434,9 @@ def _snapshot_digest() -> Digest:
             WatchSection("Hikvision", "normal", (undated,)),
         ),
         coverage=(
-            CoverageLine("oc_media", 3, 3, "error", "HTTP 503 <html>", 0, 0, 0, 12.5),
-            CoverageLine("civil_ge", 3, 0, "ok", None, 25, 4, 2, 30.1),
+            CoverageLine("oc_media", 3, 3, "error", "HTTP 503 <html>", 0, 0, 0, 12.5,
+                         findings=1),
+            CoverageLine("civil_ge", 3, 0, "ok", None, 25, 4, 2, 30.1, findings=1),
             CoverageLine("ipn", 1, 0, "ok", None, 0, 0, 0, 1.0),
         ),
         subject="monitor: 2 new (Nuctech 1, Hikvision 1)",
@@ -669,6 +683,14 @@ def test_tender_a_watched_bidder_lost_is_reported(store: Store, config: Config) 
     assert entry.changes == ("awarded to Smart Scan LLC (GE-NAPR:205001234)",)
     text = render_text(digest)
     assert "Nuctech bid and lost (awarded to Smart Scan LLC (GE-NAPR:205001234))" in text
+
+
+def test_tender_without_a_value_or_with_a_date_only_deadline(store: Store,
+                                                             config: Config) -> None:
+    store_tender(store, config, tender(value=0.0, deadline="2026-12-01", winners=(NUCTECH,)))
+    [entry] = build_digest(store, config, recipient(config, "all@example.org"),
+                           now=datetime.now(UTC) + timedelta(seconds=1)).tender_entries
+    assert (entry.value, entry.amounts) == (None, "deadline 2026-12-01")
 
 
 def test_tender_concerning_two_watches_is_one_entry(store: Store, config: Config) -> None:

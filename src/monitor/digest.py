@@ -282,6 +282,9 @@ class CoverageLine:
     seconds: float
     # what the window's runs noticed without failing, each once, newest last
     warnings: tuple[str, ...] = ()
+    # entries of this digest from this source, whichever run found them (a run before the
+    # window, a baseline told later): Coverage counts what the digest shows
+    findings: int = 0
 
     @property
     def failing(self) -> bool:
@@ -412,7 +415,11 @@ def build_digest(
         if entries or tenders:
             sections.append(WatchSection(watch.name, watch.priority, entries, tenders))
     sections = _one_entry_per_finding(sections)
-    coverage = _coverage(store.runs_finished_between(window_start, until))
+    shown: dict[str, int] = defaultdict(int)
+    for section in sections:
+        for entry in (*section.entries, *section.tenders):
+            shown[entry.source] += 1
+    coverage = _coverage(store.runs_finished_between(window_start, until), shown)
     notices = tuple(health_news(assess(store, config, now=now),
                                 store.health_reports(recipient.email), config, now))
     undelivered = tuple(
@@ -657,8 +664,9 @@ def _tender_entry(row: dict[str, Any], window_start: str) -> TenderEntry:
         status=tender["status"],
         buyer=_party(record.get("buyer")),
         winners=winners,
-        value=money(record.get("value"), record.get("currency")),
-        award_value=money(record.get("award_value"),
+        # a portal's 0 means "not given", as a missing value does: show neither
+        value=money(record.get("value") or None, record.get("currency")),
+        award_value=money(record.get("award_value") or None,
                           record.get("award_currency") or record.get("currency")),
         deadline=record.get("deadline"),
         published_at=tender["published_at"],
@@ -674,11 +682,15 @@ def _tender_entry(row: dict[str, Any], window_start: str) -> TenderEntry:
     )
 
 
-def _coverage(runs: list[dict[str, Any]]) -> tuple[CoverageLine, ...]:
+def _coverage(runs: list[dict[str, Any]], shown: dict[str, int]) -> tuple[CoverageLine, ...]:
     by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
         by_source[run["source"]].append(run)
-    lines = []
+    # a source with entries here but no run in the window (found earlier, told now)
+    lines = [CoverageLine(source=source, runs=0, failed=0, last_status="no run",
+                          last_error=None, fetched=0, new_items=0, new_matches=0, seconds=0.0,
+                          findings=count)
+             for source, count in shown.items() if source not in by_source]
     for source, source_runs in by_source.items():
         source_runs.sort(key=lambda r: (r["finished_at"], r["id"]))
         errors = [r["error"] for r in source_runs if r["error"]]
@@ -694,6 +706,7 @@ def _coverage(runs: list[dict[str, Any]]) -> tuple[CoverageLine, ...]:
                 new_matches=sum(r["new_matches"] or 0 for r in source_runs),
                 seconds=round(sum(r["seconds"] or 0.0 for r in source_runs), 1),
                 warnings=tuple(dict.fromkeys(w for r in source_runs for w in r["warnings"])),
+                findings=shown.get(source, 0),
             )
         )
     # failing sources first, then recovered ones, then the healthy, each by name
@@ -728,7 +741,9 @@ def _subject(prefix: str, sections: list[WatchSection], notices: tuple[HealthNot
 
 
 def _when(value: str | None) -> str:
-    """'2024-05-01T10:00:00+00:00' -> '2024-05-01 10:00 UTC' (input as stored, UTC ISO)."""
+    """'2024-05-01T10:00:00+00:00' -> '2024-05-01 10:00 UTC' (input as stored, UTC ISO). A
+    date without a time stays a date ('2024-05-01'): portals that publish a deadline's day
+    only are stored at midnight UTC, which is not a time anybody set."""
     if not value:
         return ""
     try:
@@ -737,6 +752,8 @@ def _when(value: str | None) -> str:
         return value
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
+    if len(value) == 10 or (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return moment.strftime("%Y-%m-%d")
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
