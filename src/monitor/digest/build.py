@@ -1,4 +1,4 @@
-"""Undelivered matches + the runs since the last digest -> a `Digest`; render it as text or HTML.
+"""Undelivered matches + the runs since the last digest -> a `Digest`.
 
 Reads the store and returns data: never prints, never sends, never marks anything (that is
 `monitor.mail`'s job, atomically with the outbox row).
@@ -12,372 +12,30 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
-import jinja2
 
 from monitor.config import Config, Recipient
+from monitor.digest.model import (
+    PRIORITY_ORDER,
+    ROLE_ORDER,
+    SUBJECT_WATCHES,
+    FIRST_DIGEST_DAYS,
+    AlsoAt,
+    CoverageLine,
+    Digest,
+    DigestEntry,
+    FAILED_STATUSES,
+    Finding,
+    OtherWatch,
+    Party,
+    TenderEntry,
+    UndeliveredDigest,
+    WatchSection,
+)
 from monitor.health import HealthNotice, assess, health_news
 from monitor.store import Store
-
-__all__ = [
-    "AlsoAt",
-    "CoverageLine",
-    "Digest",
-    "DigestEntry",
-    "Finding",
-    "OtherWatch",
-    "Party",
-    "TenderEntry",
-    "UndeliveredDigest",
-    "WatchSection",
-    "build_digest",
-    "describe_event",
-    "money",
-    "render_html",
-    "render_text",
-]
-
-# a recipient's first digest only reaches this far back: adding a recipient to a long-running
-# install must not mail them months of history
-FIRST_DIGEST_DAYS = 7
-
-# run statuses that mean "this source could not be checked"
-FAILED_STATUSES = frozenset({"error", "timeout", "interrupted"})
-
-_PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
-# where a watch was found in a tender, strongest evidence first
-_ROLE_ORDER = {role: i for i, role in enumerate(("winner", "bidder", "buyer", "title", "body"))}
-# a subject names at most this many watches; the rest become "+N more"
-_SUBJECT_WATCHES = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One alias or keyword found in an entry's title or body."""
-
-    term: str  # as written in the config
-    term_kind: str  # alias | keyword
-    found: str  # as written on the page
-    field: str  # title | body
-    snippet: str
-    snippet_start: int
-    snippet_end: int
-    # found through a generated transliteration of `term` / through a related organisation
-    variant: str | None = None
-    via: str | None = None
-    # "rematch": found in an item stored earlier, after the watch list changed: not news
-    origin: str = "crawl"
-    # set when the finding belongs to another watch than its entry's (one entry per finding)
-    watch: str | None = None
-
-    @property
-    def parts(self) -> tuple[str, str, str]:
-        """(before, found, after) of the snippet, for highlighting. Templates escape each part;
-        offsets that do not fit the snippet give no highlight rather than a wrong one."""
-        s, e = self.snippet_start, self.snippet_end
-        if 0 <= s < e <= len(self.snippet):
-            return self.snippet[:s], self.snippet[s:e], self.snippet[e:]
-        return self.snippet, "", ""
-
-    @property
-    def spelled_differently(self) -> bool:
-        """True when the page wrote something other than the configured term (a transliteration,
-        a case ending): worth saying which alias matched. Case alone does not count."""
-        return " ".join(self.found.split()).casefold() != " ".join(self.term.split()).casefold()
-
-
-@dataclass(frozen=True, slots=True)
-class AlsoAt:
-    """The same story at another source (republished, syndicated, translated by a wire)."""
-
-    source: str
-    url: str
-    published_at: str | None
-    item_id: int = 0
-
-    @property
-    def link(self) -> str | None:
-        return self.url if _is_web_url(self.url) else None
-
-
-@dataclass(frozen=True, slots=True)
-class OtherWatch:
-    """Another watch that one finding concerns: it is listed once, under its first watch
-    (highest priority), and names the others with how each was found."""
-
-    watch: str
-    how: str  # "won", "bid and lost", "in title: “Хиквижн”"
-
-    def __str__(self) -> str:
-        return f"{self.watch} ({self.how})" if self.how else self.watch
-
-
-@dataclass(frozen=True, slots=True)
-class DigestEntry:
-    """One item for one watch, with every place the watch's terms were found in it, and
-    the other sources that published the same story (`also`, earliest first)."""
-
-    watch: str
-    item_id: int
-    title: str
-    url: str
-    source: str
-    published_at: str | None  # UTC ISO-8601
-    first_seen_at: str
-    findings: tuple[Finding, ...]
-    match_ids: tuple[int, ...]
-    also: tuple[AlsoAt, ...] = ()
-    # the other watches this item concerns (their matches are delivered with it)
-    other_watches: tuple[OtherWatch, ...] = ()
-
-    @property
-    def date(self) -> str:
-        """The date to sort and show by: published, else when we first saw it."""
-        return self.published_at or self.first_seen_at
-
-    @property
-    def item_ids(self) -> tuple[int, ...]:
-        """This item and the copies of the story at other sources."""
-        return (self.item_id, *(a.item_id for a in self.also))
-
-    @property
-    def how(self) -> str:
-        """How the watch was found, in a few words: "in title: “Хиквижн”"."""
-        own = [f for f in self.findings if f.watch is None]
-        fields = dict.fromkeys(f.field for f in own)
-        found = dict.fromkeys(f.found for f in own)
-        return f"in {' and '.join(fields)}: " + ", ".join(f"“{f}”" for f in found)
-
-    @property
-    def link(self) -> str | None:
-        """The URL when it is safe to put in an href (http/https only), else None."""
-        return self.url if _is_web_url(self.url) else None
-
-
-@dataclass(frozen=True, slots=True)
-class Party:
-    """An organisation in a tender entry, with its registry id when the portal gives it."""
-
-    name: str
-    registry_id: str | None = None
-
-    def __str__(self) -> str:
-        if self.registry_id and self.name:
-            return f"{self.name} ({self.registry_id})"
-        return self.name or self.registry_id or "(unnamed)"
-
-
-@dataclass(frozen=True, slots=True)
-class TenderEntry:
-    """One tender for one watch: where the watch was found in it (the role: winner, bidder,
-    buyer, or the text), the tender's state, and what changed since the recipient's last
-    digest."""
-
-    watch: str
-    tender_id: int
-    native_id: str
-    title: str
-    url: str
-    source: str
-    status: str
-    buyer: Party | None
-    winners: tuple[Party, ...]
-    value: str | None  # "2.1 M GEL"
-    award_value: str | None
-    deadline: str | None
-    published_at: str | None
-    first_seen_at: str
-    findings: tuple[Finding, ...]
-    # what changed, one sentence each ("awarded to ...", "value 2.1 M -> 3.2 M GEL")
-    changes: tuple[str, ...]
-    # the watch bid (was found as a bidder, not a winner) and the tender went to others
-    lost: bool
-    # first time this recipient hears of this tender for this watch
-    first_report: bool
-    last_match_id: int
-    last_event_id: int
-    # the other watches this tender concerns, and what the store records as told for them
-    other_watches: tuple[OtherWatch, ...] = ()
-    other_marks: tuple[tuple[int, str, int, int], ...] = ()
-    # set when the recipient first hears of a tender that was stored earlier (a silent
-    # baseline, or a watch added later): when it was first seen
-    tracked_since: str | None = None
-
-    @property
-    def date(self) -> str:
-        return self.published_at or self.first_seen_at
-
-    @property
-    def link(self) -> str | None:
-        return self.url if _is_web_url(self.url) else None
-
-    @property
-    def roles(self) -> tuple[str, ...]:
-        """The roles the watch was found in, strongest first (winner, bidder, buyer, text)."""
-        found = {f.field for f in self.findings if f.watch is None}
-        return tuple(r for r in _ROLE_ORDER if r in found)
-
-    @property
-    def amounts(self) -> str:
-        """"value 2.1 M GEL; awarded 2 M GEL; deadline 2026-12-01 10:00 UTC" (what is known)."""
-        parts = [f"value {self.value}" if self.value else "",
-                 f"awarded {self.award_value}" if self.award_value else "",
-                 f"deadline {_when(self.deadline)}" if self.deadline else ""]
-        return "; ".join(p for p in parts if p)
-
-    @property
-    def novelty(self) -> str:
-        """"new", "updated", or, for a tender stored before (a silent baseline, a watch added
-        later) that this recipient hears of now, what it is and since when it was tracked."""
-        if not self.first_report:
-            return "updated"
-        if self.tracked_since:
-            return f"first reported now, tracked since {self.tracked_since[:10]}"
-        return "new"
-
-    @property
-    def headline(self) -> str:
-        """What happened for this watch, in a few words."""
-        roles = self.roles
-        if roles and roles[0] == "winner":
-            return "won"
-        if self.lost:
-            return "bid and lost"
-        if roles and roles[0] == "bidder":
-            return "bid"
-        if roles and roles[0] == "buyer":
-            return "is the buyer"
-        return "mentioned"
-
-
-@dataclass(frozen=True, slots=True)
-class WatchSection:
-    watch: str
-    priority: str
-    entries: tuple[DigestEntry, ...]
-    tenders: tuple[TenderEntry, ...] = ()
-
-    @property
-    def count(self) -> int:
-        return len(self.entries) + len(self.tenders)
-
-
-@dataclass(frozen=True, slots=True)
-class CoverageLine:
-    """How one source's runs went within the digest window."""
-
-    source: str
-    runs: int
-    failed: int
-    last_status: str
-    last_error: str | None  # the most recent error in the window, even if a later run was ok
-    fetched: int
-    new_items: int
-    new_matches: int
-    seconds: float
-    # what the window's runs noticed without failing, each once, newest last
-    warnings: tuple[str, ...] = ()
-    # entries of this digest from this source, whichever run found them (a run before the
-    # window, a baseline told later): Coverage counts what the digest shows
-    findings: int = 0
-
-    @property
-    def failing(self) -> bool:
-        """The source's latest run failed: it is not being checked right now."""
-        return self.last_status in FAILED_STATUSES
-
-    @property
-    def recovered(self) -> bool:
-        """Some runs failed but the latest one did not."""
-        return self.failed > 0 and not self.failing
-
-
-@dataclass(frozen=True, slots=True)
-class UndeliveredDigest:
-    """An earlier digest the mail server refused for good (or too often): kept, not retried,
-    and said in the next digest so that nobody takes its silence for a quiet day."""
-
-    outbox_id: int
-    recipient: str
-    subject: str
-    created_at: str
-    attempts: int
-    error: str
-    eml_path: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Digest:
-    recipient: str  # email address
-    generated_at: str  # UTC ISO-8601
-    since: str | None  # the previous digest's `until`; None for a recipient's first digest
-    until: str
-    sections: tuple[WatchSection, ...]
-    coverage: tuple[CoverageLine, ...]
-    subject: str
-    # sources whose health this recipient has not been told yet (or must be reminded of)
-    health: tuple[HealthNotice, ...] = ()
-    # digests (to anyone) given up since this recipient's last digest
-    undelivered: tuple[UndeliveredDigest, ...] = ()
-
-    @property
-    def entries(self) -> tuple[DigestEntry, ...]:
-        return tuple(e for section in self.sections for e in section.entries)
-
-    @property
-    def tender_entries(self) -> tuple[TenderEntry, ...]:
-        return tuple(t for section in self.sections for t in section.tenders)
-
-    @property
-    def findings_count(self) -> int:
-        """Number of entries (an item matched by three aliases of one watch counts once; a
-        tender counts once per watch however much changed)."""
-        return sum(section.count for section in self.sections)
-
-    @property
-    def match_ids(self) -> tuple[int, ...]:
-        return tuple(i for e in self.entries for i in e.match_ids)
-
-    @property
-    def tender_marks(self) -> tuple[tuple[int, str, int, int], ...]:
-        """(tender id, watch, last match id, last event id) of every tender entry, for every
-        watch it concerns: what the store records as told when the digest is queued."""
-        return tuple(mark for t in self.tender_entries
-                     for mark in ((t.tender_id, t.watch, t.last_match_id, t.last_event_id),
-                                  *t.other_marks))
-
-    @property
-    def failed_sources(self) -> tuple[CoverageLine, ...]:
-        return tuple(line for line in self.coverage if line.failing)
-
-    @property
-    def attention(self) -> tuple[HealthNotice, ...]:
-        """Notices of sources that are failing, suspect or stale."""
-        return tuple(n for n in self.health if n.kind != "recovered")
-
-    @property
-    def recoveries(self) -> tuple[HealthNotice, ...]:
-        return tuple(n for n in self.health if n.kind == "recovered")
-
-    @property
-    def is_empty(self) -> bool:
-        """Nothing to mail: no findings and nothing to say about any source's health (a
-        failed run alone is not news; a source that is failing is)."""
-        return self.findings_count == 0 and not self.health and not self.undelivered
-
-
-def _is_web_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
-
 
 def _iso(moment: datetime) -> str:
     # the store's own format (store.utcnow): string comparison in SQL must agree with time order
@@ -407,7 +65,7 @@ def build_digest(
         until=until)
 
     sections = []
-    for watch in sorted(wanted, key=lambda w: (_PRIORITY_ORDER[w.priority], w.name.casefold())):
+    for watch in sorted(wanted, key=lambda w: (PRIORITY_ORDER[w.priority], w.name.casefold())):
         entries = _entries(watch.name, [r for r in rows if r["watch"] == watch.name])
         tenders = tuple(sorted(
             (_tender_entry(r, window_start) for r in tender_rows if r["watch"] == watch.name),
@@ -645,7 +303,7 @@ def _tender_entry(row: dict[str, Any], window_start: str) -> TenderEntry:
     tender = row["tender"]
     record = tender["record"]
     matches = sorted(row["matches"],
-                     key=lambda r: (_ROLE_ORDER.get(r["field"], len(_ROLE_ORDER)), r["id"]))
+                     key=lambda r: (ROLE_ORDER.get(r["field"], len(ROLE_ORDER)), r["id"]))
     # a bidder that won is shown as the winner only
     won = {r["found"] for r in matches if r["field"] == "winner"}
     matches = [r for r in matches if not (r["field"] == "bidder" and r["found"] in won)]
@@ -721,9 +379,9 @@ def _subject(prefix: str, sections: list[WatchSection], notices: tuple[HealthNot
     attention = sum(n.kind != "recovered" for n in notices) + len(undelivered)
     recovered = len(notices) - attention
     if total:
-        counts = [f"{s.watch} {s.count}" for s in sections[:_SUBJECT_WATCHES]]
-        if len(sections) > _SUBJECT_WATCHES:
-            counts.append(f"+{len(sections) - _SUBJECT_WATCHES} more")
+        counts = [f"{s.watch} {s.count}" for s in sections[:SUBJECT_WATCHES]]
+        if len(sections) > SUBJECT_WATCHES:
+            counts.append(f"+{len(sections) - SUBJECT_WATCHES} more")
         subject = f"{prefix}: {total} new ({', '.join(counts)})"
     elif attention:
         needs = "source needs" if attention == 1 else "sources need"
@@ -735,90 +393,3 @@ def _subject(prefix: str, sections: list[WatchSection], notices: tuple[HealthNot
         subject = f"{prefix}: nothing new"
     # one header line whatever the watch names hold
     return " ".join(subject.split())
-
-
-# -- rendering ----------------------------------------------------------------------------------
-
-
-def _when(value: str | None) -> str:
-    """'2024-05-01T10:00:00+00:00' -> '2024-05-01 10:00 UTC' (input as stored, UTC ISO). A
-    date without a time stays a date ('2024-05-01'): portals that publish a deadline's day
-    only are stored at midnight UTC, which is not a time anybody set."""
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    if len(value) == 10 or (moment.hour, moment.minute, moment.second) == (0, 0, 0):
-        return moment.strftime("%Y-%m-%d")
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _plain(value: object) -> str:
-    """Crawled text for a terminal: no control characters (no escape sequences)."""
-    return _CONTROL.sub("", str(value))
-
-
-def _oneline(value: object, limit: int = 300) -> str:
-    """An error message on one line, cut to a readable length (tracebacks belong in logs)."""
-    text = " ".join(_plain(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _notice(notice: HealthNotice) -> str:
-    """A health notice as one sentence (plain text; the HTML template escapes it)."""
-    name = _plain(notice.source)
-    still = "still " if notice.kind == "reminder" else ""
-    if notice.kind == "recovered":
-        done = f" at {_when(notice.last_success_at)}" if notice.last_success_at else ""
-        return f"{name} has RECOVERED: it completed a run again{done}"
-    if notice.health == "failing":
-        runs = "run" if notice.runs == 1 else "runs"
-        since = f" since {_when(notice.since)}" if notice.since else ""
-        text = f"{name} is {still}FAILING: {notice.runs} failed {runs} in a row{since}"
-    elif notice.health == "suspect":
-        last = "its last run" if notice.runs == 1 else f"its last {notice.runs} runs"
-        text = (f"{name} is {still}SUSPECT: {last} found no items (it used to find some): "
-                "its layout may have changed")
-    else:
-        done = (f"since {_when(notice.last_success_at)}" if notice.last_success_at
-                else "yet")
-        text = f"{name} is {still}STALE: no completed run {done} (schedule: {notice.schedule})"
-    if notice.last_error:
-        text += f"; last error: {_oneline(notice.last_error)}"
-    return text
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        # every crawled string in the HTML is escaped; the text template must not be
-        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["when"] = _when
-    env.filters["plain"] = _plain
-    env.filters["oneline"] = _oneline
-    env.filters["notice"] = _notice
-    env.globals["first_digest_days"] = FIRST_DIGEST_DAYS
-    return env
-
-
-_ENV = _environment()
-
-
-def render_text(digest: Digest) -> str:
-    return _ENV.get_template("digest.txt.j2").render(digest=digest)
-
-
-def render_html(digest: Digest) -> str:
-    return _ENV.get_template("digest.html.j2").render(digest=digest)
