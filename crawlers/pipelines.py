@@ -71,7 +71,9 @@ class StorePipeline:
             source = spider.source
             self.baseline = (source.kind == "portal" and source.since is None
                              and self.store.last_run(source.name, ("ok", "partial")) is None)
-            self.result.run_id = self.store.start_run(spider.source.name, pid=os.getpid())
+            self.result.run_id = self.store.start_run(
+                spider.source.name, pid=os.getpid(),
+                backfill_since=self.crawler.settings.get("MONITOR_SINCE"))
         emit_event("run_started", spider.source.name, run_id=self.result.run_id)
 
     def process_item(self, item: Any) -> Any:

@@ -302,3 +302,6 @@ watches:""").format(base=base, smtp_port=smtp_server.port), "utf-8")
     [message] = smtp_server.messages
     text = message.get_body(("plain",)).get_content()
     assert "> awarded to შპს ნუქტექ ჯორჯია (GE-NAPR:404409497)" in text
+    # old records found on request are not news of the day: the subject says so
+    assert message["Subject"].startswith("monitor (backfill since 2026-11-01): 1 new")
+    assert "This digest includes a BACKFILL: records since 2026-11-01" in text

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import socket
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from email.message import EmailMessage
@@ -638,3 +641,67 @@ def test_queue_digests_without_recipients_is_a_config_error(
     config = write_config({"watches": WATCHES})
     with pytest.raises(ConfigError, match="no `recipients:` configured"):
         queue_digests(store, config, state_dir)
+
+
+# -- a digest an inbox accepts ------------------------------------------------------------------
+
+
+def _many_hits(store: Store, config: Config, count: int) -> None:
+    for n in range(count):
+        add_hit(store, config, key=f"bulk-{n}", title=f"Нуктек news number {n}",
+                body=f"Контракт с Нуктек номер {n} подписан. " + "Подробности. " * 40)
+
+
+def test_compose_caps_each_watch_and_attaches_every_finding_as_csv(
+    store: Store, write_config: Callable[..., Config]
+) -> None:
+    config = smtp_config(write_config, 25)
+    _many_hits(store, config, 600)
+    digest = build_digest(store, config, config.recipients[0])
+    message = compose(digest, config)
+
+    assert len(message.as_bytes()) <= config.digest.max_email_bytes
+    assert message.get_content_type() == "multipart/mixed"
+    body, attachment = message.iter_parts()
+    plain = body.get_body(("plain",)).get_content()
+    assert plain.count("\n* ") == 20  # the newest 20 of the watch
+    assert "... and 580 more for Nuctech (every finding is in the attached CSV)" in plain
+    assert attachment.get_filename().endswith(".csv")
+    rows = list(csv.reader(io.StringIO(attachment.get_content().lstrip("\ufeff"))))
+    assert rows[0][:3] == ["watch", "also_about", "kind"] and len(rows) == 601
+    assert digest.findings_count == 600 and len(digest.match_ids) >= 600  # all delivered
+
+
+def test_compose_shrinks_to_the_size_limit_and_zips_a_large_list(
+    store: Store, write_config: Callable[..., Config]
+) -> None:
+    config = smtp_config(write_config, 25)
+    config = config.model_copy(update={"digest": config.digest.model_copy(
+        update={"max_per_watch": 500, "max_email_bytes": 60_000})})
+    _many_hits(store, config, 300)
+    message = compose(build_digest(store, config, config.recipients[0]), config)
+
+    assert len(message.as_bytes()) <= 60_000
+    body, attachment = message.iter_parts()
+    plain = body.get_body(("plain",)).get_content()
+    assert 0 < plain.count("\n* ") < 300 and " more for Nuctech" in plain
+    assert attachment.get_content_type() == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(attachment.get_content())) as archive:
+        [name] = archive.namelist()
+        assert archive.read(name).decode("utf-8-sig").count("\r\n") == 301
+
+
+def test_findings_csv_quotes_cells_a_spreadsheet_would_run() -> None:
+    from monitor.digest import Digest, DigestEntry, Finding, WatchSection, findings_csv
+
+    entry = DigestEntry(watch="Nuctech", item_id=1, title="=HYPERLINK(\"http://x\")",
+                        url="https://a.example/1", source="s", published_at=None,
+                        first_seen_at="2024-05-01T00:00:00+00:00",
+                        findings=(Finding("Nuctech", "alias", "Nuctech", "title", "t", 0, 1),),
+                        match_ids=(1,))
+    digest = Digest(recipient="a@example.org", generated_at="2024-05-02T00:00:00+00:00",
+                    since=None, until="2024-05-02T00:00:00+00:00",
+                    sections=(WatchSection("Nuctech", "normal", (entry,)),), coverage=(),
+                    subject="s")
+    [_, row] = list(csv.reader(io.StringIO(findings_csv(digest).lstrip("\ufeff"))))
+    assert row[3] == "'=HYPERLINK(\"http://x\")"

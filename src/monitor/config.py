@@ -332,6 +332,12 @@ class DigestSettings(_Frozen):
     # send a digest even when nothing matched and every source was fine
     send_empty: bool = False
     snippet_chars: int = Field(default=120, ge=20, le=1000)
+    # entries shown per watch (newest first, tenders before articles); the rest are counted
+    # ("and 12 more") and every finding is in the attached CSV
+    max_per_watch: int = Field(default=20, ge=1)
+    # mail servers reject, and readers skip, huge messages: fewer entries are shown (the CSV
+    # still lists them all, compressed if need be) until the message fits
+    max_email_bytes: int = Field(default=1_000_000, ge=50_000)
 
 
 class DaemonSettings(_Frozen):

@@ -15,6 +15,7 @@ recognisable by its Message-ID.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
@@ -22,6 +23,7 @@ import smtplib
 import socket
 import sqlite3
 import ssl
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import Config, Recipient, SmtpSettings
-from monitor.digest import Digest, build_digest, render_html, render_text
+from monitor.digest import Digest, build_digest, findings_csv, render_html, render_text
 from monitor.errors import ConfigError, MissingEnvVarError
 from monitor.store import Store
 
@@ -79,7 +81,31 @@ class DeliveryReport:
 
 
 def compose(digest: Digest, config: Config) -> EmailMessage:
-    """A multipart/alternative message: text/plain first (the fallback), then text/html."""
+    """A multipart/alternative message: text/plain first (the fallback), then text/html;
+    with at most `digest.max_per_watch` entries per watch and, when some are not shown, the
+    CSV of every finding attached. A message over `digest.max_email_bytes` is made again
+    showing fewer entries (the CSV zipped when it alone is large) until it fits."""
+    limits = sorted({config.digest.max_per_watch, 10, 5, 2, 1, 0}, reverse=True)
+    limits = [n for n in limits if n <= config.digest.max_per_watch]
+    table = findings_csv(digest).encode("utf-8")
+    if len(table) > config.digest.max_email_bytes // 2:
+        table = _zipped(table, f"{_slug(digest.recipient)}-findings.csv")
+    for limit in limits:
+        shown = digest.limited(limit)
+        msg = _message(shown, config, table if shown.hidden else None)
+        if len(msg.as_bytes()) <= config.digest.max_email_bytes:
+            break
+    return msg  # the smallest, if none fits: the server may still take it
+
+
+def _zipped(data: bytes, name: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _message(digest: Digest, config: Config, table: bytes | None) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = digest.subject
     msg["From"] = config.smtp.sender if config.smtp else DEFAULT_SENDER
@@ -92,6 +118,15 @@ def compose(digest: Digest, config: Config) -> EmailMessage:
     qp = "quoted-printable"
     msg.set_content(render_text(digest), subtype="plain", charset="utf-8", cte=qp)
     msg.add_alternative(render_html(digest), subtype="html", charset="utf-8", cte=qp)
+    if table is not None:
+        # the body becomes multipart/mixed: the two views, then the complete list
+        name = f"findings-{digest.until[:10]}"
+        if table[:2] == b"PK":
+            msg.add_attachment(table, maintype="application", subtype="zip",
+                               filename=f"{name}.zip")
+        else:
+            msg.add_attachment(table.decode("utf-8"), subtype="csv", charset="utf-8",
+                               filename=f"{name}.csv")
     return msg
 
 

@@ -330,6 +330,13 @@ def _run_warnings(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN warnings TEXT")
 
 
+@migrations(name="013_run_backfill")
+def _run_backfill(db: sqlite_utils.Database) -> None:
+    # `monitor crawl SOURCE --since DATE`: the run reads old records on purpose, and the
+    # digest that reports them says it is a backfill
+    db.execute("ALTER TABLE runs ADD COLUMN backfill_since TEXT")
+
+
 def _item_from_row(row: dict[str, Any]) -> Item:
     return Item(
         source=row["source"], key=row["key"], url=row["url"], title=row["title"],
@@ -388,11 +395,13 @@ class Store:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def start_run(self, source: str, pid: int | None = None) -> int:
+    def start_run(self, source: str, pid: int | None = None, *,
+                  backfill_since: str | None = None) -> int:
         with self._write() as conn:
             cursor = conn.execute(
-                "INSERT INTO runs (source, status, started_at, pid) VALUES (?, 'running', ?, ?)",
-                (source, utcnow(), pid),
+                """INSERT INTO runs (source, status, started_at, pid, backfill_since)
+                   VALUES (?, 'running', ?, ?, ?)""",
+                (source, utcnow(), pid, backfill_since),
             )
             return int(cursor.lastrowid or 0)
 

@@ -18,7 +18,7 @@ from monitor.digest.model import (
     UndeliveredDigest,
     WatchSection,
 )
-from monitor.digest.render import render_html, render_text
+from monitor.digest.render import findings_csv, render_html, render_text
 
 __all__ = [
     "AlsoAt",
@@ -33,6 +33,7 @@ __all__ = [
     "WatchSection",
     "build_digest",
     "describe_event",
+    "findings_csv",
     "money",
     "render_html",
     "render_text",

@@ -77,7 +77,10 @@ def build_digest(
     for section in sections:
         for entry in (*section.entries, *section.tenders):
             shown[entry.source] += 1
-    coverage = _coverage(store.runs_finished_between(window_start, until), shown)
+    runs = store.runs_finished_between(window_start, until)
+    coverage = _coverage(runs, shown)
+    backfill_since = min((r["backfill_since"] for r in runs if r.get("backfill_since")),
+                         default=None)
     notices = tuple(health_news(assess(store, config, now=now),
                                 store.health_reports(recipient.email), config, now))
     undelivered = tuple(
@@ -93,10 +96,11 @@ def build_digest(
         until=until,
         sections=tuple(sections),
         coverage=coverage,
-        subject=_subject(prefix, sections, notices, undelivered),
+        subject=_subject(prefix, sections, notices, undelivered, backfill_since),
         health=notices,
         undelivered=undelivered,
-    )
+        backfill_since=backfill_since,
+    ).limited(config.digest.max_per_watch)
 
 
 def _one_entry_per_finding(sections: list[WatchSection]) -> list[WatchSection]:
@@ -373,11 +377,15 @@ def _coverage(runs: list[dict[str, Any]], shown: dict[str, int]) -> tuple[Covera
 
 
 def _subject(prefix: str, sections: list[WatchSection], notices: tuple[HealthNotice, ...],
-             undelivered: tuple[UndeliveredDigest, ...] = ()) -> str:
+             undelivered: tuple[UndeliveredDigest, ...] = (),
+             backfill_since: str | None = None) -> str:
     total = sum(s.count for s in sections)
+    if backfill_since and total:
+        # a backfill's findings are old news found now: say so before anyone reads it as a day
+        prefix = f"{prefix} (backfill since {backfill_since})"
     # a digest that could not be delivered needs attention as much as a failing source
     attention = sum(n.kind != "recovered" for n in notices) + len(undelivered)
-    recovered = len(notices) - attention
+    recovered = sum(n.kind == "recovered" for n in notices)
     if total:
         counts = [f"{s.watch} {s.count}" for s in sections[:SUBJECT_WATCHES]]
         if len(sections) > SUBJECT_WATCHES:

@@ -4,7 +4,7 @@ Coverage lines, notices. Values only; `monitor.digest.build` fills them from the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -229,10 +229,27 @@ class WatchSection:
     priority: str
     entries: tuple[DigestEntry, ...]
     tenders: tuple[TenderEntry, ...] = ()
+    # at most this many entries are shown (tenders first); None: all
+    limit: int | None = None
 
     @property
     def count(self) -> int:
         return len(self.entries) + len(self.tenders)
+
+    @property
+    def shown_tenders(self) -> tuple[TenderEntry, ...]:
+        return self.tenders if self.limit is None else self.tenders[: self.limit]
+
+    @property
+    def shown_entries(self) -> tuple[DigestEntry, ...]:
+        if self.limit is None:
+            return self.entries
+        return self.entries[: max(0, self.limit - len(self.tenders))]
+
+    @property
+    def hidden(self) -> int:
+        """Entries counted but not shown (they are in the CSV)."""
+        return self.count - len(self.shown_tenders) - len(self.shown_entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +309,16 @@ class Digest:
     health: tuple[HealthNotice, ...] = ()
     # digests (to anyone) given up since this recipient's last digest
     undelivered: tuple[UndeliveredDigest, ...] = ()
+    # the earliest `--since` date of a backfill crawl among this digest's runs
+    backfill_since: str | None = None
+
+    def limited(self, limit: int) -> Digest:
+        """The same digest showing at most `limit` entries per watch."""
+        return replace(self, sections=tuple(replace(s, limit=limit) for s in self.sections))
+
+    @property
+    def hidden(self) -> int:
+        return sum(section.hidden for section in self.sections)
 
     @property
     def entries(self) -> tuple[DigestEntry, ...]:

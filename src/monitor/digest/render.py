@@ -1,7 +1,10 @@
-"""A `Digest` as plain text and as HTML (jinja2 templates in monitor/templates/)."""
+"""A `Digest` as plain text and as HTML (jinja2 templates in monitor/templates/), and every
+finding of it as CSV (the complete list, when the email shows only the newest per watch)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -75,3 +78,37 @@ def render_text(digest: Digest) -> str:
 
 def render_html(digest: Digest) -> str:
     return _ENV.get_template("digest.html.j2").render(digest=digest)
+
+
+CSV_COLUMNS = ("watch", "also_about", "kind", "title", "source", "date", "url", "what",
+               "found", "buyer", "winners", "value", "status")
+
+
+def findings_csv(digest: Digest) -> str:
+    """Every finding of the digest, shown or not, one row each (UTF-8 with a BOM, so that
+    spreadsheet programs read Georgian and Cyrillic right). Cells that a spreadsheet would
+    run as a formula are quoted with a leading apostrophe."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for section in digest.sections:
+        for tender in section.tenders:
+            writer.writerow(_cells((
+                section.watch, "; ".join(map(str, tender.other_watches)), "tender",
+                f"{tender.native_id}: {tender.title}", tender.source, tender.date, tender.url,
+                f"{tender.headline}; {tender.novelty}" + "".join(f"; {c}" for c in tender.changes),
+                ", ".join(dict.fromkeys(f.found for f in tender.findings)),
+                str(tender.buyer or ""), ", ".join(map(str, tender.winners)),
+                tender.award_value or tender.value or "", tender.status)))
+        for entry in section.entries:
+            writer.writerow(_cells((
+                section.watch, "; ".join(map(str, entry.other_watches)), "article", entry.title,
+                entry.source, entry.date, entry.url, entry.how,
+                ", ".join(dict.fromkeys(f.found for f in entry.findings)), "", "", "", "")))
+    return out.getvalue()
+
+
+def _cells(values: tuple[str, ...]) -> list[str]:
+    return [f"'{v}" if v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
+            for v in (_plain(v) for v in values)]
