@@ -253,17 +253,23 @@ def test_crawl_honours_retry_after(site, write_config, state_dir):
     assert 2 <= site.wait_after("/feed.xml") < 4
 
 
-def test_crawl_killed_child_loses_nothing_and_closes_its_run(site, write_config, state_dir):
+def serve_listing_that_hangs(site) -> None:  # type: ignore[no-untyped-def]
+    """A listing whose first article is extracted (so the extraction pool's workers are up)
+    and whose second never answers in time: a crawl caught mid-extraction."""
     serve_news(site)
 
     def hang(request: Request) -> Response:
-        time.sleep(6)
+        time.sleep(30)
         return Response("late", content_type="text/html")
 
     site.expect_request("/hang.html").respond_with_handler(hang)
     listing = ('<html><body><a href="/a/1.html">1</a><a href="/hang.html">2</a>'
                "</body></html>")
     site.expect_request("/list.html").respond_with_data(listing, content_type="text/html")
+
+
+def test_crawl_killed_child_loses_nothing_and_closes_its_run(site, write_config, state_dir):
+    serve_listing_that_hangs(site)
     config = write_config({
         "sources": [{"name": "hanging", "kind": "page", "url": site.url_for("/list.html"),
                      "selectors": {"links": "a"}}],
@@ -280,21 +286,6 @@ def test_crawl_killed_child_loses_nothing_and_closes_its_run(site, write_config,
     assert run["status"] != "running"
     assert run["finished_at"]
     assert stored == 1  # the article fetched before the kill is kept
-
-
-def serve_listing_that_hangs(site) -> None:  # type: ignore[no-untyped-def]
-    """A listing whose first article is extracted (so the extraction pool's workers are up)
-    and whose second never answers in time: a crawl caught mid-extraction."""
-    serve_news(site)
-
-    def hang(request: Request) -> Response:
-        time.sleep(30)
-        return Response("late", content_type="text/html")
-
-    site.expect_request("/hang.html").respond_with_handler(hang)
-    listing = ('<html><body><a href="/a/1.html">1</a><a href="/hang.html">2</a>'
-               "</body></html>")
-    site.expect_request("/list.html").respond_with_data(listing, content_type="text/html")
 
 
 def crawler_child(state_dir: Path) -> tuple[int, list[int]]:

@@ -266,15 +266,23 @@ def crawler_with_workers(daemon: Daemon, state: Path) -> tuple[dict[str, Any], l
     return daemon.wait_for(check, what="a crawl child with extraction workers")
 
 
-def test_kill_9_of_a_crawl_child_is_recorded_and_the_daemon_goes_on(site, tmp_path, daemons):
+def start_mid_extraction(site, tmp_path: Path, daemons, schedule: str,  # type: ignore[no-untyped-def]
+                         **daemon_settings: Any) -> tuple[Daemon, Path, dict[str, Any], list[int]]:
+    """A daemon whose crawl of a feed is caught mid-extraction: the daemon, its state, the
+    open run and the crawler child's extraction workers."""
     serve_feed_caught_mid_extraction(site)
     data = base_config(site)
-    data["sources"][0].update({"follow_links": True, "schedule": "every 3s"})
+    data["sources"][0].update({"follow_links": True, "schedule": schedule})
     data["crawl"]["timeout"] = 60
-    config = write(tmp_path / "sources.yaml", data)
+    data["daemon"].update(daemon_settings)
     state = tmp_path / "state"
-    daemon = daemons(config, state)
+    daemon = daemons(write(tmp_path / "sources.yaml", data), state)
     run, workers = crawler_with_workers(daemon, state)
+    return daemon, state, run, workers
+
+
+def test_kill_9_of_a_crawl_child_is_recorded_and_the_daemon_goes_on(site, tmp_path, daemons):
+    daemon, state, run, workers = start_mid_extraction(site, tmp_path, daemons, "every 3s")
     os.kill(run["pid"], signal.SIGKILL)
     closed = daemon.wait_for(lambda: finished(state, "wire"), timeout=15,
                              what="the run closed")[0]
@@ -287,15 +295,8 @@ def test_kill_9_of_a_crawl_child_is_recorded_and_the_daemon_goes_on(site, tmp_pa
 
 
 def test_crawl_timeout_kills_a_hung_crawl_and_its_workers(site, tmp_path, daemons):
-    serve_feed_caught_mid_extraction(site)
-    data = base_config(site)
-    data["sources"][0].update({"follow_links": True, "schedule": "every 1h"})
-    data["crawl"]["timeout"] = 60
-    data["daemon"]["crawl_timeout"] = 8
-    config = write(tmp_path / "sources.yaml", data)
-    state = tmp_path / "state"
-    daemon = daemons(config, state)
-    run, workers = crawler_with_workers(daemon, state)
+    daemon, state, run, workers = start_mid_extraction(site, tmp_path, daemons, "every 1h",
+                                                       crawl_timeout=8)
     closed = daemon.wait_for(lambda: finished(state, "wire"), timeout=25,
                              what="the run closed")[0]
     assert closed["status"] == "timeout"
@@ -305,14 +306,7 @@ def test_crawl_timeout_kills_a_hung_crawl_and_its_workers(site, tmp_path, daemon
 
 
 def test_sigterm_during_extraction_stops_the_daemon_and_its_workers(site, tmp_path, daemons):
-    serve_feed_caught_mid_extraction(site)
-    data = base_config(site)
-    data["sources"][0].update({"follow_links": True, "schedule": "every 1h"})
-    data["crawl"]["timeout"] = 60
-    config = write(tmp_path / "sources.yaml", data)
-    state = tmp_path / "state"
-    daemon = daemons(config, state)
-    run, workers = crawler_with_workers(daemon, state)
+    daemon, state, run, workers = start_mid_extraction(site, tmp_path, daemons, "every 1h")
     started = time.monotonic()
     assert daemon.stop() == 0
     assert time.monotonic() - started < 15  # stop_grace 2 s, then killed

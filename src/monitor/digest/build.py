@@ -166,21 +166,7 @@ def _entries(watch: str, rows: list[dict[str, Any]]) -> tuple[DigestEntry, ...]:
                 source=first["source"],
                 published_at=first["published_at"],
                 first_seen_at=first["first_seen_at"],
-                findings=tuple(
-                    Finding(
-                        term=r["term"],
-                        term_kind=r["term_kind"],
-                        found=r["found"],
-                        field=r["field"],
-                        snippet=r["snippet"],
-                        snippet_start=r["snippet_start"],
-                        snippet_end=r["snippet_end"],
-                        variant=r.get("variant"),
-                        via=r.get("via"),
-                        origin=r.get("origin") or "crawl",
-                    )
-                    for r in matches
-                ),
+                findings=tuple(_finding(r) for r in matches),
                 match_ids=tuple(r["match_id"] for r in matches),
             )
         )
