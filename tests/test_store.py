@@ -17,7 +17,8 @@ from monitor.errors import StoreError
 from monitor.match import Matcher
 from monitor.models import Item, Match, PortalCursor, RunResult, ScrapedItem, TenderRecord
 from monitor.normalise import normalise
-from monitor.store import DB_NAME, Store, migrations
+from monitor.store import DB_NAME, Store
+from monitor.store.migrations import migrations
 
 MATCHER = Matcher(
     [

@@ -1,0 +1,153 @@
+"""Items (articles) with their versions, and their matches."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from monitor.models import Item, Match, StoreOutcome
+from monitor.store.db import Database, utcnow
+
+
+def _item_from_row(row: dict[str, Any]) -> Item:
+    return Item(
+        source=row["source"], key=row["key"], url=row["url"], title=row["title"],
+        text=row["text"], published_at=row["published_at"], content_hash=row["content_hash"],
+        raw_hash=row["raw_hash"], language=row["language"],
+    )
+
+
+class ItemStore(Database):
+    """Articles, their versions and matches."""
+
+    def raw_hashes(self, source: str) -> dict[str, str]:
+        """URL -> raw body hash of the source's stored items, so spiders skip extracting
+        pages that did not change."""
+        rows = self.db.conn.execute(
+            "SELECT url, raw_hash FROM items WHERE source = ? AND raw_hash IS NOT NULL",
+            (source,),
+        )
+        return dict(rows.fetchall())
+
+    def touch(self, source: str, url: str) -> bool:
+        """Mark an unchanged page as seen again. False when no item has that URL."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE items SET last_seen_at = ? WHERE source = ? AND url = ?",
+                (utcnow(), source, url),
+            )
+            return cursor.rowcount > 0
+
+    def add(self, item: Item, matches: Sequence[Match], run_id: int | None = None) -> StoreOutcome:
+        """Store an item (new, changed or unchanged by content hash) and its matches.
+        Matches already stored for the item are not added again."""
+        now = utcnow()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id, content_hash, version FROM items WHERE source = ? AND key = ?",
+                (item.source, item.key),
+            ).fetchone()
+            if row is None:
+                cursor = conn.execute(
+                    """INSERT INTO items (source, key, url, title, text, published_at, language,
+                       content_hash, raw_hash, version, first_seen_at, last_seen_at, changed_at,
+                       first_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)""",
+                    (
+                        item.source, item.key, item.url, item.title, item.text,
+                        item.published_at, item.language, item.content_hash, item.raw_hash,
+                        now, now, now, run_id,
+                    ),
+                )
+                item_id, state, version = int(cursor.lastrowid or 0), "new", 1
+            elif row[1] == item.content_hash:
+                conn.execute(
+                    "UPDATE items SET last_seen_at = ?, raw_hash = COALESCE(?, raw_hash) "
+                    "WHERE id = ?",
+                    (now, item.raw_hash, row[0]),
+                )
+                return StoreOutcome(item_id=row[0], state="unchanged", new_matches=0)
+            else:
+                item_id, state, version = row[0], "changed", row[2] + 1
+                conn.execute(
+                    """UPDATE items SET url = ?, title = ?, text = ?, published_at = ?,
+                       language = ?, content_hash = ?, raw_hash = ?, version = ?,
+                       last_seen_at = ?, changed_at = ? WHERE id = ?""",
+                    (
+                        item.url, item.title, item.text, item.published_at, item.language,
+                        item.content_hash, item.raw_hash, version, now, now, item_id,
+                    ),
+                )
+            conn.execute(
+                """INSERT INTO item_versions (item_id, version, content_hash, title, text,
+                   published_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (item_id, version, item.content_hash, item.title, item.text,
+                 item.published_at, now),
+            )
+            new_matches = len(self._insert_matches(conn, item_id, matches, run_id, "crawl"))
+        return StoreOutcome(item_id=item_id, state=state, new_matches=new_matches)
+
+    @staticmethod
+    def _insert_matches(conn: sqlite3.Connection, item_id: int, matches: Sequence[Match],
+                        run_id: int | None, origin: str) -> list[Match]:
+        """Insert matches not stored yet; returns those that were new."""
+        now = utcnow()
+        added = []
+        for m in matches:
+            cursor = conn.execute(
+                """INSERT OR IGNORE INTO matches (item_id, watch, term, term_kind, field,
+                   start, "end", found, snippet, snippet_start, snippet_end, run_id,
+                   matched_at, variant, via, origin)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    item_id, m.watch, m.term, m.term_kind, m.field, m.start, m.end,
+                    m.found, m.snippet, m.snippet_start, m.snippet_end, run_id, now,
+                    m.variant, m.via, origin,
+                ),
+            )
+            if cursor.rowcount:
+                added.append(m)
+        return added
+
+    def add_rematches(self, item_id: int, matches: Sequence[Match]) -> list[Match]:
+        """Matches found by re-matching a stored item (`monitor rematch`); those already
+        stored are not added again. Returns the new ones."""
+        with self._write() as conn:
+            return self._insert_matches(conn, item_id, matches, None, "rematch")
+
+    def item(self, item_id: int) -> Item | None:
+        rows = self._rows("SELECT * FROM items WHERE id = ?", (item_id,))
+        return _item_from_row(rows[0]) if rows else None
+
+    def iter_items(self, batch: int = 500) -> Iterator[tuple[int, Item]]:
+        """Every stored item with its id, in id order, read in batches."""
+        last = 0
+        while True:
+            rows = self._rows("SELECT * FROM items WHERE id > ? ORDER BY id LIMIT ?",
+                              (last, batch))
+            if not rows:
+                return
+            for row in rows:
+                yield row["id"], _item_from_row(row)
+            last = rows[-1]["id"]
+
+    def findings(self, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Stored matches with their item's title, source and URL, grouped by watch."""
+        return self._rows(
+            """SELECT m.watch, i.title, i.source, m.field, m.found, m.term, i.url,
+                      i.published_at
+               FROM matches m JOIN items i ON i.id = m.item_id
+               ORDER BY m.watch, i.source, i.id, m.field DESC LIMIT ?""",
+            (limit,),
+        )
+
+    def tender_findings(self, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Stored tender matches with their tender's number, title, source, status and URL,
+        grouped by watch."""
+        return self._rows(
+            """SELECT m.watch, t.native_id, t.title, t.source, t.status, m.field, m.found,
+                      m.term, t.url
+               FROM tender_matches m JOIN tenders t ON t.id = m.tender_id
+               ORDER BY m.watch, t.source, t.id, m.id LIMIT ?""",
+            (limit,),
+        )

@@ -1,0 +1,279 @@
+"""The schema as named migrations, applied in this order when the store opens (sqlite-utils
+records which ran). Each adds; none rewrites what an earlier one made, so a database of any
+age opens."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("monitor")
+
+
+@migrations(name="001_initial")
+def _initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            key TEXT NOT NULL,
+            url TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            published_at TEXT,
+            language TEXT,
+            content_hash TEXT NOT NULL,
+            raw_hash TEXT,
+            version INTEGER NOT NULL DEFAULT 1,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            first_run_id INTEGER,
+            UNIQUE (source, key)
+        );
+        CREATE INDEX items_source_url ON items (source, url);
+        CREATE TABLE item_versions (
+            item_id INTEGER NOT NULL REFERENCES items (id),
+            version INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            published_at TEXT,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (item_id, version)
+        );
+        CREATE TABLE matches (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items (id),
+            watch TEXT NOT NULL,
+            term TEXT NOT NULL,
+            term_kind TEXT NOT NULL,
+            field TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            found TEXT NOT NULL,
+            snippet TEXT NOT NULL,
+            snippet_start INTEGER NOT NULL,
+            snippet_end INTEGER NOT NULL,
+            run_id INTEGER,
+            matched_at TEXT NOT NULL,
+            UNIQUE (item_id, watch, field, term, found)
+        );
+        CREATE INDEX matches_watch ON matches (watch, matched_at);
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            seconds REAL,
+            fetched INTEGER NOT NULL DEFAULT 0,
+            new_items INTEGER NOT NULL DEFAULT 0,
+            changed_items INTEGER NOT NULL DEFAULT 0,
+            new_matches INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            pid INTEGER
+        );
+        CREATE INDEX runs_source_started ON runs (source, started_at);
+        CREATE INDEX runs_finished ON runs (finished_at);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            message BLOB NOT NULL,
+            status TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_attempt_at TEXT,
+            next_attempt_at TEXT,
+            last_error TEXT,
+            sent_at TEXT,
+            sent_via TEXT,
+            eml_path TEXT,
+            html_path TEXT,
+            findings INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX outbox_status ON outbox (status);
+        CREATE TABLE deliveries (
+            match_id INTEGER NOT NULL REFERENCES matches (id),
+            recipient TEXT NOT NULL,
+            outbox_id INTEGER NOT NULL REFERENCES outbox (id),
+            PRIMARY KEY (match_id, recipient)
+        );
+        CREATE TABLE digests (
+            recipient TEXT PRIMARY KEY,
+            last_digest_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations(name="002_outbox_claims")
+def _outbox_claims(db: sqlite_utils.Database) -> None:
+    # a sender claims a message (status 'sending') before talking to the SMTP server, so two
+    # processes delivering at once never send the same digest twice
+    db.execute("ALTER TABLE outbox ADD COLUMN claimed_by TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN claimed_at TEXT")
+
+
+@migrations(name="003_run_items_and_health_reports")
+def _run_items_and_health_reports(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- items a run saw, new or not: a run that sees none where earlier runs saw some is
+        -- how a changed site layout shows (health: suspect)
+        ALTER TABLE runs ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
+        -- what each recipient was last told about each source's health, so a failing
+        -- source is named once (and again weekly), and its recovery once
+        CREATE TABLE health_reports (
+            recipient TEXT NOT NULL,
+            source TEXT NOT NULL,
+            health TEXT NOT NULL,
+            reported_at TEXT NOT NULL,
+            PRIMARY KEY (recipient, source)
+        );
+        """
+    )
+
+
+@migrations(name="004_match_variant_via")
+def _match_variant_via(db: sqlite_utils.Database) -> None:
+    # a match from a generated transliteration records it; a match through a related
+    # organisation (parent, subsidiary, distributor) records which
+    db.execute("ALTER TABLE matches ADD COLUMN variant TEXT")
+    db.execute("ALTER TABLE matches ADD COLUMN via TEXT")
+
+
+@migrations(name="005_match_origin")
+def _match_origin(db: sqlite_utils.Database) -> None:
+    # 'crawl' or 'rematch': a match found by re-matching stored items is old news
+    db.execute("ALTER TABLE matches ADD COLUMN origin TEXT NOT NULL DEFAULT 'crawl'")
+
+
+@migrations(name="010_tenders")
+def _tenders(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- procurement records from portal spiders: the current version's fields as JSON
+        -- (`record`), with the ones worth querying as columns
+        CREATE TABLE tenders (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            url TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT '',
+            buyer_name TEXT,
+            buyer_id TEXT,
+            value REAL,
+            currency TEXT,
+            published_at TEXT,
+            deadline_at TEXT,
+            -- the portal's last-modified stamp: an unchanged stamp skips the details
+            modified_at TEXT,
+            record TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            raw_hash TEXT,
+            version INTEGER NOT NULL DEFAULT 1,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            first_run_id INTEGER,
+            UNIQUE (source, native_id)
+        );
+        CREATE TABLE tender_versions (
+            tender_id INTEGER NOT NULL REFERENCES tenders (id),
+            version INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            record TEXT NOT NULL,
+            run_id INTEGER,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (tender_id, version)
+        );
+        -- what changed between a version and the one before, field by field; old and new
+        -- are JSON values
+        CREATE TABLE tender_events (
+            id INTEGER PRIMARY KEY,
+            tender_id INTEGER NOT NULL REFERENCES tenders (id),
+            version INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            field TEXT NOT NULL,
+            old TEXT,
+            new TEXT,
+            run_id INTEGER,
+            seen_at TEXT NOT NULL
+        );
+        CREATE INDEX tender_events_tender ON tender_events (tender_id, version);
+        CREATE INDEX tender_events_seen ON tender_events (seen_at);
+        -- where each portal source's feed reading stopped; `url` is the API base the cursor
+        -- belongs to, `state` spider-specific extras as JSON
+        CREATE TABLE portal_cursors (
+            source TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            cursor TEXT,
+            state TEXT NOT NULL DEFAULT '{}',
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations(name="011_tender_matches")
+def _tender_matches(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- watches found in a tender: `field` is the role (winner / bidder / buyer) or the
+        -- text (title / body); `version` the tender's version when first found; origin
+        -- 'crawl', 'baseline' (a portal source's first run: stored, not news) or 'rematch'
+        CREATE TABLE tender_matches (
+            id INTEGER PRIMARY KEY,
+            tender_id INTEGER NOT NULL REFERENCES tenders (id),
+            watch TEXT NOT NULL,
+            term TEXT NOT NULL,
+            term_kind TEXT NOT NULL,
+            field TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            found TEXT NOT NULL,
+            snippet TEXT NOT NULL,
+            snippet_start INTEGER NOT NULL,
+            snippet_end INTEGER NOT NULL,
+            variant TEXT,
+            via TEXT,
+            version INTEGER NOT NULL,
+            run_id INTEGER,
+            matched_at TEXT NOT NULL,
+            origin TEXT NOT NULL DEFAULT 'crawl',
+            UNIQUE (tender_id, watch, field, term, found)
+        );
+        CREATE INDEX tender_matches_watch ON tender_matches (watch, tender_id);
+        -- how far each recipient has been told about a tender for a watch: the last match
+        -- and the last event put in one of their digests
+        CREATE TABLE tender_deliveries (
+            recipient TEXT NOT NULL,
+            tender_id INTEGER NOT NULL REFERENCES tenders (id),
+            watch TEXT NOT NULL,
+            match_id INTEGER NOT NULL DEFAULT 0,
+            event_id INTEGER NOT NULL DEFAULT 0,
+            outbox_id INTEGER NOT NULL REFERENCES outbox (id),
+            PRIMARY KEY (recipient, tender_id, watch)
+        );
+        """
+    )
+
+
+@migrations(name="012_run_warnings")
+def _run_warnings(db: sqlite_utils.Database) -> None:
+    # what a run noticed without failing (a feed cut at max_items, text that looks
+    # mis-decoded, a portal cursor restarted): a JSON list of sentences, NULL when none
+    db.execute("ALTER TABLE runs ADD COLUMN warnings TEXT")
+
+
+@migrations(name="013_run_backfill")
+def _run_backfill(db: sqlite_utils.Database) -> None:
+    # `monitor crawl SOURCE --since DATE`: the run reads old records on purpose, and the
+    # digest that reports them says it is a backfill
+    db.execute("ALTER TABLE runs ADD COLUMN backfill_since TEXT")
