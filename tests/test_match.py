@@ -336,10 +336,10 @@ def test_fast_folding_finds_what_fold_finds(text: str, monkeypatch: pytest.Monke
     casefold-only letters found by the automaton) give the matches that the slow path through
     fold() gives, offsets and snippets included."""
     fast = tricky_matcher().match_text("body", text)
-    import monitor.match
+    import monitor.match.matcher
 
-    monkeypatch.setattr(monitor.match, "fold_narrow", lambda text: None)
-    monkeypatch.setattr(monitor.match, "fold_wide", lambda text, full=False: None)
+    monkeypatch.setattr(monitor.match.matcher, "fold_narrow", lambda text: None)
+    monkeypatch.setattr(monitor.match.matcher, "fold_wide", lambda text, full=False: None)
     assert tricky_matcher().match_text("body", text) == fast
 
 

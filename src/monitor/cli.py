@@ -469,7 +469,7 @@ def rematch(obj: Context, as_json: bool) -> None:
         monitor rematch --json
     """
     from monitor.match import Matcher
-    from monitor.match import rematch as run_rematch
+    from monitor.rematch import rematch as run_rematch
     from monitor.store import Store
 
     config = obj.config

@@ -1,0 +1,295 @@
+"""`Matcher`: built once per crawl from the watch list; `match(item)` is then pure and cheap."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from monitor.config import Watch
+from monitor.match.judge import (
+    Explanation,
+    Rejection,
+    _as_written,
+    _language,
+    _longest,
+    _lowercase_start,
+    _miss,
+    _overlap,
+    _rule_problem,
+    _same_case,
+    _span,
+    _words_between,
+)
+from monitor.match.scan import _Hit, _Scan, _Scanner
+from monitor.match.snippet import _snippet
+from monitor.match.terms import _FINDING_ROLES, _compile, _endings, _Term, _term_specs
+from monitor.models import Item, Match
+from monitor.names import TermPattern, fold, fold_narrow, fold_wide, legal_tail, term_pattern
+
+
+class Matcher:
+    """Built once per crawl from the watch list; `match(item)` is then pure and cheap."""
+
+    def __init__(self, watches: Sequence[Watch], *, snippet_chars: int = 120) -> None:
+        self.watches = tuple(watches)
+        self.snippet_chars = snippet_chars
+        terms: dict[tuple[object, ...], list[str]] = {}
+        meta: dict[tuple[object, ...], dict[str, object]] = {}
+        for index, watch in enumerate(self.watches):
+            for text, role, options in _term_specs(watch):
+                pattern = term_pattern(
+                    str(options.pop("pattern_text", text)),
+                    inflect=role != "id", strip_legal=role != "id")
+                if pattern is None:
+                    continue
+                key = (index, role, pattern, *sorted(options.items()))
+                texts = terms.setdefault(key, [])
+                if text not in texts:
+                    texts.append(text)
+                meta[key] = options
+        anchors: dict[str, int] = {}
+        by_anchor: list[list[_Term]] = []
+        for key, texts in terms.items():
+            index, role, pattern = key[:3]
+            assert isinstance(pattern, TermPattern)
+            term = _Term(
+                watch=index, role=role, texts=tuple(texts),  # type: ignore[arg-type]
+                before=_compile(f"(?:{pattern.before})\\Z") if pattern.before else None,
+                reach=pattern.reach,
+                after=_compile(pattern.after) if pattern.after else None,
+                endings=_endings(pattern.endings),
+                bounded_left=pattern.bounded_left, bounded_right=pattern.bounded_right,
+                **meta[key],  # type: ignore[arg-type]
+            )
+            slot = anchors.setdefault(pattern.anchor, len(anchors))
+            if slot == len(by_anchor):
+                by_anchor.append([])
+            by_anchor[slot].append(term)
+        self._by_anchor = by_anchor
+        # every anchor of every watch in one automaton per kind of text: one pass over it
+        self._scanner = _Scanner(list(anchors)) if anchors else None
+        # watches whose one hit in an item needs no judging (no languages, rule, case or
+        # context to check; exclusions and rules need a second hit)
+        self._plain = [not watch.languages and watch.rule is None for watch in self.watches]
+        for term in (term for terms in by_anchor for term in terms):
+            if term.case_sensitive or term.needs_context:
+                self._plain[term.watch] = False
+
+    # -- public --------------------------------------------------------------------------------
+
+    def match(self, item: Item) -> list[Match]:
+        """Every finding in the item's title and body (title first, each in text order)."""
+        return self.match_fields(_item_fields(item), language=item.language)
+
+    def match_text(self, field: str, text: str, language: str | None = None) -> list[Match]:
+        return self.match_fields({field: text}, language=language)
+
+    def match_fields(self, fields: Mapping[str, str] | Iterable[tuple[str, str]],
+                     language: str | None = None) -> list[Match]:
+        """Findings in several named fields of one item (title, body, buyer, winner, ...).
+        Rules and context look at all the fields together."""
+        scan = self._scan(fields, explain=False)
+        matches: list[Match] = []
+        for index, hits in scan.hits.items():
+            kept, _ = self._judge(index, hits, scan.texts, language)
+            matches.extend(self._to_match(h, scan.texts[h.field]) for h in kept)
+        if len(matches) > 1:
+            order = {name: i for i, name in enumerate(scan.texts)}
+            matches.sort(key=lambda m: (order[m.field], m.start, m.start - m.end))
+        return matches
+
+    def explain(self, item: Item) -> list[Explanation]:
+        """For every watch: the matches an item gives it and every hit that was dropped, with
+        the reason (not a whole word, excluded by "...", rule not satisfied, context missing,
+        language, case, inside a longer match)."""
+        return self.explain_fields(_item_fields(item), language=item.language)
+
+    def explain_fields(self, fields: Mapping[str, str] | Iterable[tuple[str, str]],
+                       language: str | None = None) -> list[Explanation]:
+        scan = self._scan(fields, explain=True)
+        out = []
+        for index, watch in enumerate(self.watches):
+            kept, rejected = self._judge(index, scan.hits.get(index, []), scan.texts, language)
+            refused = [self._reject(h, reason, scan.texts[h.field]) for h, reason in rejected]
+            for term, field_name, start, end in dict.fromkeys(scan.misses.get(index, [])):
+                refused.append(_miss(self.watches[index].name, term, field_name,
+                                     scan.texts[field_name], start, end))
+            out.append(Explanation(
+                watch=watch.name,
+                matches=tuple(self._to_match(h, scan.texts[h.field]) for h in kept),
+                rejected=tuple(sorted(refused, key=lambda r: (r.field, r.start))),
+            ))
+        return out
+
+    # -- scanning ------------------------------------------------------------------------------
+
+    def _scan(self, fields: Mapping[str, str] | Iterable[tuple[str, str]],
+              explain: bool) -> _Scan:
+        pairs = fields.items() if isinstance(fields, Mapping) else fields
+        scan = _Scan(texts={name: text or "" for name, text in pairs})
+        if self._scanner is None:
+            return scan
+        for name, text in scan.texts.items():
+            if text:
+                self._scan_field(scan, name, text, explain)
+        return scan
+
+    def _scan_field(self, scan: _Scan, name: str, text: str, explain: bool) -> None:
+        """Fold the text the cheapest way that keeps its offsets, find the anchors, verify."""
+        scanner = self._scanner
+        assert scanner is not None
+        narrow = fold_narrow(text)
+        if narrow is not None:
+            found = scanner.find_narrow(narrow)
+            if found:
+                self._add(scan, *self._verify(name, text, narrow.decode("ascii"), found,
+                                              explain))
+            return
+        wide = fold_wide(text)
+        result = None if wide is None else scanner.find(wide[0])
+        if wide is not None and result is None:  # ß, ς: str.lower keeps them, casefold not
+            wide = fold_wide(text, full=True)
+            result = None if wide is None else scanner.find(wide[0])
+        if wide is not None and result is not None:
+            folded, found = result
+            if not found:
+                return
+            hits, misses = self._verify(name, text, folded, found, explain)
+            if wide[1] or all(fold(text[h.start:h.tail])[0] == folded[h.start:h.tail]
+                              for h in hits):
+                self._add(scan, hits, misses)
+                return
+            # NFKC changed lengths inside the text after all: offsets are off
+        folded, starts, ends = fold(text)
+        result = scanner.find(folded)
+        assert result is not None  # fold() case-folds
+        folded, found = result
+        self._add(scan, *self._verify(name, text, folded, found, explain, starts, ends))
+
+    def _verify(self, name: str, text: str, folded: str, found: list[tuple[int, int, int]],
+                explain: bool, starts: list[int] | None = None, ends: list[int] | None = None,
+                ) -> tuple[list[_Hit], list[tuple[_Term, str, int, int]]]:
+        """The hits whose whole term is there around the anchor, and (when explaining) the
+        anchor hits of findings that are not; offsets mapped back through starts / ends."""
+        hits: list[_Hit] = []
+        misses: list[tuple[_Term, str, int, int]] = []
+        by_anchor = self._by_anchor
+        for slot, start, end in found:
+            for term in by_anchor[slot]:
+                span = term.verify(folded, start, end)
+                if span is None:
+                    if explain and term.role in _FINDING_ROLES:
+                        misses.append((term, name, *_span(starts, ends, start, end)))
+                    continue
+                f_start, f_end = span
+                tail = legal_tail(folded, f_end) if term.role in _FINDING_ROLES else f_end
+                if starts is None:
+                    o_start, o_end, o_tail = f_start, f_end, tail
+                else:
+                    o_start, o_end = _span(starts, ends, f_start, f_end)
+                    o_tail = _span(starts, ends, f_start, tail)[1]
+                if o_tail != o_end and _lowercase_start(text[o_end:o_tail]):
+                    o_tail = o_end  # "Nuctech company said": a noun, not a legal form
+                hits.append(_Hit(term, name, o_start, o_end, o_tail))
+        return hits, misses
+
+    @staticmethod
+    def _add(scan: _Scan, hits: list[_Hit], misses: list[tuple[_Term, str, int, int]]) -> None:
+        for hit in hits:
+            scan.hits.setdefault(hit.term.watch, []).append(hit)
+        for miss in misses:
+            scan.misses.setdefault(miss[0].watch, []).append(miss)
+
+    # -- judging -------------------------------------------------------------------------------
+
+    def _judge(self, index: int, hits: list[_Hit], texts: Mapping[str, str],
+               language: str | None) -> tuple[list[_Hit], list[tuple[_Hit, str]]]:
+        """Which of a watch's hits count: (kept, [(rejected, reason)])."""
+        if len(hits) == 1 and self._plain[index]:
+            return ([hits[0]] if hits[0].term.role in _FINDING_ROLES else []), []
+        watch = self.watches[index]
+        findings = [h for h in hits if h.term.role in _FINDING_ROLES]
+        if not findings:
+            return [], []
+        rejected: list[tuple[_Hit, str]] = []
+        lang = _language(language)
+        if watch.languages and lang and lang not in watch.languages:
+            reason = (f"item language {language!r} is not one of the watch's languages "
+                      f"({', '.join(watch.languages)})")
+            return [], [(h, reason) for h in findings]
+
+        def keep(hit: _Hit) -> str | None:
+            """None, or why the hit does not count."""
+            term = hit.term
+            if term.case_sensitive and not _same_case(texts[hit.field][hit.start:hit.end],
+                                                      term.texts[0]):
+                return f"case differs from the case-sensitive alias {term.texts[0]!r}"
+            for other in hits:
+                if other.term.role == "exclude" and other.field == hit.field and (
+                    _overlap(hit, other)
+                    or _words_between(texts[hit.field], hit, other) <= other.term.within
+                ):
+                    return f"excluded by {other.term.texts[0]!r}"
+            if watch.rule is not None:
+                return _rule_problem(watch, hit, hits, texts)
+            return None
+
+        kept: list[_Hit] = []
+        for hit in findings:
+            reason = keep(hit)
+            if reason:
+                rejected.append((hit, reason))
+            else:
+                kept.append(hit)
+        # an ambiguous alias counts only next to something that confirms the watch
+        if any(h.term.needs_context for h in kept):
+            confirmed = any(not h.term.needs_context for h in kept) or any(
+                h.term.role == "context" for h in hits)
+            if not confirmed:
+                words = ", ".join(repr(c) for c in watch.context)
+                reason = ("context missing: no other name of the watch"
+                          + (f" and none of {words}" if words else "") + " in the item")
+                rejected.extend((h, reason) for h in kept if h.term.needs_context)
+                kept = [h for h in kept if not h.term.needs_context]
+        if len(kept) > 1:
+            kept, contained = _longest(kept)
+            rejected.extend(contained)
+        return kept, rejected
+
+    # -- building results ----------------------------------------------------------------------
+
+    def _to_match(self, hit: _Hit, text: str) -> Match:
+        term = hit.term
+        start, end = hit.start, hit.tail
+        found = text[start:end]
+        snippet, s_start, s_end = _snippet(text, start, end, self.snippet_chars)
+        return Match(
+            watch=self.watches[term.watch].name,
+            term=_as_written(term.texts, found),
+            term_kind=term.kind,  # type: ignore[arg-type]  # alias | keyword | id
+            field=hit.field,
+            start=start,
+            end=end,
+            found=found,
+            snippet=snippet,
+            snippet_start=s_start,
+            snippet_end=s_end,
+            variant=term.variant,
+            via=term.via,
+        )
+
+    def _reject(self, hit: _Hit, reason: str, text: str) -> Rejection:
+        term = hit.term
+        return Rejection(watch=self.watches[term.watch].name, term=term.texts[0],
+                         term_kind=term.kind, field=hit.field, start=hit.start, end=hit.tail,
+                         found=text[hit.start:hit.tail], reason=reason, variant=term.variant,
+                         via=term.via)
+
+
+# -- building the term list ------------------------------------------------------------------------
+
+
+def _item_fields(item: Item) -> tuple[tuple[str, str], ...]:
+    return (("title", item.title), ("body", item.text))
+
+
+# -- judging helpers -------------------------------------------------------------------------------
