@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from monitor.crawl import emit_event
+from monitor.crawl.accounting import run_status
+from monitor.crawl.events import emit_event
 from monitor.match import Matcher, match_tender
 from monitor.models import PortalCursor, RunResult, ScrapedItem, TenderRecord
 from monitor.normalise import canonical_url, looks_misdecoded, normalise
@@ -165,15 +166,12 @@ class StorePipeline:
         result.error_details = spider.errors[:20]
         result.seconds = round(time.monotonic() - self._started, 3)
         result.finished_at = utcnow()
-        if reason == "shutdown":
-            result.status = "interrupted"
+        result.status = run_status(shutdown=reason == "shutdown",
+                                   entry_requests=spider.entry_requests,
+                                   entry_failures=spider.entry_failures,
+                                   errors=len(spider.errors))
+        if result.status == "interrupted":
             result.error = "crawl interrupted (shutdown)"
-        elif spider.entry_requests and spider.entry_failures >= spider.entry_requests:
-            result.status = "error"
-        elif spider.errors:
-            result.status = "partial"
-        else:
-            result.status = "ok"
         if spider.errors and result.error is None:
             more = f" (and {len(spider.errors) - 1} more)" if len(spider.errors) > 1 else ""
             result.error = spider.errors[0] + more

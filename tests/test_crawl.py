@@ -677,7 +677,7 @@ def test_crawl_child_gets_only_the_environment_it_needs(
 
 
 def test_crawl_child_environment_carries_the_token_its_portal_names(write_config, monkeypatch):
-    from monitor.crawl import _child_environment
+    from monitor.crawl.process import _child_environment
 
     config = write_config({
         "sources": [{"name": "kz", "kind": "portal", "portal": "goszakup",
@@ -710,3 +710,18 @@ def test_crawl_bot_protection_challenge_is_named_as_such(site, write_config, sta
     assert (results["ddg"].error or "").startswith(
         "blocked by bot protection at 127.0.0.1 (DDoS-Guard, HTTP 503 from ")
     assert results["down"].error == f"HTTP 503 from {site.url_for('/down.xml')}"
+
+
+@pytest.mark.parametrize(("shutdown", "entries", "entry_failures", "errors", "status"), [
+    (False, 1, 0, 0, "ok"),
+    (False, 2, 1, 1, "partial"),  # one feed of two failed
+    (False, 1, 0, 3, "partial"),  # articles failed, the listing was read
+    (False, 2, 2, 2, "error"),  # nothing could be read
+    (True, 1, 1, 1, "interrupted"),  # shut down: the operator's doing, whatever failed
+    (False, 0, 0, 0, "ok"),
+])
+def test_run_status_is_one_rule(shutdown, entries, entry_failures, errors, status):
+    from monitor.crawl import run_status
+
+    assert run_status(shutdown=shutdown, entry_requests=entries,
+                      entry_failures=entry_failures, errors=errors) == status
