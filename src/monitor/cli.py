@@ -404,34 +404,19 @@ def explain(obj: Context, item_id: str, tender: bool, as_json: bool) -> None:
     """
     from dataclasses import asdict
 
-    from monitor.match import Explanation, Matcher, explain_tender
-    from monitor.models import TenderRecord
+    from monitor.explain import explain_item, explain_tenders
     from monitor.store import Store
 
-    config = obj.config
-    matcher = Matcher(config.watches, snippet_chars=config.digest.snippet_chars)
-    explained: list[tuple[str, str, list[Explanation]]] = []
     with Store(obj.state) as store:
-        if tender:
-            for row in store.find_tenders(item_id):
-                record = TenderRecord.from_dict(row["record"])
-                title = f"[{row['source']}] {record.native_id}: {record.title or '(no title)'}"
-                explained.append((title, record.url, explain_tender(matcher, record)))
-            if not explained:
-                raise MonitorError(f"{obj.state}: no tender numbered {item_id!r}")
-        else:
-            item = store.item(int(item_id)) if item_id.isdigit() else None
-            if item is None:
-                raise MonitorError(f"{obj.state}: no item with id {item_id!r} (for a tender, "
-                                   "add --tender)")
-            explained.append((item.title or "(no title)", item.url, matcher.explain(item)))
+        explained = (explain_tenders(store, obj.config, item_id) if tender
+                     else [explain_item(store, obj.config, item_id)])
     if as_json:
-        data = [[asdict(e) for e in entries] for _, _, entries in explained]
+        data = [[asdict(e) for e in record.explanations] for record in explained]
         click.echo(json.dumps(data if tender else data[0], ensure_ascii=False, indent=2))
         return
-    for title, url, entries in explained:
-        click.echo(click.style(title, bold=True) + f"\n  {url}\n")
-        _print_explanations(entries)
+    for record in explained:
+        click.echo(click.style(record.title, bold=True) + f"\n  {record.url}\n")
+        _print_explanations(record.explanations)
 
 
 def _print_explanations(explained: Sequence[Any]) -> None:
@@ -561,46 +546,32 @@ def status(obj: Context, as_json: bool) -> None:
 
     Unhealthy sources come first: failing (its last runs all failed), error (its last run
     failed, or it never succeeded), suspect (its last runs found no items where it used to
-    find some), stale (no completed run for twice its interval), then never_run and ok. A line about the outbox follows. Exit code 0 whenever
-    the state could be read: this is a report (filter --json to alert on it).
+    find some), stale (no completed run for twice its interval), then never_run and ok. A
+    line about the outbox follows. Exit code 0 whenever the state could be read: this is a
+    report (filter --json to alert on it).
 
     \b
     Example:
         monitor status
         monitor status --json | jq '.sources[] | select(.health != "ok")'
     """
-    from monitor.health import RANK, assess
+    from monitor.health import RANK
+    from monitor.scheduler import daemon_pid
+    from monitor.status import status as read_status
     from monitor.store import DB_NAME, Store
 
     config = obj.config
-    now = datetime.now(UTC).replace(microsecond=0)
     if not (obj.state / DB_NAME).exists():
         click.echo(f"No database at {obj.state / DB_NAME} yet: nothing has run.", err=True)
     with Store(obj.state) as store:
-        # worst first, disabled sources last; config order within
-        assessed = sorted(assess(store, config, now=now),
-                          key=lambda h: (not h.enabled, RANK[h.health]))
-        queued = store.queued_messages()
-        failed = store.failed_messages()
-    errors: list[str] = [q["last_error"] for q in queued if q["last_error"]]
-    last_error = errors[-1] if errors else None
-    outbox = {
-        "queued": len(queued),
-        "oldest_created_at": queued[0]["created_at"] if queued else None,
-        "last_error": last_error,
-        "failed": [{key: row[key] for key in ("id", "recipient", "subject", "created_at",
-                                               "attempts", "last_error", "eml_path")}
-                   for row in failed],
-    }
-    from monitor.scheduler import daemon_pid
-
+        report = read_status(store, config)
     pid = daemon_pid(obj.state)
     if as_json:
-        click.echo(json.dumps({"now": now.isoformat(), "config": str(config.path),
-                               "daemon_pid": pid,
-                               "sources": [h.to_dict() for h in assessed], "outbox": outbox},
-                              ensure_ascii=False, indent=2))
+        click.echo(json.dumps({**report.to_dict(), "config": str(config.path),
+                               "daemon_pid": pid}, ensure_ascii=False, indent=2))
         return
+    now = datetime.fromisoformat(report.now)
+    assessed, outbox = report.sources, report.outbox
     rows = []
     for h in assessed:
         if h.next_run_at is None:
@@ -626,15 +597,15 @@ def status(obj: Context, as_json: bool) -> None:
                     click.echo(f"  {h.source}: {warning}")
     else:
         click.echo(f"{config.path}: no sources configured")
-    if queued:
-        line = (f"Outbox: {len(queued)} digest{'s' if len(queued) != 1 else ''} queued, "
-                f"oldest from {_at(queued[0]['created_at'])}")
-        if last_error:
-            line += f"; last send error: {_short(last_error, 120)}"
+    if outbox.queued:
+        line = (f"Outbox: {outbox.queued} digest{'s' if outbox.queued != 1 else ''} queued, "
+                f"oldest from {_at(outbox.oldest_created_at)}")
+        if outbox.last_error:
+            line += f"; last send error: {_short(outbox.last_error, 120)}"
         click.echo(line + " (retried with back-off; `monitor digest` sends them now)")
     else:
         click.echo("Outbox: no digest waiting to be sent.")
-    for row in failed:
+    for row in outbox.failed:
         click.echo(f"Outbox: digest #{row['id']} to {row['recipient']} of "
                    f"{_at(row['created_at'])} FAILED after {row['attempts']} attempt(s), not "
                    f"retried: {_short(row['last_error'], 160)} (kept: {row['eml_path']})")

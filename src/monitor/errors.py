@@ -4,6 +4,7 @@
     ├── ConfigError                 the config file is missing, unreadable or invalid
     │   └── MissingEnvVarError      a secret's environment variable is not set
     ├── SourceNotFoundError         a source name given on the command line is not in the config
+    ├── RecordNotFoundError         an item or tender asked for by id is not in the store
     ├── StoreError                  the SQLite database cannot be opened or written
     ├── CrawlError                  the crawler process could not be started or died
     └── DeliveryError               a digest could not be handed to the SMTP server
@@ -35,6 +36,11 @@ class SourceNotFoundError(MonitorError):
     """Raised when a source named by the user is not in the config, from `monitor.config`."""
 
     exit_code = 2
+
+
+class RecordNotFoundError(MonitorError):
+    """Raised when an item or tender asked for by its id or number is not in the store, from
+    `monitor.explain`."""
 
 
 class StoreError(MonitorError):

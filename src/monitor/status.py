@@ -1,0 +1,52 @@
+"""The state of an installation, as `monitor status` shows it (and the web will): every
+source's health, worst first, and the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.config import Config
+from monitor.health import RANK, SourceHealth, assess
+from monitor.store import Store
+
+__all__ = ["OutboxState", "Status", "status"]
+
+_FAILED_FIELDS = ("id", "recipient", "subject", "created_at", "attempts", "last_error",
+                  "eml_path")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxState:
+    queued: int
+    oldest_created_at: str | None
+    last_error: str | None  # the newest send error among the queued digests
+    # digests given up: refused for good, or too many tries
+    failed: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    now: str
+    sources: list[SourceHealth]  # unhealthy first, disabled last, config order within
+    outbox: OutboxState
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"now": self.now, "sources": [h.to_dict() for h in self.sources],
+                "outbox": asdict(self.outbox)}
+
+
+def status(store: Store, config: Config, *, now: datetime | None = None) -> Status:
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    assessed = sorted(assess(store, config, now=now),
+                      key=lambda h: (not h.enabled, RANK[h.health]))
+    queued = store.queued_messages()
+    errors = [q["last_error"] for q in queued if q["last_error"]]
+    outbox = OutboxState(
+        queued=len(queued),
+        oldest_created_at=queued[0]["created_at"] if queued else None,
+        last_error=errors[-1] if errors else None,
+        failed=[{key: row[key] for key in _FAILED_FIELDS} for row in store.failed_messages()],
+    )
+    return Status(now=now.isoformat(), sources=assessed, outbox=outbox)
