@@ -70,22 +70,25 @@ class RetryAfterMiddleware:
         if response.status not in (429, 503):
             return response
         wait = retry_after_seconds(response.headers.get("Retry-After"))
+        # whose wait it is, for the log: a wrong guess of ours must not read as the server's
+        why = "as Retry-After asks"
         if wait is None:
             wait = request.meta.get("monitor_retry_after_default")
+            why = "the default back-off: no Retry-After header"
         if wait is None:
             return response  # RetryMiddleware's plain retry applies
         tries = request.meta.get("monitor_retry_after_times", 0)
         if tries >= self.max_retries or wait > MAX_WAIT_S:
             logger.warning(
-                "Giving up on %s: HTTP %s, Retry-After %ss (try %s)",
-                request.url, response.status, wait, tries + 1,
+                "Giving up on %s: HTTP %s, wait %gs (%s) (try %s)",
+                request.url, response.status, wait, why, tries + 1,
             )
             # the server said when to come back; RetryMiddleware's immediate retries would
             # ignore that and add requests it asked us not to send
             request.meta["dont_retry"] = True
             return response
-        logger.info("HTTP %s at %s: waiting %.0fs as Retry-After asks", response.status,
-                    request.url, wait)
+        logger.info("HTTP %s at %s: waiting %.0fs (%s)", response.status, request.url, wait,
+                    why)
         meta: dict[str, Any] = {
             "monitor_retry_after_times": tries + 1,
             "monitor_retry_after": wait,

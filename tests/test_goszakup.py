@@ -219,14 +219,30 @@ def test_journal_is_read_page_by_page_to_its_end(token: str) -> None:
     assert spider.errors == []
 
 
-def test_a_run_resuming_from_a_day_skips_the_entries_the_last_run_read(token: str) -> None:
+def test_a_run_resuming_from_a_day_skips_entries_older_than_an_hour_before_the_last_read(
+        token: str) -> None:
     spider = make_spider({"since": "2025-01-15"}, cursor="2025-04-10",
                          state={"last_action": "2025-04-10T12:05:00+05:00", "retry": {}})
     [first] = collect(spider.start())
+    body = fixture("journal-2.json")
+    early = {**body["items"][0], "object_id": 15700001, "url": "/v3/trd-buy/15700001",
+             "date_action": "2025-04-10 11:04:59"}
+    body["items"].insert(0, early)
 
     assert query(first.url)["date_from"] == "2025-04-10"
-    results = list(spider.parse_journal(respond(first, fixture("journal-2.json"))))
-    assert [r.url for r in requests_of(results)] == [f"{API}/v3/trd-buy/15734021"]
+    results = list(spider.parse_journal(respond(first, body)))
+    # 11:04:59 was read by the last run; 12:02, within the hour before its newest change,
+    # is read again (the journal can add an entry late, with an earlier time than one
+    # already read): an unchanged announcement is then skipped by its stamp
+    assert [r.url for r in requests_of(results)] == [f"{API}/v3/trd-buy/15740233",
+                                                     f"{API}/v3/trd-buy/15734021"]
+
+
+def test_the_day_resumed_from_is_an_hour_before_the_newest_change_read(token: str) -> None:
+    spider = make_spider(state={"last_action": "2025-04-11T00:30:00+05:00", "retry": {}})
+
+    # a change read at 00:30 may have neighbours late in the day before
+    assert spider._resume_day() == "2025-04-10"
 
 
 def test_journal_of_other_services_only_is_reported_as_a_changed_journal(token: str) -> None:

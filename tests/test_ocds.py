@@ -109,7 +109,9 @@ def test_release_package_releases_are_compiled_per_process() -> None:
     assert scanners.procedure == "Electronic tender (SPA)"
     assert scanners.modified == "2018-12-20T11:00:00+00:00"
     cancelled = records["ocds-a1b2c3-SPA180013001"]
-    assert (cancelled.status, cancelled.winners, cancelled.url) == ("cancelled", (), FIRST)
+    # no page of its own: the package it was read from, pointed at the process
+    assert (cancelled.status, cancelled.winners, cancelled.url) == (
+        "cancelled", (), f"{FIRST}#ocds-a1b2c3-SPA180013001")
     assert spider.errors == []
 
 
@@ -332,6 +334,33 @@ def test_organisations_named_by_scheme_and_id_carry_their_registry_id() -> None:
     assert [w.registry_id for w in record.winners] == ["GE-NAPR:405112233"]
     assert [(b.name, b.registry_id) for b in record.bidders] == [
         ("შპს ჰიკვიჟენ საქართველო", "GE-NAPR:405112233"), ("შპს ვიდეოტექი", None)]
+    # the SPA's page of the tender, linked from the award's document, not the API page
+    assert record.url == "https://tenders.procurement.gov.ge/public/?go=333444&lang=ge"
+
+
+def test_a_georgian_process_without_its_spa_page_links_its_own_record() -> None:
+    url = "https://odapi.spa.ge/api/releases.json?page=10"
+    spider = make_spider({"url": url})
+    request = first_request(spider)
+
+    records = records_of(spider.parse_page(respond(
+        request, fixture("release-package-1.json", "https://odapi.spa.ge"))))
+
+    assert records["ocds-a1b2c3-SPA180012345"].url == (
+        "https://tenders.procurement.gov.ge/public/?go=598123&lang=en")
+    assert records["ocds-a1b2c3-SPA180013001"].url == (
+        "https://odapi.spa.ge/api/record.json?ocid=ocds-a1b2c3-SPA180013001")
+
+
+def test_an_mtender_stage_read_alone_links_its_process_page() -> None:
+    url = "https://public.mtender.gov.md/tenders/ocds-b3wdp1-MD-1613996912600"
+    spider = make_spider({"name": "mtender", "url": url})
+
+    [record] = records_of(spider.parse_page(respond(
+        first_request(spider), fixture("mtender-tender.json", "https://public.mtender.gov.md"))
+    )).values()
+
+    assert record.url == "https://mtender.gov.md/tenders/ocds-b3wdp1-MD-1613996912600"
 
 
 # -- failures --------------------------------------------------------------------------------

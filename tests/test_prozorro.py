@@ -14,7 +14,7 @@ import copy
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -186,8 +186,35 @@ def test_first_run_reads_the_newest_page() -> None:
 def test_first_run_with_since_reads_from_that_date() -> None:
     [request] = collect(make_spider({"since": "2025-03-01"}).start())
 
-    assert query(request.url)["offset"] == "2025-03-01T00:00:00"
+    # midnight with its zone (Kyiv's summer offset, the earliest the day begins there): a
+    # server that read a bare time as UTC would start hours into the day
+    assert query(request.url)["offset"] == "2025-03-01T00:00:00+03:00"
+    assert "%2B03%3A00" in request.url  # "+" sent as itself, not as a space
     assert "descending" not in query(request.url)
+
+
+@pytest.mark.parametrize("url", [f"{API}/tenders", f"{API}/tenders/", f"{API}/tenders/{TENDER_ID}"])
+def test_a_url_that_is_not_the_api_root_fails_and_names_the_root(url: str) -> None:
+    spider = make_spider({"url": url})
+
+    assert collect(spider.start()) == []
+
+    assert spider.entry_failures == spider.entry_requests == 1
+    assert spider.errors == [
+        f"the source's `url` is {url!r}, a tenders URL: it should be the API root, such as "
+        "https://public-api.prozorro.gov.ua/api/2.5 (the spider reads <url>/tenders itself)"]
+
+
+def test_404_on_the_newest_page_says_the_url_is_not_the_feed() -> None:
+    spider = make_spider({"url": "https://public-api.prozorro.gov.ua/api"})
+    [first] = collect(spider.start())
+
+    assert list(spider.parse_feed(respond(first, b"Not Found", status=404))) == []
+
+    assert spider.entry_failures == 1
+    assert spider.errors == [
+        f"HTTP 404 from {first.url}: no tenders feed there; the source's `url` should be the "
+        "API root, such as https://public-api.prozorro.gov.ua/api/2.5"]
 
 
 def test_later_runs_continue_from_the_saved_cursor_with_the_saved_server() -> None:
@@ -213,7 +240,7 @@ def test_head_page_saves_the_head_position_once_its_details_are_stored() -> None
     assert [r.native_id for r in records_of(after)] == [TENDER_NUMBER]
     [cursor] = cursors_of(after)
     assert cursor.cursor == "1741601100.0.2.6f8d0e6c3d7a4b3f9e2a1c5b7d9e0f12"  # prev_page
-    assert cursor.state["last_modified"] == "2025-03-10T12:05:00"
+    assert cursor.state["last_modified"] == "2025-03-10T12:05:00+02:00"  # its zone kept
     assert requests_of(after) == []  # the head page is where this run stops
     assert spider.errors == []
 
@@ -344,19 +371,25 @@ def test_detail_that_keeps_failing_is_given_up_and_said_so() -> None:
     assert cursors_of(after)[0].state["retry"] == {}
 
 
-def test_invalid_offset_restarts_the_feed_from_the_last_change() -> None:
-    spider = make_spider(cursor="o-9", state={"last_modified": "2025-03-10T12:05:00"})
+def test_invalid_offset_restarts_the_feed_an_hour_before_the_last_change_and_says_so() -> None:
+    spider = make_spider(cursor="o-9", state={"last_modified": "2025-03-10T12:05:00+02:00"})
     [first] = collect(spider.start())
 
     results = list(spider.parse_feed(
         respond(first, json.loads(page("prozorro/offset-invalid.json")), status=404)))
 
-    [drop] = cursors_of(results)
-    assert drop.cursor is None  # the saved position is dropped
+    # the zone kept and an hour's overlap: what is read again is skipped by its stamp
     [restart] = requests_of(results)
-    assert query(restart.url)["offset"] == "2025-03-10T12:05:00"
+    assert query(restart.url)["offset"] == "2025-03-10T11:05:00+02:00"
     assert restart.meta["monitor_entry"] is True
+    # the restart is the saved position at once: a failed restart starts there next run
+    [saved] = cursors_of(results)
+    assert saved.cursor == "2025-03-10T11:05:00+02:00"
     assert spider.entry_requests == 1 and spider.errors == []
+    assert spider.warnings == [
+        "the portal rejected the saved position 'o-9' (HTTP 404, an invalid offset); restarted "
+        "from 2025-03-10T11:05:00+02:00 (an hour before the last change read, "
+        "2025-03-10T12:05:00+02:00)"]
 
     list(spider.parse_feed(
         respond(restart, json.loads(page("prozorro/offset-invalid.json")), status=404)))
@@ -365,13 +398,45 @@ def test_invalid_offset_restarts_the_feed_from_the_last_change() -> None:
 
 
 def test_invalid_offset_without_a_known_change_restarts_from_since_else_the_newest_page() -> None:
-    for source, expected in (({"since": "2025-01-01"}, {"offset": "2025-01-01T00:00:00"}),
-                             ({}, {"descending": "1"})):
+    for source, expected, said in (
+            ({"since": "2025-01-01"}, {"offset": "2025-01-01T00:00:00+03:00"}, "(`since`)"),
+            ({}, {"descending": "1"}, "the newest page: tenders changed since the last run "
+                                      "and before that page may be missed")):
         spider = make_spider(source, cursor="o-9")
         [first] = collect(spider.start())
         results = list(spider.parse_feed(respond(first, b"{}", status=404)))
         [restart] = requests_of(results)
         assert expected.items() <= query(restart.url).items()
+        assert said in spider.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("saved", "offset"),
+    [("2025-03-10T12:05:00+02:00", "2025-03-10T11:05:00+02:00"),
+     ("2025-06-10T12:05:00.123456+03:00", "2025-06-10T11:05:00+03:00"),
+     # saved by an older version without its zone (Kyiv time): read as UTC+03:00, the
+     # earliest it can mean
+     ("2025-03-10T12:05:00", "2025-03-10T11:05:00+03:00")],
+    ids=["winter", "summer", "zone-less"],
+)
+def test_a_run_without_a_saved_position_resumes_before_the_last_change_read(
+        saved: str, offset: str) -> None:
+    # an older version dropped the position the API rejected, keeping the last change
+    spider = make_spider({"since": "2025-01-01"}, state={"last_modified": saved})
+
+    [request] = collect(spider.start())
+
+    assert query(request.url)["offset"] == offset
+
+
+def test_a_backfill_reads_from_since_whatever_was_read_before() -> None:
+    spider = make_spider({"since": "2025-01-01"},
+                         state={"last_modified": "2025-03-10T12:05:00+02:00"})
+    spider.backfill = True  # as from_crawler sets it for `monitor crawl --since`
+
+    [request] = collect(spider.start())
+
+    assert query(request.url)["offset"] == "2025-01-01T00:00:00+03:00"
 
 
 def test_412_repeats_the_request_without_the_stale_cookie() -> None:
@@ -421,6 +486,8 @@ class FakeProzorro:
         self.feed_failures: list[WsgiResponse] = []
         self.detail_failures: dict[str, list[WsgiResponse]] = {}
         self.invalid_offsets: set[str] = set()
+        # every opaque offset handed out, so that a test can make them all stale at once
+        self.issued: set[str] = set()
         # when set, requests without this SERVER_ID cookie get 412 (and the cookie)
         self.server_id: str | None = None
         self.cookies_seen: list[str | None] = []
@@ -432,6 +499,10 @@ class FakeProzorro:
     def add(self, *bodies: dict[str, Any]) -> None:
         for body in bodies:
             self.tenders[body["data"]["id"]] = body
+
+    def expire_offsets(self) -> None:
+        """Every offset handed out so far is answered with 404 "Offset expired/invalid"."""
+        self.invalid_offsets |= self.issued
 
     def _ordered(self) -> list[dict[str, Any]]:
         return sorted((t["data"] for t in self.tenders.values()), key=self._key)
@@ -452,6 +523,13 @@ class FakeProzorro:
 
     def _key(self, data: dict[str, Any]) -> tuple[float, str]:
         return datetime.fromisoformat(data["dateModified"]).timestamp(), data["id"]
+
+    @staticmethod
+    def _instant(offset: str) -> float:
+        """A date-time offset as a Unix time; one without a UTC offset is read as UTC, as a
+        server in UTC would: 2024-05-13T12:02:15 is three hours after 12:02:15+03:00."""
+        when = datetime.fromisoformat(offset)
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
     def _json(self, body: Any, status: int = 200) -> WsgiResponse:
         response = WsgiResponse(json.dumps(body, ensure_ascii=False), status=status,
@@ -482,15 +560,19 @@ class FakeProzorro:
             return self._json(json.loads(page("prozorro/offset-invalid.json")), status=404)
         if not offset:  # the newest page, newest first; prev_page is the head
             chunk = list(reversed(ordered[-limit:]))
-            return self._json(feed_page([self._entry(d) for d in chunk],
-                                        self.offset_of(chunk[-1] if chunk else None),
-                                        self.offset_of(ordered[-1] if ordered else None)))
-        if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", offset):  # a date-time
-            chunk = [d for d in ordered if d["dateModified"][:19] >= offset][:limit]
+            return self._page(chunk, self.offset_of(chunk[-1] if chunk else None),
+                              self.offset_of(ordered[-1] if ordered else None))
+        if re.match(r"\d{4}-\d\d-\d\dT", offset):  # a date-time: from that moment on
+            since = self._instant(offset)
+            chunk = [d for d in ordered if self._key(d)[0] >= since][:limit]
         else:
             chunk = [d for d in ordered if self._key(d) > self._after(offset)][:limit]
-        return self._json(feed_page([self._entry(d) for d in chunk],
-                                    self.offset_of(chunk[-1]) if chunk else offset, offset))
+        return self._page(chunk, self.offset_of(chunk[-1]) if chunk else offset, offset)
+
+    def _page(self, chunk: list[dict[str, Any]], next_offset: str,
+              prev_offset: str) -> WsgiResponse:
+        self.issued |= {o for o in (next_offset, prev_offset) if not re.match(r"\d{4}-", o)}
+        return self._json(feed_page([self._entry(d) for d in chunk], next_offset, prev_offset))
 
     @staticmethod
     def _entry(data: dict[str, Any]) -> dict[str, Any]:
@@ -536,7 +618,7 @@ def test_crawl_reads_the_feed_to_its_end_then_continues_from_the_saved_position(
     assert (first.items, first.new_items) == (5, 5)
     offsets = [r.get("offset") for r in prozorro.feed_requests]
     after = [FakeProzorro.offset_of(prozorro.tenders[f"{n:032x}"]["data"]) for n in (2, 4, 5)]
-    assert offsets == ["2025-03-01T00:00:00", *after]  # three pages, then the empty end
+    assert offsets == ["2025-03-01T00:00:00+03:00", *after]  # three pages, then the empty end
     with Store(state_dir) as store:
         # details are fetched in whatever order Scrapy's queue gives
         assert sorted(t["native_id"] for t in store.tenders()) == [
@@ -574,7 +656,7 @@ def test_crawl_since_backfills_from_that_date_instead_of_the_saved_cursor_and_al
     [backfill] = crawl(config, state_dir, since=date(2025, 3, 1)).results
 
     assert backfill.status == "ok", backfill.error
-    assert prozorro.feed_requests[0].get("offset") == "2025-03-01T00:00:00"
+    assert prozorro.feed_requests[0].get("offset") == "2025-03-01T00:00:00+03:00"
     assert ("UA-2025-03-10-000001-a", "awarded", "winners") in events_of(state_dir)
 
 
@@ -662,12 +744,72 @@ def test_crawl_404_invalid_offset_restarts_the_feed(
 
     assert second.status == "ok", second.error
     assert [r["offset"] for r in prozorro.feed_requests[:2]] == [
-        saved.cursor, "2025-03-11T12:00:00"]  # restarted from the last change it had read
+        saved.cursor, "2025-03-11T11:00:00+02:00"]  # an hour before the last change read
     assert second.new_items == 1
     with Store(state_dir) as store:
         assert store.count("tenders") == 2
         now = store.portal_cursor("prozorro", prozorro.url)
     assert now is not None and now.cursor not in (None, saved.cursor)
+
+
+def test_crawl_stale_offset_after_awards_restarts_with_its_zone_and_reports_every_award(
+    prozorro: FakeProzorro, write_config: Callable[..., Any], state_dir: Path
+) -> None:
+    """Issue 11: the saved offset goes stale while tenders are awarded. A restart from the
+    last change's Kyiv time without its zone (12:20) is read by a UTC server as 14:20 Kyiv
+    time: every award in between was missed, the run `ok`, the position moved past them."""
+    numbers = range(1, 4)
+    prozorro.add(*(tender(n, f"2025-03-11T12:{n - 1}0:00.000000+02:00") for n in numbers))
+    config = write_config({"sources": [portal("prozorro", prozorro)]})
+    [baseline] = crawl(config, state_dir).results
+    assert (baseline.status, baseline.new_items) == ("ok", 3), baseline.error
+
+    # within the hours a zone-less restart would skip, every tender is awarded
+    prozorro.add(*(tender(n, f"2025-03-11T13:{n - 1}0:00.000000+02:00", awarded=True)
+                   for n in numbers))
+    prozorro.expire_offsets()
+    prozorro.feed_requests.clear()
+
+    [second] = crawl(config, state_dir).results
+
+    assert (second.status, second.changed_items) == ("ok", 3), second.error
+    assert prozorro.feed_requests[1]["offset"] == "2025-03-11T11:20:00+02:00"
+    awarded = [n for n, kind, _ in events_of(state_dir) if kind == "awarded"]
+    assert sorted(awarded) == [f"UA-2025-03-10-{n:06d}-a" for n in numbers]
+    assert second.warnings == [
+        f"the portal rejected the saved position {prozorro.feed_requests[0]['offset']!r} "
+        "(HTTP 404, an invalid offset); restarted from 2025-03-11T11:20:00+02:00 (an hour "
+        "before the last change read, 2025-03-11T12:20:00+02:00)"]
+    with Store(state_dir) as store:
+        saved = store.portal_cursor("prozorro", prozorro.url)
+    # past the awards now, at an offset the feed handed out
+    assert saved is not None and saved.cursor in prozorro.issued
+    assert saved.state["last_modified"] == "2025-03-11T13:20:00+02:00"
+
+
+def test_crawl_a_retried_detail_listed_again_by_the_feed_does_not_stall_the_feed(
+    prozorro: FakeProzorro, write_config: Callable[..., Any], state_dir: Path
+) -> None:
+    # a tender whose details failed is fetched first next run; changed since, the feed
+    # lists it again: its second request must not be dropped as a duplicate, or its page
+    # never completes and the run ends there, `ok`, with the feed unread
+    prozorro.add(tender(1, "2025-03-11T12:00:00.000000+02:00"))
+    prozorro.detail_failures[f"{1:032x}"] = [WsgiResponse("oops", status=500)]
+    config = write_config({"sources": [portal("prozorro", prozorro, since="2025-03-01")]})
+    [first] = crawl(config, state_dir).results
+    assert first.status == "partial"
+    prozorro.add(tender(1, "2025-03-12T12:00:00.000000+02:00"),
+                 tender(2, "2025-03-12T13:00:00.000000+02:00"))
+    prozorro.detail_requests.clear()
+
+    [second] = crawl(config, state_dir).results
+
+    assert (second.status, second.new_items) == ("ok", 2), second.error
+    assert sorted(prozorro.detail_requests) == [f"{1:032x}", f"{1:032x}", f"{2:032x}"]
+    with Store(state_dir) as store:
+        saved = store.portal_cursor("prozorro", prozorro.url)
+    assert saved is not None
+    assert saved.cursor == FakeProzorro.offset_of(prozorro.tenders[f"{2:032x}"]["data"])
 
 
 def test_crawl_failures_are_errors_one_source_at_a_time(

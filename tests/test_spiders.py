@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -929,6 +930,23 @@ def test_retry_after_middleware_waits_a_requests_default_when_the_header_is_miss
 
     assert isinstance(retry, Request) and retry.meta["monitor_retry_after"] == 10.0
     assert isinstance(said, Request) and said.meta["monitor_retry_after"] == 2.0
+
+
+def test_retry_after_middleware_says_whose_wait_it_is(caplog: pytest.LogCaptureFixture) -> None:
+    mw = middleware(retries=1)
+    request = Request(f"{WIRE}/api", meta={"monitor_retry_after_default": 10.0})
+
+    with caplog.at_level(logging.INFO, logger="crawlers.middlewares"):
+        retry = mw.process_response(request, retry_response(request, retry_after=None))
+        mw.process_response(request, retry_response(request, retry_after="2"))
+        assert isinstance(retry, Request)
+        mw.process_response(retry, retry_response(retry, retry_after=None))
+
+    assert [r.getMessage() for r in caplog.records] == [
+        f"HTTP 429 at {WIRE}/api: waiting 10s (the default back-off: no Retry-After header)",
+        f"HTTP 429 at {WIRE}/api: waiting 2s (as Retry-After asks)",
+        f"Giving up on {WIRE}/api: HTTP 429, wait 10s (the default back-off: no Retry-After "
+        "header) (try 2)"]
 
 
 def test_retry_after_middleware_gives_up_after_retry_times() -> None:

@@ -43,6 +43,7 @@ from crawlers.spiders.ted import (
 )
 from monitor.config import parse_config
 from monitor.crawl import crawl
+from monitor.match import Matcher, match_tender
 from monitor.models import Organisation, PortalCursor, TenderLot, TenderRecord
 from monitor.store import Store
 from monitor.tender import diff_tenders, normalise_tender
@@ -242,8 +243,10 @@ def test_award_notice_becomes_a_record_of_its_procedure() -> None:
 
     assert record.native_id == PL_PROCEDURE
     assert record.url == "https://ted.europa.eu/en/notice/-/detail/151207-2025"
-    assert record.title == ("Poland – X-ray inspection equipment – Dostawa stacjonarnych "
-                            "skanerów rentgenowskich do kontroli pojazdów ciężarowych")
+    # keyed by the procedure's UUID, headed by the notice a reader can look up
+    assert record.title == ("151207-2025 – Poland – X-ray inspection equipment – Dostawa "
+                            "stacjonarnych skanerów rentgenowskich do kontroli pojazdów "
+                            "ciężarowych")
     assert record.description.startswith("Dostawa, montaż i uruchomienie")
     assert record.buyer == Organisation("Komenda Główna Straży Granicznej", "5262458211",
                                         "PL-NAT")
@@ -275,7 +278,7 @@ def test_contract_notice_is_announced_with_its_deadline_and_estimated_value() ->
     record = normalise_tender(records_of(spider.parse_search(respond(request, BATCH_1)))[0])
 
     assert (record.native_id, record.status) == (LT_PROCEDURE, "announced")
-    assert record.title.startswith("Lithuania – X-ray apparatus – Mobile X-ray scanning")
+    assert record.title.startswith("142318-2025 – Lithuania – X-ray apparatus – Mobile X-ray")
     assert record.buyer is not None and record.buyer.registry_id == "LT-NAT:188659752"
     assert (record.value, record.currency) == (4200000.0, "EUR")
     assert record.deadline == "2025-04-07T07:00:00+00:00"
@@ -297,7 +300,8 @@ def test_notice_without_procedure_identifier_is_keyed_by_publication_number() ->
     assert (record.award_value, record.award_currency) == (612480.0, "EUR")
 
 
-def test_several_winners_get_ids_only_from_the_tenderer_lists() -> None:
+def test_several_winners_get_ids_from_the_tenderer_lists_and_keep_the_others_unnamed(
+) -> None:
     spider = make_spider()
     request = start(spider)
 
@@ -313,25 +317,102 @@ def test_several_winners_get_ids_only_from_the_tenderer_lists() -> None:
         "CZ-NAT:27654321", "EU-VAT:CZ12345679", "CZ-NAT:25512345"]
     assert by_tenderers.buyer == Organisation("Generální ředitelství cel", "71214011", "CZ-NAT")
     assert (by_tenderers.award_value, by_tenderers.award_currency) == (725000.0, "CZK")
-    # without tenderer lists nothing says whose id is whose: none is guessed
-    assert unpaired.winners == (Organisation("Delta Sp. z o.o."), Organisation("Epsilon S.A."))
+    # without tenderer lists nothing says whose id is whose: none is guessed, none is lost
+    assert unpaired.winners == (Organisation("Delta Sp. z o.o."), Organisation("Epsilon S.A."),
+                                Organisation("", "5250001111", "PL-NAT"),
+                                Organisation("", "7770002222", "PL-NAT"))
     # "total-value": -1 is "not given": the notice's result value is used
     assert (unpaired.award_value, unpaired.award_currency) == (1234567.8, "PLN")
 
 
-def test_a_sole_winner_gets_its_first_identifier_and_sums_are_to_the_cent() -> None:
+def test_a_sole_winner_keeps_both_its_identifiers_and_sums_are_to_the_cent() -> None:
     spider = make_spider()
     request = start(spider)
 
     record = normalise_tender(records_of(spider.parse_search(respond(request,
                                                                      REAL_SHAPES)))[2])
 
-    # two ids of one company (IČO, DIČ), one country: the first one is its register id
-    assert record.winners == (Organisation("Zeta Systems s.r.o.", "51234567", "SK-NAT"),)
+    # two ids of one company (IČO, DIČ), one country: a watch may know it by either
+    assert record.winners == (Organisation("Zeta Systems s.r.o.", "51234567", "SK-NAT"),
+                              Organisation("Zeta Systems s.r.o.", "2120123456", "SK-NAT"))
     assert record.buyer == Organisation("Finančné riaditeľstvo Slovenskej republiky",
                                         "42499500", "SK-NAT")
     assert (record.award_value, record.award_currency) == (3000.3, "EUR")
     assert (record.value, record.status) == (3100.0, "awarded")
+
+
+FOUR_WINNERS = {
+    "publication-number": "412004-2026", "publication-date": "2026-02-10+01:00",
+    "procedure-identifier": "7d2a9c41-0b3e-4f6a-9c85-1e2d3f4a5b04", "notice-type": "can-standard",
+    "form-type": "result",
+    "winner-name": {"deu": ["Anton GmbH", "Berta AG", "Caesar KG", "Dora SE", "Anton GmbH"]},
+    # per organisation, in reverse of the names
+    "winner-identifier": ["DE444444444", "DE333333333", "HRB 22222", "DE111111111"],
+    "winner-country": ["DEU", "DEU", "DEU", "DEU"],
+}
+
+
+def four_winners(**extra: Any) -> TenderRecord:
+    spider = make_spider()
+    notices = {"notices": [{**FOUR_WINNERS, **extra}], "timedOut": False}
+    [record] = records_of(spider.parse_search(respond(start(spider), notices)))
+    return normalise_tender(record)
+
+
+def test_four_winners_whose_ids_cannot_be_paired_keep_every_id() -> None:
+    record = four_winners()
+
+    assert [w.name for w in record.winners[:4]] == ["Anton GmbH", "Berta AG", "Caesar KG",
+                                                    "Dora SE"]
+    assert [w.id for w in record.winners[:4]] == [None] * 4  # nothing says whose is whose
+    assert [(w.name, w.registry_id) for w in record.winners[4:]] == [
+        ("", "EU-VAT:DE444444444"), ("", "EU-VAT:DE333333333"), ("", "DE-NAT:HRB 22222"),
+        ("", "EU-VAT:DE111111111")]
+    assert {b.registry_id for b in record.bidders} >= {w.registry_id for w in record.winners}
+
+
+def test_four_winners_take_the_tenderers_ids_and_keep_the_rest() -> None:
+    record = four_winners(**{
+        "organisation-name-tenderer": {"deu": ["Berta AG", "Anton GmbH"]},
+        "organisation-identifier-tenderer": ["DE333333333", "DE111111111"],
+        "organisation-country-tenderer": ["DEU", "DEU"]})
+
+    assert [(w.name, w.registry_id) for w in record.winners] == [
+        ("Anton GmbH", "EU-VAT:DE111111111"), ("Berta AG", "EU-VAT:DE333333333"),
+        ("Caesar KG", None), ("Dora SE", None),
+        ("", "EU-VAT:DE444444444"), ("", "DE-NAT:HRB 22222")]
+
+
+def test_an_unpaired_winner_id_is_found_by_a_watchs_registry_id() -> None:
+    config = parse_config({"watches": [{"name": "Holding X", "ids": ["EU-VAT:DE444444444"]}]})
+
+    [found] = match_tender(Matcher(config.watches), four_winners())
+
+    assert (found.watch, found.field, found.found) == ("Holding X", "winner",
+                                                       "EU-VAT:DE444444444")
+
+
+def test_url_is_the_english_notice_page_whatever_links_ted_sends() -> None:
+    links = {"xml": {"MUL": "https://ted.europa.eu/en/notice/412004-2026/xml"},
+             "html": {"DEU": "https://ted.europa.eu/de/notice/-/detail/412004-2026"},
+             "htmlDirect": {"DEU": "https://ted.europa.eu/de/notice/412004-2026/html"}}
+
+    for extra in ({}, {"links": links}):
+        assert four_winners(**extra).url == (
+            "https://ted.europa.eu/en/notice/-/detail/412004-2026")
+
+
+def test_a_later_notice_without_a_title_keeps_the_heading_under_its_own_number() -> None:
+    spider = make_spider()
+    [call, _] = records_of(spider.parse_search(respond(start(spider), BATCH_1)))
+    again = make_spider()
+    again.load_records([normalise_tender(call).to_dict()])
+    award = {**LT_AWARD, "notice-title": None, "title-proc": None}
+
+    [record] = records_of(again.parse_search(respond(start(again), {
+        "notices": [award], "timedOut": False})))
+
+    assert record.title.startswith("311874-2025 – Lithuania – X-ray apparatus – Mobile X-ray")
 
 
 @pytest.mark.parametrize(

@@ -101,8 +101,9 @@ class Goszakup(PortalSpider):
     Incremental
       The journal position (its `next_page`) is saved after every page; once the journal's
       end is reached, the day of the newest change read is saved and the next run reads the
-      journal from that day, skipping the entries it already read. An announcement whose
-      `last_update_date` is the one already stored is not read again.
+      journal from that day, skipping the entries more than an hour older than that change
+      (the hour read again catches entries the journal added late with an earlier time). An
+      announcement whose `last_update_date` is the one already stored is not read again.
     Since
       With `since`, the journal is read from that date (a backfill that alerts). Without it
       the first run reads the last 2 days of the journal as a silent baseline.
@@ -131,6 +132,9 @@ class Goszakup(PortalSpider):
 
     # Goszakup
     baseline_days: ClassVar[int] = 2
+    # how far before the newest change read a run resumes the journal: re-reading is cheap
+    # (unchanged announcements are skipped by their stamps), an entry skipped is lost
+    resume_margin: ClassVar[timedelta] = timedelta(hours=1)
     notice_url: ClassVar[str] = "https://goszakup.gov.kz/ru/announce/index/{id}"
     scheme: ClassVar[str] = "KZ-BIN"
     currency: ClassVar[str] = "KZT"
@@ -191,7 +195,7 @@ class Goszakup(PortalSpider):
             self.walk_from = _query(cursor).get("date_from")
             return self.request(cursor, self.parse_journal, entry=True)
         if cursor and _day(cursor):
-            self.skip_before = self.last_action
+            self.skip_before = self.resume_point()
             return self.journal_request(cursor, entry=True)
         if cursor:
             self.logger.warning("%s: ignoring a saved position that is neither a journal page "
@@ -339,10 +343,16 @@ class Goszakup(PortalSpider):
             return next_page
         return self.base + "/" + next_page.lstrip("/")
 
+    def resume_point(self) -> datetime | None:
+        """`resume_margin` before the newest change read: the next run skips only entries
+        older than this."""
+        return self.last_action - self.resume_margin if self.last_action is not None else None
+
     def _resume_day(self) -> str:
-        """Where the next run reads the journal from: the day of the newest change read."""
-        if self.last_action is not None:
-            return self.last_action.astimezone(KZ_TIME).date().isoformat()
+        """Where the next run reads the journal from: the day of `resume_point`."""
+        resume = self.resume_point()
+        if resume is not None:
+            return resume.astimezone(KZ_TIME).date().isoformat()
         return self.walk_from or (_today() - timedelta(days=self.baseline_days)).isoformat()
 
     def _walk_ended(self) -> None:

@@ -7,7 +7,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urldefrag, urlencode, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.http import Response
@@ -23,8 +23,14 @@ WINNING_AWARDS = frozenset({"active", ""})
 SIGNED_CONTRACTS = frozenset({"active", "terminated", ""})
 # an organisation id written as org-id.guide scheme + id (GE-NAPR-204567890, MD-IDNO-100...)
 ORG_ID = re.compile(r"(?P<scheme>[A-Z]{2}-[A-Z0-9]+)-(?P<id>\S+)")
-# where a person reads a process that MTender's list names
+# where a person reads a process that MTender publishes
 MTENDER_PAGE = "https://mtender.gov.md/tenders/{ocid}"
+# an MTender stage's ocid (`<process ocid>-EV-1613996947373`): the process is its start
+MTENDER_STAGE = re.compile(r"^(?P<process>ocds-\w+-MD-\d+)(?:-[A-Z]{2,4}-\d+)+$")
+# a tender's public page on Georgia's e-procurement portal, as SPA's OCDS documents link it
+SPA_APP_PAGE = re.compile(r"^https?://tenders\.procurement\.gov\.ge/public/\?(?:[^#]*&)?go=\d+")
+# Georgia's OCDS API, which serves one process as a record package at /api/record.json?ocid=
+SPA_OCDS_HOST = "odapi.spa.ge"
 
 
 class Ocds(PortalSpider):
@@ -41,12 +47,19 @@ class Ocds(PortalSpider):
       as one record per stage (the process `ocds-…-MD-1638…`, then `…-PN-…`, `…-EV-…`,
       `…-AC-…`): the stage records are folded into the process's, which keeps its title,
       value, buyer and status and gains the stages' lots, items, periods, documents,
-      parties, bids, awards and contracts; its link is the process's page on mtender.gov.md.
+      parties, bids, awards and contracts.
       Buyer: `buyer`, else `tender.procuringEntity`, with its registry id from
       `parties[].identifier` (or, without one, from an id such as `GE-NAPR-204567890`);
       suppliers of active awards are the winners (`awards[].suppliers[]`), tenderers, bidders
       and every award's suppliers the bidders; CPV codes from `tender.items[].classification`;
       lots, documents, the tender period's end as the deadline.
+      Link (`url`): the process's page where the publisher has one (MTender:
+      https://mtender.gov.md/tenders/<ocid>, a stage's process; Georgia's SPA: the
+      tender's page https://tenders.procurement.gov.ge/public/?go=<app_id>, found among its
+      documents),
+      else its `tenderNotice` document, else the process's own record package (Georgia's
+      API: /api/record.json?ocid=<ocid>), else the page it was read from with the ocid as
+      its fragment (`...releases.json?page=10#ocds-...`).
     Incremental
       The next page's URL is saved after every page; the next run continues there, and once
       the publisher's last page is reached re-reads that page for new releases.
@@ -263,7 +276,6 @@ class Ocds(PortalSpider):
         # next list page is compared with)
         listed = response.meta.get("ocds_ocid") == release.get("ocid")
         modified = (response.meta.get("ocds_date") if listed else None) or release.get("date")
-        page = MTENDER_PAGE.format(ocid=release["ocid"]) if listed else None
         parties = {str(p.get("id")): p for p in dicts(release.get("parties")) if p.get("id")}
         tender = mapping(release.get("tender"))
         value, currency = amount(tender.get("value"))
@@ -291,8 +303,6 @@ class Ocds(PortalSpider):
         documents = [d for d in dicts(tender.get("documents"))
                      + [d for a in awards for d in dicts(a.get("documents"))]
                      + [d for c in contracts for d in dicts(c.get("documents"))] if d.get("url")]
-        notice = next((d["url"] for d in documents if d.get("documentType") == "tenderNotice"),
-                      None)
         classifications = [item.get("classification") for item in dicts(tender.get("items"))]
         classifications.append(tender.get("classification"))
         return TenderRecord(
@@ -300,7 +310,7 @@ class Ocds(PortalSpider):
             native_id=str(release["ocid"]),
             title=tender.get("title") or release.get("title") or "",
             description=tender.get("description") or "",
-            url=str(notice or page or response.url),
+            url=public_url(str(release["ocid"]), documents, response.url, listed=listed),
             buyer=buyer,
             status=str(tender.get("status") or ""),
             procedure=str(tender.get("procurementMethodDetails")
@@ -332,6 +342,28 @@ class Ocds(PortalSpider):
             modified=modified,
             raw_hash=self.raw_hash(response),
         )
+
+
+def public_url(ocid: str, documents: list[dict[str, Any]], read_from: str, *,
+               listed: bool = False) -> str:
+    """Where a person reads the process: the publisher's page for it where one is known,
+    else its notice, else the most specific API URL (see the class docstring). Never the
+    bare API page it was read from, which lists a hundred other processes."""
+    host = (urlsplit(read_from).hostname or "").lower()
+    if listed or host == "mtender.gov.md" or host.endswith(".mtender.gov.md"):
+        stage = MTENDER_STAGE.match(ocid)
+        return MTENDER_PAGE.format(ocid=stage["process"] if stage else ocid)
+    page = next((str(d["url"]) for d in documents if SPA_APP_PAGE.match(str(d["url"]))), None)
+    notice = next((str(d["url"]) for d in documents if d.get("documentType") == "tenderNotice"),
+                  None)
+    found = page or notice
+    if found:
+        return found
+    if host == SPA_OCDS_HOST:
+        parts = urlsplit(read_from)
+        return urlunsplit((parts.scheme, parts.netloc, "/api/record.json",
+                           urlencode({"ocid": ocid}), ""))
+    return f"{urldefrag(read_from).url}#{quote(ocid, safe='')}"
 
 
 def _organisation(ref: Any, parties: dict[str, Any]) -> Organisation | None:

@@ -24,6 +24,11 @@ How to write a portal spider:
    response)`; a detail that fails is retried at the start of the next run (a few times).
    A record whose portal stamp is unchanged is yielded as `self.seen(native_id)` instead
    of being fetched: `self.stamps` holds the stored stamps.
+6. Never let a cursor move past a record not read. A position made from a time keeps its
+   UTC offset (a server reads a bare time in a zone of its choosing) and starts a margin
+   (an hour) before the last record read: what is read again is skipped by its stamp. A
+   position the portal rejects restarts from there, and `self.record_warning(...)` says
+   so: a restart is never silent.
 
     class Example(PortalSpider):
         name = "example"
@@ -149,8 +154,12 @@ class PortalSpider(SourceSpider):
                                **kwargs)
 
     def detail(self, url: str, callback: Callable[..., Any], **kwargs: Any) -> scrapy.Request:
-        """A request for one record's details, part of the page it is handed to."""
+        """A request for one record's details, part of the page it is handed to. Never
+        dropped as a duplicate (a record fetched again at the start of the run, or changed
+        twice during it, is listed again): a dropped request gets no callback, its page would
+        never complete, and the run would end there with the feed unread."""
         meta = {**kwargs.pop("meta", {}), "portal_detail": True}
+        kwargs.setdefault("dont_filter", True)
         return self.request(url, callback, meta=meta, **kwargs)
 
     def start_with(self, first: scrapy.Request) -> Iterator[Any]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from http.cookies import CookieError, SimpleCookie
-from typing import Any, ClassVar
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode, urlsplit
 
 import scrapy
 from scrapy.http import Response
@@ -15,17 +15,25 @@ from crawlers.spiders.portal_base import PortalSpider, amount, dicts, mapping, o
 from monitor.models import TenderDocument, TenderLot, TenderRecord
 from monitor.tender import normalise_stamp
 
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
 # the cookie that ties a client to one server of the API's cluster
 SERVER_ID = "SERVER_ID"
+# the API root a source's `url` names (the spider adds /tenders itself)
+API_ROOT = "https://public-api.prozorro.gov.ua/api/2.5"
+# Kyiv's summer offset, its largest: a Kyiv time without a zone (a `since` date, a position
+# saved by an older version) read in it names the earliest moment it can mean
+KYIV_EARLIEST = timezone(timedelta(hours=3))
 
 
 class Prozorro(PortalSpider):
     """
     Reads
       Ukraine's Prozorro tenders through the public API (`portal: prozorro`, `url:` the API
-      base, e.g. https://public-api.prozorro.gov.ua/api/2.5). The feed `/tenders` lists
-      tenders by modification time (`offset`, `next_page.offset`, `opt_fields`); each changed
-      tender is then read from `/tenders/{id}`.
+      root, e.g. https://public-api.prozorro.gov.ua/api/2.5, not its `/tenders` feed). The
+      feed `/tenders` lists tenders by modification time (`offset`, `next_page.offset`,
+      `opt_fields`); each changed tender is then read from `/tenders/{id}`.
     Records
       One per tender, keyed by its tenderID (UA-2025-03-10-000123-a), linked to its page on
       prozorro.gov.ua: buyer (`procuringEntity`, UA-EDR code), status and procedure type,
@@ -40,13 +48,18 @@ class Prozorro(PortalSpider):
     Since
       Without `since`, the first run stores the `page_size` most recently changed tenders
       as a silent baseline and starts following the feed from there. With `since`, the first
-      run reads every tender changed since that date and alerts on them (a backfill).
+      run reads every tender changed since that date (from its midnight in Kyiv's summer
+      time, UTC+03:00, so that no part of the day is left out) and alerts on them (a
+      backfill).
     Caveats
       429: the run waits (Retry-After, else 10 s) and retries. 412: the API's cluster
       switched servers; the request is repeated with the new SERVER_ID cookie, which is kept
       with the feed position. 404 on the feed: the saved position is no longer valid; the
-      feed is restarted from the last change this source read (else `since`, else the newest
-      page), and a second 404 fails the run.
+      feed is restarted an hour before the last change this source read (a date-time with
+      its UTC offset: tenders read again are skipped by their `dateModified`), else from
+      `since`, else from the newest page, and the run says so in a warning; a second 404
+      fails the run. A `url` that names the `/tenders` feed (or a tender) instead of the API
+      root fails the run, saying what it should be.
       Bids are hidden until the auction, so bidders appear late. Plans, contracts and
       framework agreements (`/plans`, `/contracts`) are not read.
     Docs
@@ -66,12 +79,25 @@ class Prozorro(PortalSpider):
     notice_url: ClassVar[str] = "https://prozorro.gov.ua/tender/{tenderID}"
     # item classification schemes that are CPV (ДК 021:2015 is the Ukrainian CPV)
     cpv_schemes: ClassVar[frozenset[str]] = frozenset({"ДК021", "CPV", "DK021"})
+    # how far before the last change read a restarted feed resumes: tenders read again are
+    # skipped by their stamps, a change missed is lost for good
+    restart_margin: ClassVar[timedelta] = timedelta(hours=1)
 
     def __init__(self, source_name: str = "", **kwargs: Any) -> None:
         super().__init__(source_name, **kwargs)
         self.server_id: str | None = None
-        # the newest dateModified read from the feed: where a restarted feed resumes
+        # the newest dateModified read from the feed, with its UTC offset: where a restarted
+        # feed resumes (less `restart_margin`)
         self.last_modified: str | None = None
+        # `monitor crawl --since`: the feed is read from `since`, whatever was saved
+        self.backfill = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Prozorro:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        assert isinstance(spider, Prozorro)
+        spider.backfill = bool(crawler.settings.get("MONITOR_SINCE"))
+        return spider
 
     def load_position(self, saved: Any, stamps: dict[str, str]) -> None:
         super().load_position(saved, stamps)
@@ -88,18 +114,48 @@ class Prozorro(PortalSpider):
     # -- requests -------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
-        if self.cursor:
-            first = self.feed_request(self.cursor, entry=True)
-        else:
-            first = self.feed_request(self.since_offset(), entry=True)
+        problem = url_problem(self.api_url)
+        if problem is not None:
+            self.entry_requests += 1
+            self.record_error(problem, entry=True)
+            return
+        # no saved position but a last change read (an older version dropped the position
+        # the API rejected): resume there rather than at the newest page
+        offset = self.cursor or (None if self.backfill else self.restart_offset())
+        first = self.feed_request(offset or self.since_offset(), entry=True)
         for request in self.start_with(first):
             yield request
 
     def since_offset(self) -> str | None:
-        """The feed offset for `since` (the API takes a date-time as an offset); None: start
-        from the newest page."""
+        """The feed offset for `since` (the API takes a date-time as an offset): its midnight
+        with Kyiv's summer offset, the earliest the day can begin there; None: start from
+        the newest page."""
         since = self.source.since
-        return f"{since.isoformat()}T00:00:00" if since else None
+        if since is None:
+            return None
+        return datetime.combine(since, datetime.min.time(), KYIV_EARLIEST).isoformat()
+
+    def restart_offset(self) -> str | None:
+        """`restart_margin` before the last change read, with its UTC offset; None when no
+        change was read yet."""
+        if not self.last_modified:
+            return None
+        return _as_offset(self.last_modified, self.restart_margin)
+
+    def restart_point(self, rejected: str) -> tuple[str | None, str]:
+        """Where a feed whose position `rejected` was refused starts again, and that place
+        in words: before the last change read, else `since`, else the newest page (None);
+        never the rejected offset itself."""
+        last = self.restart_offset()
+        if last and last != rejected:
+            hours = self.restart_margin.total_seconds() / 3600
+            margin = "an hour" if hours == 1 else f"{hours:g} hours"
+            return last, f"{last} ({margin} before the last change read, {self.last_modified})"
+        since = self.since_offset()
+        if since and since != rejected:
+            return since, f"{since} (`since`)"
+        return None, ("the newest page: tenders changed since the last run and before that "
+                      "page may be missed")
 
     def feed_request(self, offset: str | None, *, entry: bool = False,
                      restarted: bool = False) -> scrapy.Request:
@@ -159,7 +215,9 @@ class Prozorro(PortalSpider):
             # the head page: its prev_page.offset is where the feed goes on from here
             prev_page = data.get("prev_page")
             cursor = _offset_text(prev_page.get("offset")) if isinstance(prev_page, dict) else None
-            cursor = cursor or (_as_offset(str(modified)) if modified else None)
+            # (else its newest change, with the margin a restart keeps)
+            cursor = cursor or (_as_offset(str(modified), self.restart_margin)
+                                if modified else None)
             follow = None
         else:
             cursor = _offset_text(next_page.get("offset")) or offset
@@ -198,17 +256,22 @@ class Prozorro(PortalSpider):
         entry = bool(response.meta.get("monitor_entry"))
         offset = response.meta.get("prozorro_offset")
         self.fetched += 1
-        if response.meta.get("prozorro_restarted") or not offset:
-            why = " after a restart" if offset else ""
-            self.record_error(f"HTTP 404 from {response.url}: the feed rejected the offset "
-                              f"{offset!r}{why}", entry=entry)
+        if not offset:
+            # the newest page itself is not there: `url` does not lead to the feed
+            self.record_error(f"HTTP 404 from {response.url}: no tenders feed there; the "
+                              f"source's `url` should be the API root, such as {API_ROOT}",
+                              entry=entry)
             return
-        # the last change read, else `since`, else the newest page: never the rejected offset
-        restart = next((o for o in (self.last_modified, self.since_offset()) if o and o != offset),
-                       None)
-        self.logger.warning("%s: the feed says offset %r is invalid (HTTP 404); restarting "
-                            "from %s", self.source_name, offset, restart or "the newest page")
-        yield self.position(None)
+        if response.meta.get("prozorro_restarted"):
+            self.record_error(f"HTTP 404 from {response.url}: the feed rejected the offset "
+                              f"{offset!r} after a restart", entry=entry)
+            return
+        restart, where = self.restart_point(offset)
+        self.record_warning(f"the portal rejected the saved position {offset!r} (HTTP 404, "
+                            f"an invalid offset); restarted from {where}")
+        # saved at once: if the restart fails too, the next run starts there, not at the
+        # newest page
+        yield self.position(restart)
         if entry:
             self.entry_requests -= 1  # the restart replaces the entry request
         yield self.feed_request(restart, entry=entry, restarted=True)
@@ -352,10 +415,25 @@ def _latest_versions(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
-def _as_offset(stamp: str) -> str:
-    """A dateModified as a feed offset: the date-time as the portal wrote it (Kyiv time),
-    without the UTC offset, the form the API takes for a starting point."""
+def _as_offset(stamp: str, before: timedelta = timedelta(0)) -> str:
+    """A dateModified as a feed offset (the API takes a date-time as a starting point),
+    `before` earlier, to the second, with its UTC offset kept: a server reads a time without
+    one in a zone of its choosing, and one that reads 12:02:15 as UTC starts three hours
+    after 12:02:15+03:00, past every change in between. A stamp without an offset (saved by
+    an older version, in Kyiv time) is read as UTC+03:00, the earliest it can mean."""
     try:
-        return datetime.fromisoformat(stamp).strftime("%Y-%m-%dT%H:%M:%S")
+        when = datetime.fromisoformat(stamp)
     except ValueError:
         return stamp
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=KYIV_EARLIEST)
+    return (when - before).replace(microsecond=0).isoformat()
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a source `url` that is not the API root (the feed's own URL, a
+    tender's), in words that say what it should be; None when it looks like a root."""
+    if "tenders" not in urlsplit(url).path.split("/"):
+        return None
+    return (f"the source's `url` is {url!r}, a tenders URL: it should be the API root, "
+            f"such as {API_ROOT} (the spider reads <url>/tenders itself)")

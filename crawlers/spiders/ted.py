@@ -62,6 +62,8 @@ _LATIN = re.compile(r"^[0-9A-Za-z\u00C0-\u024F\u1E00-\u1EFF\s&.,:;'’()+/-]+$")
 _DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})(Z|[+-]\d{2}:?\d{2})?$")
 _TIME = re.compile(r"^(\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2})?$")
 _SORT = " SORT BY publication-date ASC"
+# a title headed by a publication number (`numbered`), or that number alone
+_NUMBERED = re.compile(r"^\d+-\d{4}(?:\s+–\s+|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +101,17 @@ class Ted(PortalSpider):
       that awards only some of the lots adds its winners to those of the other lots; one
       that names no winner (a contract modification, a result for lots left unawarded)
       keeps the award.
-      Fields: title (`notice-title`, English), description (`description-proc`), buyer
+      Fields: title (`notice-title`, English, headed by the publication number of the
+      notice last read, "151207-2025 – Poland – ...", when the record is keyed by its
+      procedure's UUID), description (`description-proc`), buyer
       (`buyer-name`, `buyer-identifier`), winners (`winner-name`; identifiers: see Caveats),
       bidders (`organisation-name-tenderer` and the winners), CPV codes
       (`classification-cpv`), estimated value (`estimated-value-proc`, else the lots' sum),
       awarded value (`total-value`, else `result-value-notice`, else the winning tenders'
       sum; TED's -1 for "not given" is no value), the earliest tender (else request)
       deadline, award and contract dates, lots, one document per notice read, and the
-      notice's English page as `url`.
+      English page of the notice last read as `url`
+      (https://ted.europa.eu/en/notice/-/detail/151207-2025).
       TED's dates without a time (publication, award, contract) are kept as that calendar
       day at 00:00 UTC; deadlines have their time and zone.
       Status: `planned`, `announced` (contract notices and their corrections), `awarded`
@@ -137,9 +142,12 @@ class Ted(PortalSpider):
       notices that name a watch only in passing: the watch list's rules decide what counts.
       Winner names are listed per lot, identifiers per organisation, in an order TED does not
       keep the same as the names' (one organisation may also have two: IČO and DIČ). A sole
-      winner gets its first identifier; several winners get theirs only from the tenderer
-      lists (`organisation-*-tenderer`, paired when their counts agree), else none. Registry
-      ids of watches are not searched for (TED writes them in too many forms).
+      winner gets every identifier (the second one on a second entry of the same name);
+      several winners get theirs from the tenderer lists (`organisation-*-tenderer`, paired
+      when their counts agree); an identifier that cannot be paired with a name is kept as
+      a winner (or bidder) without a name, so that nothing TED gives is lost and a watch's
+      registry id still finds it. Registry ids of watches are not searched for (TED writes
+      them in too many forms).
     Docs
       https://docs.ted.europa.eu/reuse/search-api.html,
       https://docs.ted.europa.eu/api/endpoints/ted-europa-eu.html (the request body),
@@ -366,6 +374,10 @@ class Ted(PortalSpider):
                 return records, newest, False
             else:
                 merged = merge(self.known.get(record.native_id), record)
+                number = str(notice["publication-number"]).strip()
+                if merged.native_id != number:
+                    # keyed by its procedure's UUID: the title says which notice it is
+                    merged = replace(merged, title=numbered(merged.title, number))
                 self.known[record.native_id] = merged
                 self.stamps[record.native_id] = normalise_stamp(merged.modified) or ""
                 records.append(merged)
@@ -507,15 +519,18 @@ def text(value: Any) -> str:
 
 
 def notice_link(notice: dict[str, Any]) -> str | None:
-    """The notice's page on ted.europa.eu: `links.html` in English, else in its first
-    language, else `links.htmlDirect`."""
-    links = mapping(notice.get("links"))
-    for kind in ("html", "htmlDirect"):
-        urls = mapping(links.get(kind))
-        url = urls.get("ENG") or next((u for u in urls.values() if u), None)
-        if isinstance(url, str) and url:
-            return url
-    return None
+    """The notice's English page on ted.europa.eu as TED links it (`links.html.ENG`); None
+    without one. Not `htmlDirect` (the bare notice, without TED's page around it) nor a page
+    in another language: the page built from the publication number is the better link."""
+    url = mapping(mapping(notice.get("links")).get("html")).get("ENG")
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
+
+def numbered(title: str, number: str) -> str:
+    """`title` headed by the publication number of the notice it was read from ("151207-2025
+    – Poland – X-ray apparatus – ..."), a number it carried before replaced."""
+    heading = _NUMBERED.sub("", title.strip())
+    return f"{number} – {heading}" if heading else number
 
 
 # -- the query -------------------------------------------------------------------------------
@@ -566,38 +581,58 @@ def name_clauses(names: Sequence[str], fields: Sequence[str], max_names: int,
 def organisations(names: list[str], ids: list[str], countries: list[str], *,
                   in_order: bool = True, known: Sequence[Organisation] = ()
                   ) -> list[Organisation]:
-    """Organisations from TED's parallel lists. Names are taken once each (a winner of three
-    lots is named three times); identifiers and countries are per organisation, and one
-    organisation may have several (a Slovak IČO and DIČ), so:
+    """Organisations from TED's parallel lists, with every identifier TED gives. Names are
+    taken once each (a winner of three lots is named three times); identifiers and
+    countries are per organisation, and one organisation may have several identifiers (a
+    Slovak IČO and DIČ), so:
 
-    - one organisation: its first identifier and country;
+    - one organisation: all its identifiers, the first on it and each other one on an entry
+      of the same name (a watch may know it by either);
     - several, `in_order` (the tenderers' lists, which TED writes organisation by
       organisation): paired by position when the counts agree;
     - several winners (`in_order=False`): their names are in lot order and their
       identifiers in organisation order, which TED does not keep the same (a real award
       notice lists four winners' ids in reverse), so ids come only from `known`
-      organisations of the same name (the tenderers), else none."""
+      organisations of the same name (the tenderers), each one they have;
+    - identifiers that cannot be paired with a name are kept on entries without a name:
+      nothing TED gives is dropped, and a watch's registry id still finds them."""
     unique = list(dict.fromkeys(n for n in names if n))
+    registered = [registry_id(i, c) for i, c in zip(ids, _country_per_id(ids, countries),
+                                                    strict=True)]
     if len(unique) == 1:
-        registry, scheme = registry_id(ids[0], countries[0] if countries else "") if ids else (
-            None, None)
-        return [Organisation(name=unique[0], id=registry, scheme=scheme)]
-    if not in_order:
-        by_name = {o.name.casefold(): o for o in known if o.id}
-        return [replace(by_name[n.casefold()], name=n) if n.casefold() in by_name
-                else Organisation(name=n) for n in unique]
-    paired = len(ids) == len(unique)
-    if len(countries) == len(unique):
-        country_of = countries
-    elif len(set(countries)) == 1:
-        country_of = countries[:1] * len(unique)
-    else:
-        country_of = [""] * len(unique)
+        return [Organisation(name=unique[0], id=registry, scheme=scheme)
+                for registry, scheme in dict.fromkeys(r for r in registered if r[0])
+                ] or [Organisation(name=unique[0])]
     out: list[Organisation] = []
-    for i, name in enumerate(unique):
-        registry, scheme = registry_id(ids[i], country_of[i]) if paired else (None, None)
-        out.append(Organisation(name=name, id=registry, scheme=scheme))
+    if in_order and len(ids) == len(unique):
+        out = [Organisation(name=name, id=registered[i][0], scheme=registered[i][1])
+               for i, name in enumerate(unique)]
+    elif in_order:
+        out = [Organisation(name=name) for name in unique]
+    else:
+        for name in unique:
+            same = [replace(o, name=name) for o in known
+                    if o.id and o.name.casefold() == name.casefold()]
+            out += list(dict.fromkeys(same)) or [Organisation(name=name)]
+    paired = {_compact(o.id) for o in out if o.id}
+    out += [Organisation(name="", id=registry, scheme=scheme)
+            for registry, scheme in dict.fromkeys(r for r in registered if r[0])
+            if _compact(registry) not in paired]
     return out
+
+
+def _country_per_id(ids: list[str], countries: list[str]) -> list[str]:
+    """A country for each identifier: paired by position when the counts agree, else the
+    only country given, else none."""
+    if len(countries) == len(ids):
+        return list(countries)
+    if len(set(countries)) == 1:
+        return countries[:1] * len(ids)
+    return [""] * len(ids)
+
+
+def _compact(identifier: str | None) -> str:
+    return re.sub(r"[\s.\-/]", "", identifier or "").upper()
 
 
 def registry_id(identifier: str, country: str) -> tuple[str | None, str | None]:
