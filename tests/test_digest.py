@@ -693,6 +693,25 @@ def test_tender_without_a_value_or_with_a_date_only_deadline(store: Store,
     assert (entry.value, entry.amounts) == (None, "deadline 2026-12-01")
 
 
+def test_tender_from_ted_is_headed_by_its_notice_and_lists_a_winner_once(
+    store: Store, config: Config
+) -> None:
+    zeta = Organisation("Nuctech Warsaw Sp. z o.o.", "51234567", "SK-NAT")
+    zeta_vat = Organisation("Nuctech Warsaw Sp. z o.o.", "2120123456", "EU-VAT")
+    store_tender(store, config, tender(
+        source="ted", native_id="6f1b1b6e-3c1e-4f5a-9d1e-2b7c9a0e4d11",
+        title="151207-2025 – Poland – X-ray scanners", winners=(zeta, zeta_vat)))
+    digest = build_digest(store, config, recipient(config, "all@example.org"),
+                          now=datetime.now(UTC) + timedelta(seconds=1))
+    [entry] = digest.tender_entries
+    assert entry.reference == ""
+    assert [str(w) for w in entry.winners] == [
+        "Nuctech Warsaw Sp. z o.o. (SK-NAT:51234567, EU-VAT:2120123456)"]
+    text = render_text(digest)
+    assert "* TENDER 151207-2025 – Poland – X-ray scanners" in text
+    assert "6f1b1b6e" not in text.split("\n  ")[0]
+
+
 def test_tender_concerning_two_watches_is_one_entry(store: Store, config: Config) -> None:
     hikvision = Organisation("Hikvision Digital Technology", "913300", "CN-USCC")
     store_tender(store, config, tender(bidders=(NUCTECH, hikvision), winners=(NUCTECH,)))

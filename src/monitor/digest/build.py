@@ -238,7 +238,17 @@ def _party(data: dict[str, Any] | None) -> Party | None:
 
 
 def _parties(values: Any) -> tuple[Party, ...]:
-    return tuple(p for v in values or () if isinstance(v, dict) and (p := _party(v)))
+    """The organisations, one per name: a winner that the portal lists with two registry ids
+    (TED does) is one party with both."""
+    merged: dict[str, tuple[str, list[str]]] = {}
+    for value in values or ():
+        party = _party(value) if isinstance(value, dict) else None
+        if party is None:
+            continue
+        _, ids = merged.setdefault(party.name or f"id:{party.registry_id}", (party.name, []))
+        if party.registry_id and party.registry_id not in ids:
+            ids.append(party.registry_id)
+    return tuple(Party(name, ", ".join(ids) or None) for name, ids in merged.values())
 
 
 def money(amount: float | None, currency: str | None = None) -> str | None:

@@ -4,6 +4,7 @@ Coverage lines, notices. Values only; `monitor.digest.build` fills them from the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ FAILED_STATUSES = frozenset({"error", "timeout", "interrupted"})
 PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
 # where a watch was found in a tender, strongest evidence first
 ROLE_ORDER = {role: i for i, role in enumerate(("winner", "bidder", "buyer", "title", "body"))}
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 # a subject names at most this many watches; the rest become "+N more"
 SUBJECT_WATCHES = 5
 
@@ -197,6 +199,12 @@ class TenderEntry:
                  f"awarded {self.award_value}" if self.award_value else "",
                  f"deadline {when(self.deadline)}" if self.deadline else ""]
         return "; ".join(p for p in parts if p)
+
+    @property
+    def reference(self) -> str:
+        """The tender's number as a reader quotes it; empty when the portal's key is an
+        internal id (TED's procedure UUID: the title then starts with the notice number)."""
+        return "" if _UUID.fullmatch(self.native_id) else self.native_id
 
     @property
     def novelty(self) -> str:
