@@ -56,8 +56,16 @@ HTTPCACHE_GZIP = True
 # processing items in parallel gains nothing
 CONCURRENT_ITEMS = 1
 
+# one step each (crawlers/pipelines/__init__.py); the store or, in a dry run, the events
 ITEM_PIPELINES = {
+    "crawlers.pipelines.NormalisePipeline": 100,
+    "crawlers.pipelines.MatchPipeline": 200,
     "crawlers.pipelines.StorePipeline": 300,
+    "crawlers.pipelines.DryRunPipeline": 300,
+}
+# the source's run: its row, counts, status, warnings and progress events to the parent
+EXTENSIONS = {
+    "crawlers.extensions.run_recorder.RunRecorder": 0,
 }
 
 # default True — an open port that runs Python in the crawl (Scrapy 2.19); never on a server

@@ -23,7 +23,8 @@ How to write a spider:
         async def parse(self, response):
             yield self.unchanged(response) or await self.article(response)
 
-The run itself (the `runs` row, counts, status) is kept by `crawlers.pipelines.StorePipeline`.
+The run itself (the `runs` row, counts, status) is kept by
+`crawlers.extensions.run_recorder.RunRecorder`; items go through `crawlers.pipelines`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Scrapy extensions: what a crawl does around its items (the run's record)."""

@@ -1,0 +1,15 @@
+"""What passes between the pipelines once an item has been cleaned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from monitor.models import Item, Match, TenderRecord
+
+
+@dataclass(slots=True)
+class Found:
+    """A normalised article or tender, and (after MatchPipeline) what it matched."""
+
+    record: Item | TenderRecord
+    matches: list[Match] = field(default_factory=list)

@@ -1,0 +1,52 @@
+"""Found records, unchanged markers and portal cursors -> the store, one transaction each;
+what is new or changed is counted in the run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import NotConfigured
+
+from crawlers.extensions.run_recorder import run_state
+from crawlers.pipelines.found import Found
+from monitor.models import PortalCursor, ScrapedItem, TenderRecord
+from monitor.normalise import canonical_url
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+
+class StorePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        if crawler.settings.getbool("MONITOR_DRY_RUN"):
+            raise NotConfigured  # a dry run stores nothing (no message: Scrapy would warn)
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        state = run_state(self.crawler)
+        store, result = state.store, state.result
+        assert store is not None
+        if isinstance(item, PortalCursor):
+            store.save_portal_cursor(item)
+        elif isinstance(item, ScrapedItem) and item.unchanged:
+            store.touch(item.source, canonical_url(item.url))
+        elif isinstance(item, TenderRecord) and item.unchanged:
+            store.touch_tender(item.source, item.native_id)
+        elif isinstance(item, Found) and isinstance(item.record, TenderRecord):
+            # in a portal's baseline run a tender first seen awarded makes no event, and its
+            # matches are stored as old news, not counted as new
+            outcome = store.add_tender(item.record, result.run_id, baseline=state.baseline,
+                                       matches=item.matches)
+            result.new_items += outcome.state == "new"
+            result.changed_items += outcome.state == "changed"
+            result.new_matches += 0 if state.baseline else outcome.new_matches
+        elif isinstance(item, Found):
+            added = store.add(item.record, item.matches, run_id=result.run_id)
+            result.new_items += added.state == "new"
+            result.changed_items += added.state == "changed"
+            result.new_matches += added.new_matches
+        return item
