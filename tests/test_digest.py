@@ -19,7 +19,6 @@ from monitor.digest import (
     Finding,
     WatchSection,
     build_digest,
-    describe_event,
     render_html,
     render_text,
 )
@@ -761,25 +760,6 @@ def test_tender_html_escapes_portal_strings(store: Store, config: Config) -> Non
     # normalising already drops markup; what is left is escaped
     assert "<img" not in html and "<b>bold" not in html
     assert "<td style=\"padding:1px 0;\">&amp; &#34;Nuctech&#34; (X:1)</td>" in html
-
-
-@pytest.mark.parametrize(("kind", "field", "old", "new", "sentence"), [
-    ("awarded", "winners", [], [{"name": "A", "id": "1", "scheme": "UA-EDR"}],
-     "awarded to A (UA-EDR:1)"),
-    ("winner_changed", "winners", [{"name": "A"}], [{"name": "B"}], "winner changed: A -> B"),
-    ("winner_changed", "winners", [{"name": "A"}], [], "award annulled (was A)"),
-    ("value_changed", "value", {"amount": 2_100_000, "currency": "GEL"},
-     {"amount": 3_200_000, "currency": "GEL"}, "value 2.1 M -> 3.2 M GEL"),
-    ("value_changed", "value", {"amount": 950_000, "currency": "USD"},
-     {"amount": 1_000_000, "currency": "EUR"}, "value 950,000 USD -> 1 M EUR"),
-    ("value_changed", "award_value", None, {"amount": 12.5, "currency": "KZT"},
-     "awarded value set to 12.50 KZT"),
-    ("cancelled", "status", "active", "cancelled", "cancelled (status cancelled)"),
-    ("deadline_changed", "deadline", "2026-12-01T10:00:00+00:00", "2026-12-15T10:00:00+00:00",
-     "deadline 2026-12-01 -> 2026-12-15"),
-])
-def test_describe_event(kind: str, field: str, old: Any, new: Any, sentence: str) -> None:
-    assert describe_event(kind, field, old, new) == sentence
 
 
 # -- one story at several sources -------------------------------------------------------------

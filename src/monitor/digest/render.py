@@ -10,7 +10,8 @@ from pathlib import Path
 
 import jinja2
 
-from monitor.digest.model import FIRST_DIGEST_DAYS, Digest, when
+from monitor.digest.model import FIRST_DIGEST_DAYS, Digest
+from monitor.findings.model import when
 from monitor.health import HealthNotice
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -1,0 +1,20 @@
+"""Findings as a person sees them (the digest renders them; the web and alerts will).
+
+    model.py  Finding (a match with its snippet), DigestEntry (an article), TenderEntry,
+              Party, OtherWatch, AlsoAt
+    build.py  store rows -> entries; the wording of tender events and money
+"""
+
+from monitor.findings.build import describe_event, money
+from monitor.findings.model import (
+    AlsoAt,
+    DigestEntry,
+    Finding,
+    OtherWatch,
+    Party,
+    TenderEntry,
+    when,
+)
+
+__all__ = ["AlsoAt", "DigestEntry", "Finding", "OtherWatch", "Party", "TenderEntry",
+           "describe_event", "money", "when"]
