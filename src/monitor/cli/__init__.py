@@ -1,0 +1,27 @@
+"""The `monitor` command: parse options, call the library, print, exit.
+
+Every `MonitorError` becomes a one-line message on stderr and its `exit_code` (2 for bad
+config or arguments, 1 otherwise). Nothing below the CLI prints or exits.
+
+    app.py      the command group, its options, MonitorError -> message and exit code
+    output.py   tables and times for the terminal
+    config.py crawl.py digest.py explain.py run.py status.py demo.py: one command group each
+"""
+
+from monitor.cli import (  # noqa: F401  (they register their commands)
+    config,
+    crawl,
+    demo,
+    digest,
+    explain,
+    run,
+    status,
+)
+from monitor.cli.app import cli
+from monitor.cli.crawl import Progress
+
+__all__ = ["Progress", "cli", "main"]
+
+
+def main() -> None:
+    cli(prog_name="monitor")

@@ -1,0 +1,110 @@
+"""`monitor explain` and `monitor rematch`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from monitor.cli.app import Context, cli, handle_errors
+
+
+@cli.command()
+@click.argument("item_id")
+@click.option("--tender", is_flag=True,
+              help="ITEM_ID is a tender: its number or OCID (e.g. NAT230021830), or its id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@click.pass_obj
+@handle_errors
+def explain(obj: Context, item_id: str, tender: bool, as_json: bool) -> None:
+    """Say why a stored item (or tender) matched each watch, or why it did not.
+
+    ITEM_ID is the `item_id` in `monitor crawl --json`, the database or a digest's .eml;
+    with --tender, a tender number as the portal writes it. Every hit is listed: kept (with
+    the alias as written, the text as found and the field or role: title, body, winner,
+    bidder, buyer) or rejected with the reason (not a whole word, excluded by a phrase,
+    rule or context missing, ...).
+
+    \b
+    Example:
+        monitor explain 1234
+        monitor explain 1234 --json | jq '.[] | select(.matches != [])'
+        monitor explain --tender NAT230021830
+    """
+
+    from monitor.explain import explain_item, explain_tenders
+    from monitor.store import Store
+
+    with Store(obj.state) as store:
+        explained = (explain_tenders(store, obj.config, item_id) if tender
+                     else [explain_item(store, obj.config, item_id)])
+    if as_json:
+        data = [[asdict(e) for e in record.explanations] for record in explained]
+        click.echo(json.dumps(data if tender else data[0], ensure_ascii=False, indent=2))
+        return
+    for record in explained:
+        click.echo(click.style(record.title, bold=True) + f"\n  {record.url}\n")
+        _print_explanations(record.explanations)
+
+
+def _print_explanations(explained: Sequence[Any]) -> None:
+    for entry in explained:
+        if not entry.matches and not entry.rejected:
+            click.echo(f"{entry.watch}: no alias or keyword occurs in the item")
+            continue
+        verdict = "MATCHED" if entry.matches else "not matched"
+        click.echo(click.style(f"{entry.watch}: {verdict}", fg="green" if entry.matches
+                               else None))
+        for m in entry.matches:
+            extra = "".join([f", generated variant {m.variant!r}" if m.variant else "",
+                             f", via {m.via}" if m.via else ""])
+            click.echo(f"  + {m.field} [{m.start}:{m.end}] {m.found!r} "
+                       f"(matched {m.term_kind} {m.term!r}{extra})")
+        for r in entry.rejected:
+            click.echo(f"  - {r.field} [{r.start}:{r.end}] {r.found!r} "
+                       f"({r.term_kind} {r.term!r}): {r.reason}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print counts as JSON.")
+@click.pass_obj
+@handle_errors
+def rematch(obj: Context, as_json: bool) -> None:
+    """Match every stored item again with the current watch list.
+
+    After you add a watch or an alias, this finds it in items crawled earlier. New matches
+    go into the next digest marked "found by re-matching an item stored earlier", not as
+    news; matches already stored are not repeated.
+
+    \b
+    Example:
+        monitor rematch
+        monitor rematch --json
+    """
+    from monitor.match import Matcher
+    from monitor.rematch import rematch as run_rematch
+    from monitor.store import Store
+
+    config = obj.config
+    matcher = Matcher(config.watches, snippet_chars=config.digest.snippet_chars)
+    with Store(obj.state) as store:
+        total = store.count("items") + store.count("tenders")
+        if as_json:
+            report = run_rematch(store, matcher)
+        else:
+            with click.progressbar(length=total, label="Re-matching stored items",
+                                   file=sys.stderr) as bar:
+                report = run_rematch(store, matcher, on_progress=bar.update)
+    if as_json:
+        click.echo(json.dumps({"items": report.items, "tenders": report.tenders,
+                               "new_matches": report.new_matches,
+                               "by_watch": report.by_watch}, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{report.items} items and {report.tenders} tenders re-matched: "
+               f"{report.new_matches} new match(es)"
+               + (" (" + ", ".join(f"{w} {n}" for w, n in report.by_watch.items()) + ")"
+                  if report.by_watch else ""))
