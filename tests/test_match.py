@@ -214,7 +214,7 @@ def test_fold_agrees_with_folding_one_character_at_a_time() -> None:
     import random
     import unicodedata
 
-    from monitor.names import _fold_chars
+    from monitor.names.fold import _fold_chars
 
     def one_at_a_time(text: str) -> tuple[str, list[int], list[int]]:
         out, starts, ends, i = [], [], [], 0
@@ -347,7 +347,7 @@ def test_fast_folding_markers_cover_every_character() -> None:
     """Every letter that str.lower leaves and str.casefold changes is a CASEFOLD_ONLY marker;
     every accented letter that lower or casefold leaves is an ACCENTED one (ё aside: fold_wide
     replaces it); the punctuation that fold_wide skips in its NFKC check is no _COMPAT."""
-    from monitor.names import _ACCENTS, _COMPAT, _PLAIN_UNNORMALISED, ACCENTED, CASEFOLD_ONLY
+    from monitor.names.fold import _ACCENTS, _COMPAT, _PLAIN_UNNORMALISED, ACCENTED, CASEFOLD_ONLY
 
     assert not _COMPAT.search(_PLAIN_UNNORMALISED)
     casefold_only, accented = set(CASEFOLD_ONLY), set(ACCENTED)
