@@ -1,0 +1,112 @@
+"""The settings blocks: `recipients:`, `smtp:`, `crawl:`, `digest:`, `daemon:`, `health:`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import (
+    Field,
+)
+
+from monitor.config.schedule import parse_schedule
+from monitor.config.types import Email, Schedule, TimeZoneName, _Frozen
+from monitor.watches import Watch
+
+DEFAULT_USER_AGENT = (
+    "monitor/0.1 (+https://github.com/monitor-watchdog/monitor; "
+    "procurement and news watch for civil-society research)"
+)
+
+
+class Recipient(_Frozen):
+    """Who gets a digest, and of what: watches named in `watches` or carrying one of `tags`;
+    everything when both are empty."""
+
+    email: Email
+    name: str | None = None
+    watches: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    # when the daemon sends this person's digest; default: daemon.digest_schedule
+    digest: Schedule | None = None
+
+    def wants(self, watch: Watch) -> bool:
+        if not self.watches and not self.tags:
+            return True
+        return watch.name in self.watches or bool(set(self.tags) & set(watch.tags))
+
+
+class SmtpSettings(_Frozen):
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    # the NAME of the environment variable holding the password, never the password itself
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    sender: Email = "monitor@localhost"
+    timeout: float = Field(default=30, gt=0)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
+class CrawlSettings(_Frozen):
+    """Politeness and safety limits shared by every spider."""
+
+    # seconds between two requests to one site; Scrapy varies it 0.5x-1.5x
+    delay: float = Field(default=2.0, ge=0)
+    timeout: float = Field(default=30, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    max_page_bytes: int = Field(default=10_000_000, ge=10_000)
+    concurrency_per_domain: int = Field(default=1, ge=1, le=32)
+    user_agent: str = DEFAULT_USER_AGENT
+    obey_robots: bool = True
+    http_cache: bool = True
+
+
+class DigestSettings(_Frozen):
+    subject_prefix: str = "monitor"
+    # send a digest even when nothing matched and every source was fine
+    send_empty: bool = False
+    snippet_chars: int = Field(default=120, ge=20, le=1000)
+    # entries shown per watch (newest first, tenders before articles); the rest are counted
+    # ("and 12 more") and every finding is in the attached CSV
+    max_per_watch: int = Field(default=20, ge=1)
+    # mail servers reject, and readers skip, huge messages: fewer entries are shown (the CSV
+    # still lists them all, compressed if need be) until the message fits
+    max_email_bytes: int = Field(default=1_000_000, ge=50_000)
+
+
+class DaemonSettings(_Frozen):
+    """How `monitor run` schedules crawls and digests."""
+
+    # the zone of calendar schedules ("daily 07:30" is 07:30 here) and of dates in digests
+    timezone: TimeZoneName = "UTC"
+    # sources without `schedule:`
+    default_schedule: Schedule = parse_schedule("every 6h")
+    # recipients without `digest:`
+    digest_schedule: Schedule = parse_schedule("daily 07:30")
+    # a random delay of up to this many seconds spreads runs of many sources; default: a
+    # tenth of the source's interval, at most 5 minutes
+    jitter: int | None = Field(default=None, ge=0)
+    # hard time limit of one source's run (seconds), unless the source sets `timeout`
+    crawl_timeout: float = Field(default=1800, gt=0)
+    # crawls running at the same time (each its own process)
+    max_parallel_crawls: int = Field(default=2, ge=1, le=16)
+    # a run that could not start on time (daemon busy or asleep) still starts within this
+    misfire_grace: float = Field(default=3600, gt=0)
+    # on SIGTERM, how long running crawls get to finish before they are killed
+    stop_grace: float = Field(default=30, ge=0)
+
+
+class HealthSettings(_Frozen):
+    """When a source counts as failing, suspect or stale (`monitor status`, the digest)."""
+
+    # failing: this many failed runs in a row
+    failing_after: int = Field(default=3, ge=1)
+    # suspect: this many runs in a row that found no items, where earlier runs found some
+    suspect_after: int = Field(default=3, ge=1)
+    # stale: no completed run for this many times the source's interval
+    stale_after_intervals: float = Field(default=2, gt=1)
+    # a source that stays unhealthy is named in the digest again after this many days
+    remind_after_days: float = Field(default=7, gt=0)
