@@ -19,7 +19,7 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
 from crawlers import extract
-from crawlers.spiders import spider_for
+from crawlers.registry import spider_for
 from monitor.config import Config, load_config
 from monitor.crawl.events import emit_event, use_event_stream
 from monitor.errors import MonitorError

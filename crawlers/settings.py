@@ -6,7 +6,8 @@ and are applied on top of these by `crawlers.run`; the numbers here are the fall
 """
 
 BOT_NAME = "monitor"
-SPIDER_MODULES = ["crawlers.spiders"]
+# default [] — the generic spiders, and the portal spiders (one package per portal)
+SPIDER_MODULES = ["crawlers.spiders", "crawlers.portals"]
 NEWSPIDER_MODULE = "crawlers.spiders"
 
 # default False — we read other people's sites on a schedule; their rules come first

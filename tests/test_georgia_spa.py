@@ -30,8 +30,9 @@ from werkzeug import Request as WsgiRequest
 from werkzeug import Response as WsgiResponse
 
 import crawlers.settings
-from crawlers.spiders import SPIDERS, GeorgiaSpa, spider_for
-from crawlers.spiders.georgia_spa import LABEL_CODES, SEARCH_FORM, TBILISI
+from crawlers.portals.georgia_spa.parse import LABEL_CODES, TBILISI
+from crawlers.portals.georgia_spa.spider import SEARCH_FORM, GeorgiaSpa
+from crawlers.registry import SPIDERS, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
 from monitor.models import Organisation, PortalCursor, TenderRecord

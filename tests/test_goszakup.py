@@ -32,7 +32,8 @@ from werkzeug import Request as WsgiRequest
 from werkzeug import Response as WsgiResponse
 
 import crawlers.settings
-from crawlers.spiders import SPIDERS, Goszakup, spider_for
+from crawlers.portals.goszakup.spider import Goszakup
+from crawlers.registry import SPIDERS, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
 from monitor.models import PortalCursor

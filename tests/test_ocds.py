@@ -19,8 +19,9 @@ from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
 import crawlers.settings
-from crawlers.spiders import Ocds, spider_for
-from crawlers.spiders.ocds import compile_releases
+from crawlers.portals.ocds.parse import compile_releases
+from crawlers.portals.ocds.spider import Ocds
+from crawlers.registry import spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
 from monitor.models import PortalCursor, TenderRecord

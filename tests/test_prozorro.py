@@ -29,7 +29,8 @@ from werkzeug import Request as WsgiRequest
 from werkzeug import Response as WsgiResponse
 
 import crawlers.settings
-from crawlers.spiders import SPIDERS, Prozorro, spider_for
+from crawlers.portals.prozorro.spider import Prozorro
+from crawlers.registry import SPIDERS, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
 from monitor.models import PortalCursor

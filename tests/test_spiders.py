@@ -38,9 +38,11 @@ from twisted.python.failure import Failure
 
 import crawlers.settings
 from crawlers.middlewares import MAX_WAIT_S, RetryAfterMiddleware, retry_after_seconds
-from crawlers.spiders import SPIDERS, Feed, Page, PortalSpider, Sitemap, SourceSpider
+from crawlers.portals.base import PortalSpider
+from crawlers.portals.common import error_in
+from crawlers.registry import SPIDERS
+from crawlers.spiders import Feed, Page, Sitemap, SourceSpider
 from crawlers.spiders.base import describe_failure
-from crawlers.spiders.portal_base import error_in
 from monitor.config import Config, parse_config
 from monitor.models import ScrapedItem
 from monitor.normalise import canonical_url, normalise

@@ -32,15 +32,10 @@ from werkzeug import Response as WsgiResponse
 
 import crawlers.settings
 from crawlers.middlewares import RetryAfterMiddleware
-from crawlers.spiders import SPIDERS, Ted, spider_for
-from crawlers.spiders.ted import (
-    _money,
-    merge,
-    name_clauses,
-    registry_id,
-    texts,
-    watch_names,
-)
+from crawlers.portals.ted.parse import _money, merge, registry_id, texts
+from crawlers.portals.ted.query import name_clauses, watch_names
+from crawlers.portals.ted.spider import Ted
+from crawlers.registry import SPIDERS, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
 from monitor.match import Matcher, match_tender

@@ -1,72 +1,47 @@
-"""Kazakhstan's public procurement portal goszakup.gov.kz: the OWS v3 REST API (Bearer token)."""
+"""Kazakhstan's public procurement portal goszakup.gov.kz: the OWS v3 REST API (Bearer token),
+its change journal walked and each announcement read with its lots, contracts and suppliers;
+`parse` reads them as records."""
 
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import scrapy
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from crawlers.spiders.portal_base import PortalSpider, dicts, error_in
-from monitor.models import Organisation, PortalCursor, TenderLot, TenderRecord
+from crawlers.portals.base import PortalSpider
+from crawlers.portals.common import dicts
+from crawlers.portals.goszakup.parse import (
+    KZ_TIME,
+    OPEN_STATUSES,
+    announcement_record,
+    as_int,
+    classify,
+    error_message,
+    is_day,
+    iso_time,
+    portal_time,
+    query_of,
+    today,
+    winner_biins,
+)
+from monitor.models import PortalCursor, TenderRecord
 from monitor.tender import normalise_stamp
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
-# the portal writes local time (Astana's) without an offset; Kazakhstan has one zone, UTC+5,
-# since 2024-03-01 00:00; Astana was UTC+6 before, and records keep their old times
-KZ_TIME = timezone(timedelta(hours=5))
-KZ_TIME_BEFORE = timezone(timedelta(hours=6))
-KZ_ZONE_CHANGE = datetime(2024, 3, 1)
 DEVELOPER_DOCS = "https://goszakup.gov.kz/ru/developer/ows_v3"
 # journal entries of other services (plans, subjects, ...) a walk may skip before a run that
 # recognised none of its entries is reported as a changed journal
 UNRECOGNISED_LIMIT = 20
-
-# ref_buy_status (GET /v3/refs/ref_buy_status: id, name_ru, code) as status strings; a
-# cancellation ends in `cancelled` (monitor.tender.is_cancelled)
-BUY_STATUSES: dict[int, str] = {
-    190: "published.documentation_changed",  # Изменена документация
-    210: "published",  # Опубликовано
-    220: "published.order_taking",  # Опубликовано (прием заявок)
-    230: "published.addition_demands",  # Опубликовано (дополнение заявок)
-    240: "published.price_offers",  # Опубликовано (прием ценовых предложений)
-    250: "bid_review",  # Рассмотрение заявок
-    260: "bid_review.additions",  # Рассмотрение дополнений заявок
-    310: "prequalification_protocol",  # Формирование протокола преддопуска
-    350: "complete",  # Завершено
-    410: "refusal.cancelled",  # Отказ от закупки
-    430: "cancelled",  # Отменено
-    440: "on_appeal",  # На обжаловании
-    540: "notice_review",  # Принятие решения об исполнении уведомления
-}
-# statuses in which no contract can exist yet: contracts are not asked for
-OPEN_STATUSES = frozenset({190, 210, 220, 230, 240, 250, 260, 310})
-# ref_trade_methods ids whose names are documented (GET /v3/refs/ref_trade_methods)
-TRADE_METHODS: dict[int, str] = {
-    2: "Открытый конкурс",
-    3: "Запрос ценовых предложений",
-    6: "Из одного источника по несостоявшимся закупкам",
-    32: "Конкурс с предварительным квалификационным отбором",
-    132: "Первый этап конкурса с использованием рамочного соглашения",
-    188: "Конкурс с использованием рейтингово-балльной системы",
-}
-# journal service names (lower case, letters only) of the objects this spider reads
-SERVICES: dict[str, str] = {
-    "trdbuy": "announcement", "trdbuys": "announcement", "announcement": "announcement",
-    "announcements": "announcement", "contract": "contract", "contracts": "contract",
-}
-# an object's REST link, as journal entries give it in `url`
-_OBJECT_URL = re.compile(r"/(trd-buy|contract)/(\d+)(?:[/?#]|$)")
 
 
 @dataclass(slots=True)
@@ -135,9 +110,6 @@ class Goszakup(PortalSpider):
     # how far before the newest change read a run resumes the journal: re-reading is cheap
     # (unchanged announcements are skipped by their stamps), an entry skipped is lost
     resume_margin: ClassVar[timedelta] = timedelta(hours=1)
-    notice_url: ClassVar[str] = "https://goszakup.gov.kz/ru/announce/index/{id}"
-    scheme: ClassVar[str] = "KZ-BIN"
-    currency: ClassVar[str] = "KZT"
     # records per page asked of lot and contract lists
     list_limit: ClassVar[int] = 500
 
@@ -160,7 +132,7 @@ class Goszakup(PortalSpider):
 
     def load_position(self, saved: PortalCursor | None, stamps: dict[str, str]) -> None:
         super().load_position(saved, stamps)
-        self.last_action = _when(self.saved_state.get("last_action"))
+        self.last_action = portal_time(self.saved_state.get("last_action"))
 
     def cursor_state(self) -> dict[str, Any]:
         return {"last_action": self.last_action.isoformat() if self.last_action else None}
@@ -192,22 +164,22 @@ class Goszakup(PortalSpider):
         (first run) from `baseline_days` ago."""
         cursor = self.cursor
         if cursor and cursor.startswith(("http://", "https://")):
-            self.walk_from = _query(cursor).get("date_from")
+            self.walk_from = query_of(cursor).get("date_from")
             return self.request(cursor, self.parse_journal, entry=True)
-        if cursor and _day(cursor):
+        if cursor and is_day(cursor):
             self.skip_before = self.resume_point()
             return self.journal_request(cursor, entry=True)
         if cursor:
             self.logger.warning("%s: ignoring a saved position that is neither a journal page "
                                 "nor a day: %r", self.source_name, cursor)
         since = self.source.since
-        start = since or (_today() - timedelta(days=self.baseline_days))
+        start = since or (today() - timedelta(days=self.baseline_days))
         return self.journal_request(start.isoformat(), entry=True)
 
     def journal_request(self, date_from: str, *, entry: bool = False) -> scrapy.Request:
         self.walk_from = date_from
         # tomorrow (Kazakh time): today's changes are in whether date_to is inclusive or not
-        params = {"date_from": date_from, "date_to": (_today() + timedelta(days=1)).isoformat(),
+        params = {"date_from": date_from, "date_to": (today() + timedelta(days=1)).isoformat(),
                   "limit": self.page_size}
         return self.request(f"{self.base}/v3/journal?{urlencode(params)}", self.parse_journal,
                             entry=entry)
@@ -289,7 +261,7 @@ class Goszakup(PortalSpider):
             if not isinstance(entry, dict):
                 self.shape_error(response, "journal entries as objects", entry)
                 continue
-            when = _when(entry.get("date_action"))
+            when = portal_time(entry.get("date_action"))
             if when is not None and (newest is None or when > newest):
                 newest = when
             request = self._journal_detail(response, entry, when)
@@ -315,7 +287,7 @@ class Goszakup(PortalSpider):
                         when: datetime | None) -> scrapy.Request | None:
         """The request an entry asks for; None for other services, deletions, entries the
         last run read and objects already queued in this run."""
-        kind, object_id = _classify(entry)
+        kind, object_id = classify(entry)
         if kind is None:
             self.ignored[str(entry.get("service_name") or entry.get("url") or "?")] += 1
             return None
@@ -353,7 +325,7 @@ class Goszakup(PortalSpider):
         resume = self.resume_point()
         if resume is not None:
             return resume.astimezone(KZ_TIME).date().isoformat()
-        return self.walk_from or (_today() - timedelta(days=self.baseline_days)).isoformat()
+        return self.walk_from or (today() - timedelta(days=self.baseline_days)).isoformat()
 
     def _walk_ended(self) -> None:
         ignored = sum(self.ignored.values())
@@ -406,7 +378,7 @@ class Goszakup(PortalSpider):
             yield from self.detail_done(response, failed=True)
             return
         number = str(data["number_anno"])
-        modified = _iso(data.get("last_update_date"))
+        modified = iso_time(data.get("last_update_date"))
         by_contract = "/v3/contract/" in str(response.meta.get("goszakup_root") or "")
         # a contract's change leaves its announcement's stamp as it was
         if (not by_contract and modified
@@ -432,7 +404,7 @@ class Goszakup(PortalSpider):
             yield self.step(response, next_url, self.parse_lots, handle=(404,), buy=buy,
                             raw_hash=raw_hash, lots=lots)
             return
-        if _int(buy.get("ref_buy_status_id")) in OPEN_STATUSES:
+        if as_int(buy.get("ref_buy_status_id")) in OPEN_STATUSES:
             yield from self._finish(response, buy, raw_hash, lots, [])
             return
         yield self.step(response, self._list_url("contract", str(buy["number_anno"])),
@@ -462,7 +434,7 @@ class Goszakup(PortalSpider):
                         contracts: list[dict[str, Any]]) -> Iterator[Any]:
         """Ask the registry for the first winner whose name this run does not know yet;
         the record once every name is known."""
-        unknown = next((biin for biin in _winner_biins(contracts) if biin not in self.suppliers),
+        unknown = next((biin for biin in winner_biins(contracts) if biin not in self.suppliers),
                        None)
         if unknown is None:
             yield from self._finish(response, buy, raw_hash, lots, contracts)
@@ -519,7 +491,7 @@ class Goszakup(PortalSpider):
         if data is None:
             return None
         entry = bool(response.meta.get("monitor_entry"))
-        if isinstance(data, dict) and "items" not in data and (said := _said(data)):
+        if isinstance(data, dict) and "items" not in data and (said := error_message(data)):
             # {"message": "..."} instead of a page: an error, whatever the HTTP status
             self.record_error(f"error from {response.url} (HTTP {response.status}): {said}",
                               entry=entry)
@@ -554,165 +526,8 @@ class Goszakup(PortalSpider):
     def tender(self, buy: dict[str, Any], lots: list[dict[str, Any]],
                contracts: list[dict[str, Any]], raw_hash: str | None = None) -> TenderRecord:
         """An announcement with its lots and contracts as a record (not yet normalised)."""
-        status_id = _int(buy.get("ref_buy_status_id"))
-        method_id = _int(buy.get("ref_trade_methods_id"))
-        signed = [c for c in dicts(contracts) if _awarding(c)]
-        winners = [Organisation(name=self.suppliers.get(biin, ""), id=biin, scheme=self.scheme)
-                   for biin in _winner_biins(contracts)]
-        # additional agreements (parent_id set) restate their contract's sum
-        sums = [v for c in signed if not c.get("parent_id")
-                if (v := _float(c.get("contract_sum_wnds"))) is not None]
-        currencies = [str(c["ref_currency_code"]) for c in signed if c.get("ref_currency_code")]
-        lot_texts = [str(text) for lot in dicts(lots)
-                     if (text := lot.get("description_ru") or lot.get("description_kz")
-                         or lot.get("name_ru") or lot.get("name_kz"))]
-        return TenderRecord(
-            source=self.source.name,
-            native_id=str(buy["number_anno"]),
-            title=str(buy.get("name_ru") or buy.get("name_kz") or ""),
-            description="\n".join(dict.fromkeys(lot_texts)),
-            url=self.notice_url.format(id=buy["id"]),
-            buyer=self._buyer(buy),
-            status=(BUY_STATUSES.get(status_id, f"ref_buy_status_id:{status_id}")
-                    if status_id is not None else ""),
-            procedure=(TRADE_METHODS.get(method_id, f"ref_trade_methods_id:{method_id}")
-                       if method_id is not None else ""),
-            value=_float(buy.get("total_sum")),
-            currency=self.currency,
-            published=_iso(buy.get("publish_date")) or _iso(buy.get("start_date")),
-            deadline=_iso(buy.get("end_date")),
-            award_date=_iso(buy.get("itogi_date_public")),
-            contract_date=min((d for c in signed if (d := _iso(c.get("sign_date")))),
-                              default=None),
-            bidders=tuple(winners),
-            winners=tuple(winners),
-            award_value=sum(sums) if sums else None,
-            award_currency=(currencies[0] if currencies else self.currency) if sums else None,
-            lots=tuple(
-                TenderLot(
-                    id=str(lot.get("lot_number") or lot.get("id") or ""),
-                    title=str(lot.get("name_ru") or lot.get("name_kz") or ""),
-                    status=(f"ref_lot_status_id:{lot['ref_lot_status_id']}"
-                            if lot.get("ref_lot_status_id") is not None else None),
-                    value=_float(lot.get("amount")),
-                    currency=self.currency,
-                )
-                for lot in dicts(lots)
-            ),
-            modified=_iso(buy.get("last_update_date")),
-            raw_hash=raw_hash,
-        )
-
-    def _buyer(self, buy: dict[str, Any]) -> Organisation | None:
-        """The customer; the organiser when the announcement names no customer."""
-        name = buy.get("customer_name_ru") or buy.get("customer_name_kz")
-        bin_ = buy.get("customer_bin")
-        if not name and not bin_:
-            name = buy.get("org_name_ru") or buy.get("org_name_kz")
-            bin_ = buy.get("org_bin")
-        if not name and not bin_:
-            return None
-        return Organisation(name=str(name or ""), id=str(bin_) if bin_ else None,
-                            scheme=self.scheme if bin_ else None)
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def _today() -> date:
-    return datetime.now(KZ_TIME).date()
-
-
-def _day(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _when(value: Any) -> datetime | None:
-    """A portal date-time ("2025-03-10 10:12:54", local time) with its offset; None when
-    absent or not a date."""
-    if value in (None, "") or str(value).startswith("0000"):
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo:
-        return parsed
-    return parsed.replace(tzinfo=KZ_TIME if parsed >= KZ_ZONE_CHANGE else KZ_TIME_BEFORE)
-
-
-def _iso(value: Any) -> str | None:
-    """A portal date-time as ISO-8601 with its offset; a value that is not a date-time is kept
-    as published (normalising reports it rather than losing it)."""
-    when = _when(value)
-    if when is not None:
-        return when.isoformat()
-    return None if value in (None, "") or str(value).startswith("0000") else str(value)
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _truthy(value: Any) -> bool:
-    """The API's flags come as 0/1, booleans or "0"/"1"."""
-    return str(value).strip().lower() in ("1", "true", "t", "y", "yes")
-
-
-def _winner_biins(contracts: list[dict[str, Any]]) -> list[str]:
-    """The suppliers' BIN/IIN of the contracts that award (`_awarding`), once each, in order."""
-    return list(dict.fromkeys(
-        str(c["supplier_biin"]).strip() for c in dicts(contracts)
-        if c.get("supplier_biin") and _awarding(c)))
-
-
-def _awarding(contract: dict[str, Any]) -> bool:
-    """Whether a contract names a winner: not deleted, and not cancelled before it was ever
-    signed (real contracts carry `ref_contract_cancel_id` 0, or a reason's id once cancelled;
-    one the supplier never signed, `sign_date` null, was refused, not won)."""
-    if _truthy(contract.get("deleted")):
-        return False
-    cancelled = _int(contract.get("ref_contract_cancel_id")) not in (None, 0)
-    return not (cancelled and not contract.get("sign_date"))
-
-
-def _classify(entry: dict[str, Any]) -> tuple[str | None, str | None]:
-    """A journal entry's kind (announcement, contract, None for other services) and object
-    id, from its REST link (`url`) or else its `service_name`."""
-    match = _OBJECT_URL.search(str(entry.get("url") or ""))
-    if match:
-        kind = "announcement" if match.group(1) == "trd-buy" else "contract"
-        return kind, match.group(2)
-    service = re.sub(r"[^a-z]", "", str(entry.get("service_name") or "").lower())
-    object_id = entry.get("object_id")
-    return SERVICES.get(service), str(object_id).strip() if object_id not in (None, "") else None
-
-
-def _query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
-def _said(data: dict[str, Any]) -> str | None:
-    """What an error object says: PortalSpider's shapes, or a bare `{"message": ...}`."""
-    problem = error_in(data)
-    if problem is not None:
-        return problem
-    message = data.get("message")
-    return str(message) if message not in (None, "") else None
+        return announcement_record(buy, lots, contracts, source=self.source.name,
+                                   suppliers=self.suppliers, raw_hash=raw_hash)
 
 
 def _message(response: Response) -> str:
@@ -722,6 +537,6 @@ def _message(response: Response) -> str:
         data = response.json()  # type: ignore[attr-defined]
     except (AttributeError, ValueError):
         data = None
-    if isinstance(data, dict) and (said := _said(data)):
+    if isinstance(data, dict) and (said := error_message(data)):
         return said[:200]
     return response.body[:120].decode("utf-8", "replace").strip()

@@ -4,8 +4,12 @@ that the next run continues where this one stopped.
 
 How to write a portal spider:
 
-1. Subclass `PortalSpider`; set `name` to the `portal:` value it reads (the module has the
-   same name) and write its docstring for users: Reads / Records / Since / Caveats / Docs.
+1. Make a package `crawlers/portals/<name>/`, named for the `portal:` value it reads: the
+   spider in `spider.py`, the mapping of responses to `TenderRecord`s in `parse.py` (pure
+   functions over parsed JSON or HTML text, no Scrapy; shared pieces in `common.py`).
+   Subclass `PortalSpider`; set `name` to the `portal:` value and write its docstring for
+   users: Reads / Records / Incremental / Since / Caveats / Docs. List the class in
+   `crawlers.registry.SPIDERS`.
 2. In `async def start()`, make the first page's request with `self.request(url, callback,
    entry=True)` and yield what `self.start_with(request)` gives: details that failed in the
    last run are fetched again first. `self.cursor` is where the last run stopped (None:
@@ -58,8 +62,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import scrapy
 
+from crawlers.portals.common import error_in
 from crawlers.spiders.base import SourceSpider
-from monitor.models import Organisation, PortalCursor, TenderRecord
+from monitor.models import PortalCursor, TenderRecord
 from monitor.store import Store
 
 if TYPE_CHECKING:
@@ -281,69 +286,3 @@ class PortalSpider(SourceSpider):
         """The marker for a record whose stamp is unchanged: counted, not fetched."""
         return TenderRecord(source=self.source.name, native_id=native_id, modified=modified,
                             unchanged=True)
-
-
-def error_in(data: Any) -> str | None:
-    """What an error body says, or None when `data` is not an error object. Recognised:
-    `{"status": "error", ...}`, `{"errors": [...]}`, `{"error": ...}` (the shapes of
-    OpenProcurement, OCDS publishers' frameworks and most REST APIs) and a serialised
-    JavaScript Error, `{"name": "Error", "message": ...}` (MTender's gateway)."""
-    if not isinstance(data, dict):
-        return None
-    if data.get("name") == "Error" and "message" in data:
-        code = data.get("code")
-        return f"{code}: {data['message']}" if code else str(data["message"])
-    if "errors" not in data and "error" not in data and data.get("status") != "error":
-        return None
-    messages: list[str] = []
-    for value in (data.get("errors"), data.get("error"), data.get("message")):
-        for part in value if isinstance(value, list) else [value]:
-            if isinstance(part, dict):
-                text = (part.get("description") or part.get("message") or part.get("detail")
-                        or json.dumps(part, ensure_ascii=False))
-                where = part.get("name") or part.get("code")
-                messages.append(f"{where}: {text}" if where else str(text))
-            elif part not in (None, "", [], {}):
-                messages.append(str(part))
-    return "; ".join(messages) or json.dumps(data, ensure_ascii=False)[:200]
-
-
-def organisation(data: Any, parties: dict[str, Any] | None = None) -> Organisation | None:
-    """An organisation from an OCDS/OpenProcurement object: `name` and `identifier` (`id`,
-    `scheme`, `legalName`), or an OCDS reference `{id, name}` resolved through `parties`."""
-    if not isinstance(data, dict):
-        return None
-    party = (parties or {}).get(str(data.get("id"))) if data.get("id") is not None else None
-    identifier = data.get("identifier")
-    if not isinstance(identifier, dict) and isinstance(party, dict):
-        identifier = party.get("identifier")
-    identifier = identifier if isinstance(identifier, dict) else {}
-    name = (data.get("name") or (party or {}).get("name") or identifier.get("legalName") or "")
-    registry = identifier.get("id")
-    if not name and registry is None:
-        return None
-    return Organisation(name=str(name), id=str(registry) if registry is not None else None,
-                        scheme=identifier.get("scheme"))
-
-
-def amount(value: Any) -> tuple[float | None, str | None]:
-    """`{amount, currency}` as (float, currency); (None, None) when absent or not a number."""
-    if not isinstance(value, dict):
-        return None, None
-    try:
-        number = float(value["amount"]) if value.get("amount") is not None else None
-    except (TypeError, ValueError):
-        number = None
-    currency = value.get("currency")
-    return number, str(currency) if currency else None
-
-
-def mapping(value: Any) -> dict[str, Any]:
-    """`value` when it is an object, else an empty one (portals put nulls where objects
-    belong)."""
-    return value if isinstance(value, dict) else {}
-
-
-def dicts(value: Any) -> list[dict[str, Any]]:
-    """The dict entries of a list (portals put nulls and strings where objects belong)."""
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

@@ -1,18 +1,27 @@
-"""Ukraine's Prozorro: the public OpenProcurement API (no key needed)."""
+"""Ukraine's Prozorro: the public OpenProcurement API (no key needed), read feed page by feed
+page; `parse` maps what it sends to records."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import scrapy
 from scrapy.http import Response
 
-from crawlers.spiders.portal_base import PortalSpider, amount, dicts, mapping, organisation
-from monitor.models import TenderDocument, TenderLot, TenderRecord
+from crawlers.portals.base import PortalSpider
+from crawlers.portals.prozorro.parse import (
+    API_ROOT,
+    as_offset,
+    offset_text,
+    since_offset,
+    tender_record,
+    url_problem,
+)
+from monitor.models import TenderRecord
 from monitor.tender import normalise_stamp
 
 if TYPE_CHECKING:
@@ -20,11 +29,6 @@ if TYPE_CHECKING:
 
 # the cookie that ties a client to one server of the API's cluster
 SERVER_ID = "SERVER_ID"
-# the API root a source's `url` names (the spider adds /tenders itself)
-API_ROOT = "https://public-api.prozorro.gov.ua/api/2.5"
-# Kyiv's summer offset, its largest: a Kyiv time without a zone (a `since` date, a position
-# saved by an older version) read in it names the earliest moment it can mean
-KYIV_EARLIEST = timezone(timedelta(hours=3))
 
 
 class Prozorro(PortalSpider):
@@ -76,9 +80,6 @@ class Prozorro(PortalSpider):
     opt_fields: ClassVar[tuple[str, ...]] = ("tenderID", "status", "procurementMethodType")
     # 412 answers in a row before a request is given up
     max_precondition_retries: ClassVar[int] = 2
-    notice_url: ClassVar[str] = "https://prozorro.gov.ua/tender/{tenderID}"
-    # item classification schemes that are CPV (ДК 021:2015 is the Ukrainian CPV)
-    cpv_schemes: ClassVar[frozenset[str]] = frozenset({"ДК021", "CPV", "DK021"})
     # how far before the last change read a restarted feed resumes: tenders read again are
     # skipped by their stamps, a change missed is lost for good
     restart_margin: ClassVar[timedelta] = timedelta(hours=1)
@@ -130,17 +131,14 @@ class Prozorro(PortalSpider):
         """The feed offset for `since` (the API takes a date-time as an offset): its midnight
         with Kyiv's summer offset, the earliest the day can begin there; None: start from
         the newest page."""
-        since = self.source.since
-        if since is None:
-            return None
-        return datetime.combine(since, datetime.min.time(), KYIV_EARLIEST).isoformat()
+        return since_offset(self.source.since)
 
     def restart_offset(self) -> str | None:
         """`restart_margin` before the last change read, with its UTC offset; None when no
         change was read yet."""
         if not self.last_modified:
             return None
-        return _as_offset(self.last_modified, self.restart_margin)
+        return as_offset(self.last_modified, self.restart_margin)
 
     def restart_point(self, rejected: str) -> tuple[str | None, str]:
         """Where a feed whose position `rejected` was refused starts again, and that place
@@ -214,13 +212,13 @@ class Prozorro(PortalSpider):
         if not offset:
             # the head page: its prev_page.offset is where the feed goes on from here
             prev_page = data.get("prev_page")
-            cursor = _offset_text(prev_page.get("offset")) if isinstance(prev_page, dict) else None
+            cursor = offset_text(prev_page.get("offset")) if isinstance(prev_page, dict) else None
             # (else its newest change, with the margin a restart keeps)
-            cursor = cursor or (_as_offset(str(modified), self.restart_margin)
+            cursor = cursor or (as_offset(str(modified), self.restart_margin)
                                 if modified else None)
             follow = None
         else:
-            cursor = _offset_text(next_page.get("offset")) or offset
+            cursor = offset_text(next_page.get("offset")) or offset
             follow = self.feed_request(cursor) if entries else None
             if entries and cursor == offset:
                 self.record_error(f"the feed did not move on from offset {offset!r} at "
@@ -228,7 +226,7 @@ class Prozorro(PortalSpider):
                 follow = None
         seen, details, complete = self._details(response, entries)
         if modified and complete:
-            self.last_modified = _as_offset(str(modified))
+            self.last_modified = as_offset(str(modified))
         yield from seen
         yield from self.page(cursor=cursor, follow=follow, details=details, complete=complete)
 
@@ -337,103 +335,4 @@ class Prozorro(PortalSpider):
 
     def tender(self, data: dict[str, Any], response: Response) -> TenderRecord:
         """The tender's fields as a record (not yet normalised)."""
-        value, currency = amount(data.get("value"))
-        awards = dicts(data.get("awards"))
-        active = [a for a in awards if a.get("status") == "active"]
-        winners = [o for a in active for s in dicts(a.get("suppliers"))
-                   if (o := organisation(s)) is not None]
-        bidders = [o for b in dicts(data.get("bids")) for t in dicts(b.get("tenderers"))
-                   if (o := organisation(t)) is not None]
-        bidders += [o for a in awards for s in dicts(a.get("suppliers"))
-                    if (o := organisation(s)) is not None]
-        award_values = [amount(a.get("value")) for a in active]
-        award_value = (sum(v for v, _ in award_values if v is not None)
-                       if any(v is not None for v, _ in award_values) else None)
-        award_currency = next((c for _, c in award_values if c), None)
-        contracts = [c for c in dicts(data.get("contracts")) if c.get("status") == "active"]
-        period = mapping(data.get("tenderPeriod"))
-        return TenderRecord(
-            source=self.source.name,
-            native_id=str(data["tenderID"]),
-            title=data.get("title") or data.get("title_en") or "",
-            description=data.get("description") or "",
-            url=self.notice_url.format(tenderID=data["tenderID"]),
-            buyer=organisation(data.get("procuringEntity")),
-            status=data.get("status") or "",
-            procedure=data.get("procurementMethodType") or data.get("procurementMethod") or "",
-            cpv=tuple(
-                str(c["id"]) for item in dicts(data.get("items"))
-                if isinstance(c := item.get("classification"), dict) and c.get("id")
-                and str(c.get("scheme", "")).replace(" ", "") in self.cpv_schemes
-            ),
-            value=value,
-            currency=currency,
-            # noticePublicationDate (newer tenders) is when the notice went out; dateCreated
-            # can be days earlier, when the draft was made
-            published=(data.get("noticePublicationDate") or data.get("dateCreated")
-                       or period.get("startDate") or data.get("date")),
-            deadline=period.get("endDate"),
-            award_date=min((str(a["date"]) for a in active if a.get("date")), default=None),
-            contract_date=min((str(c["dateSigned"]) for c in contracts if c.get("dateSigned")),
-                              default=None),
-            bidders=tuple(bidders),
-            winners=tuple(winners),
-            award_value=award_value,
-            award_currency=award_currency,
-            lots=tuple(
-                TenderLot(id=str(lot.get("id", "")), title=lot.get("title") or "",
-                          status=lot.get("status"), value=amount(lot.get("value"))[0],
-                          currency=amount(lot.get("value"))[1])
-                for lot in dicts(data.get("lots"))
-            ),
-            documents=tuple(
-                TenderDocument(url=str(doc["url"]), title=doc.get("title") or "",
-                               kind=doc.get("documentType"), published=doc.get("datePublished"))
-                for doc in _latest_versions(dicts(data.get("documents"))) if doc.get("url")
-            ),
-            modified=data.get("dateModified"),
-            raw_hash=self.raw_hash(response),
-        )
-
-
-def _offset_text(offset: Any) -> str | None:
-    """A feed offset as text. The API writes offsets as strings ("1721045886.0000000123.1.
-    <hash>") or, in older versions, as JSON numbers (1696888801.0): a number is kept as its
-    shortest exact text, since SQLite would round a stored float to 15 digits and the feed
-    would resume at a later point than it stopped."""
-    if offset is None or offset == "":
-        return None
-    return repr(offset) if isinstance(offset, float) else str(offset)
-
-
-def _latest_versions(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A tender's documents, each once: the API lists every version of a document under
-    the same `id`, oldest first, so a replaced file would otherwise be shown twice."""
-    latest: dict[str, dict[str, Any]] = {}
-    for doc in documents:
-        latest[str(doc.get("id") or doc.get("url"))] = doc
-    return list(latest.values())
-
-
-def _as_offset(stamp: str, before: timedelta = timedelta(0)) -> str:
-    """A dateModified as a feed offset (the API takes a date-time as a starting point),
-    `before` earlier, to the second, with its UTC offset kept: a server reads a time without
-    one in a zone of its choosing, and one that reads 12:02:15 as UTC starts three hours
-    after 12:02:15+03:00, past every change in between. A stamp without an offset (saved by
-    an older version, in Kyiv time) is read as UTC+03:00, the earliest it can mean."""
-    try:
-        when = datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=KYIV_EARLIEST)
-    return (when - before).replace(microsecond=0).isoformat()
-
-
-def url_problem(url: str) -> str | None:
-    """What is wrong with a source `url` that is not the API root (the feed's own URL, a
-    tender's), in words that say what it should be; None when it looks like a root."""
-    if "tenders" not in urlsplit(url).path.split("/"):
-        return None
-    return (f"the source's `url` is {url!r}, a tenders URL: it should be the API root, "
-            f"such as {API_ROOT} (the spider reads <url>/tenders itself)")
+        return tender_record(data, source=self.source.name, raw_hash=self.raw_hash(response))
