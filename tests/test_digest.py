@@ -154,7 +154,7 @@ def test_build_digest_item_matching_two_watches_is_one_entry_naming_both(
     # both watches' matches are delivered with it
     assert len(digest.match_ids) == 2
     text = render_text(digest)
-    assert "also about: Hikvision (in title: “Hikvision”)" in text
+    assert "\n  also about: Hikvision (in title: “Hikvision”)\n  https://a.ge/1\n" in text
     assert "[Hikvision] in title" in text
 
 
@@ -721,7 +721,7 @@ def test_tender_concerning_two_watches_is_one_entry(store: Store, config: Config
     assert [str(w) for w in entry.other_watches] == ["Hikvision (bid and lost)"]
     assert {mark[1] for mark in digest.tender_marks} == {"Nuctech", "Hikvision"}
     assert digest.subject == "watch: 1 new (Nuctech 1)"
-    assert "  also: Hikvision (bid and lost)" in render_text(digest)
+    assert "Nuctech won\n  also: Hikvision (bid and lost)\n  georgia_spa, new;" in render_text(digest)
     # told for both watches: nothing comes back under the second one
     queue_all(store, digest)
     assert build_digest(store, config, recipient(config, "all@example.org"),
