@@ -153,7 +153,7 @@ class Ted(PortalSpider):
         spider: Ted = super().from_crawler(crawler, *args, **kwargs)  # type: ignore[assignment]
         if not crawler.settings.getbool("MONITOR_DRY_RUN"):
             with Store(crawler.settings["MONITOR_STATE"]) as store:
-                spider.load_records(row["record"] for row in store.tenders(spider.source.name))
+                spider.load_records(store.tender_records(spider.source.name))
         return spider
 
     def load_records(self, records: Iterable[dict[str, Any]]) -> None:

@@ -164,6 +164,14 @@ class TenderStore(Database):
             row["record"] = json.loads(row["record"])
         return rows
 
+    def tender_records(self, source: str) -> Iterator[dict[str, Any]]:
+        """The source's stored tender records (current versions) as stored, decoded: a
+        spider that merges later notices into a record starts from these."""
+        rows = self.db.conn.execute(
+            "SELECT record FROM tenders WHERE source = ? ORDER BY id", (source,))
+        for (record,) in rows:
+            yield json.loads(record)
+
     def tenders(self, source: str | None = None) -> list[dict[str, Any]]:
         """Stored tenders (current versions), `record` decoded."""
         rows = self._rows(
