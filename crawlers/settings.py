@@ -64,9 +64,11 @@ ITEM_PIPELINES = {
     "crawlers.pipelines.StorePipeline": 300,
     "crawlers.pipelines.DryRunPipeline": 300,
 }
-# the source's run: its row, counts, status, warnings and progress events to the parent
+# the source's run: its row, counts, status, warnings and progress events to the parent;
+# then the source's crawl state, read from the store RunRecorder opened (so: a higher number)
 EXTENSIONS = {
     "crawlers.extensions.run_recorder.RunRecorder": 0,
+    "crawlers.extensions.crawl_state.CrawlStateLoader": 10,
 }
 
 # default True — an open port that runs Python in the crawl (Scrapy 2.19); never on a server

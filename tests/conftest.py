@@ -25,7 +25,7 @@ from werkzeug import Response as WsgiResponse
 
 from monitor.config import Config, load_config
 from monitor.models import PortalCursor, TenderRecord
-from monitor.store import Store
+from monitor.store import Store, open_store
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -191,7 +191,7 @@ def state_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(state_dir: Path) -> Iterator[Store]:
-    with Store(state_dir) as opened:
+    with open_store(state_dir) as opened:
         yield opened
 
 

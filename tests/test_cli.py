@@ -12,6 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
+from monitor.store import open_store
+from monitor.tender import record_tender
 
 README = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
 COMMANDS = sorted(cli.commands)
@@ -209,7 +211,6 @@ def test_progress_draws_a_live_line_on_a_terminal():
 
 def test_status_table_unhealthy_first_then_the_outbox(runner, write_config, tmp_path):
     from monitor.models import RunResult
-    from monitor.store import Store
 
     feed = "https://{}.example/rss"
     config = write_config({
@@ -221,7 +222,7 @@ def test_status_table_unhealthy_first_then_the_outbox(runner, write_config, tmp_
         "watches": [{"name": "Nuctech"}],
     })
     state = tmp_path / "state"
-    with Store(state) as store:
+    with open_store(state) as store:
         runs = [("good", "ok", None)] + [("down", "error", "HTTP 500 from\n\x1b[31mhttps://"
                                            "down.example/rss " + "x" * 80)] * 3
         for source, status, error in runs:
@@ -277,18 +278,16 @@ def test_status_with_no_state_yet_reports_never_run(runner, write_config, tmp_pa
 def _stored_item(state, title: str, text: str) -> int:  # type: ignore[no-untyped-def]
     from monitor.models import Item
     from monitor.normalise import content_hash
-    from monitor.store import Store
 
     item = Item(source="civil_ge", key=f"k-{title}", url=f"https://civil.ge/{len(title)}",
                 title=title, text=text, published_at="2026-11-20T08:00:00+00:00",
                 content_hash=content_hash(title, text))
-    with Store(state) as store:
+    with open_store(state) as store:
         return store.add(item, []).item_id
 
 
 def test_rematch_finds_a_new_alias_in_stored_items_once(runner, write_config, tmp_path):
     from monitor.mail import preview
-    from monitor.store import Store
 
     state = tmp_path / "state"
     _stored_item(state, "Tender results", "The contract went to Тяньцзинь Нуктек Системз.")
@@ -300,7 +299,7 @@ def test_rematch_finds_a_new_alias_in_stored_items_once(runner, write_config, tm
                                         "by_watch": {"Nuctech": 1}}
     again = invoke(runner, config.path, state, "rematch", "--json")
     assert json.loads(again.output)["new_matches"] == 0
-    with Store(state) as store:
+    with open_store(state) as store:
         [origin] = [r["origin"] for r in store._rows("SELECT origin FROM matches")]
         text = preview(store, config, html_path=tmp_path / "p.html")
     assert origin == "rematch"
@@ -325,7 +324,6 @@ def test_explain_says_why_each_watch_matched_or_not(runner, write_config, tmp_pa
 
 def test_explain_tender_names_the_role_and_the_registry_id(runner, write_config, tmp_path):
     from monitor.models import Organisation, TenderRecord
-    from monitor.store import Store
     from monitor.tender import normalise_tender
 
     state = tmp_path / "state"
@@ -335,8 +333,8 @@ def test_explain_tender_names_the_role_and_the_registry_id(runner, write_config,
         bidders=(Organisation("AZTEC Systems"), Organisation("შპს ენ-ტექი", "404409497",
                                                               "GE-NAPR")),
     ))
-    with Store(state) as store:
-        store.add_tender(record)
+    with open_store(state) as store:
+        record_tender(store, record)
     config = write_config({"watches": [{"name": "ZTE"},
                                        {"name": "Nuctech", "ids": ["GE-NAPR:404409497"]}]})
     result = invoke(runner, config.path, state, "explain", "--tender", "NAT230021830")

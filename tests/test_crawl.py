@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import alive, children_of, free_port, wait_until
 from werkzeug import Request, Response
 
 from monitor.cli import cli
 from monitor.config import Recipient
 from monitor.crawl import CrawlEvent, crawl
 from monitor.digest import build_digest, render_html, render_text
-from monitor.store import Store
-from conftest import alive, children_of, free_port, wait_until
+from monitor.store import open_store
 
 ARTICLE = """<html><head><title>{title}</title></head><body>
 <nav>Home | Huawei deals | Contact</nav>
@@ -82,7 +82,7 @@ def test_crawl_stores_matches_and_recrawl_adds_nothing(site, write_config, state
     assert result.status == "ok", result.error
     assert result.new_items == 2
     assert {e.kind for e in events} >= {"run_started", "run_finished"}
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         rows = store._rows("SELECT m.watch, m.field, m.found, i.key, i.url FROM matches m "
                            "JOIN items i ON i.id = m.item_id ORDER BY m.id")
         counts = (store.count("items"), store.count("matches"), store.count("item_versions"))
@@ -95,7 +95,7 @@ def test_crawl_stores_matches_and_recrawl_adds_nothing(site, write_config, state
     [again] = second.results
     assert again.status == "ok"
     assert (again.new_items, again.changed_items, again.new_matches) == (0, 0, 0)
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         assert (store.count("items"), store.count("matches"),
                 store.count("item_versions")) == counts
         assert store.count("runs") == 2
@@ -145,7 +145,7 @@ def test_crawl_page_source_with_selectors_and_encodings(site, write_config, stat
     })
     [result] = crawl(config, state_dir).results
     assert result.status == "ok", result.error
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         items = {r["url"].rsplit("/", 1)[1]: r for r in store._rows("SELECT * FROM items")}
         found = {r["found"] for r in store._rows("SELECT found FROM matches")}
     assert items["ru.html"]["title"] == "Нуктек поставит сканеры"
@@ -208,7 +208,7 @@ def test_crawl_one_failing_source_never_stops_the_others(site, write_config, sta
         assert results[name].status == "error", (name, results[name])
         assert text in (results[name].error or ""), (name, results[name].error)
     assert not report.all_failed
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         runs = {r["source"]: r for r in store._rows("SELECT * FROM runs")}
     assert runs["failing"]["status"] == "error"
     assert "HTTP 500" in runs["failing"]["error"]
@@ -280,7 +280,7 @@ def test_crawl_killed_child_loses_nothing_and_closes_its_run(site, write_config,
     [result] = crawl(config, state_dir, timeout=3, grace=1).results
     assert result.status == "timeout"
     assert "time limit" in (result.error or "")
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         [run] = store._rows("SELECT * FROM runs")
         stored = store.count("items")
     assert run["status"] != "running"
@@ -294,8 +294,8 @@ def crawler_child(state_dir: Path) -> tuple[int, list[int]]:
     def child() -> tuple[int, list[int]] | None:
         if not (state_dir / "monitor.db").exists():
             return None
-        with Store(state_dir) as store:
-            running = [r["pid"] for r in store.running_runs() if r["pid"]]
+        with open_store(state_dir) as store:
+            running = [r.pid for r in store.running_runs() if r.pid]
             stored = store.count("items")
         if not running or not stored:  # the first article is extracted and stored
             return None
@@ -329,7 +329,7 @@ def test_crawl_child_killed_mid_extraction_is_an_error_and_leaves_nothing_behind
     assert result.status == "error"
     assert "crawler killed by signal 9 (SIGKILL; out of memory?)" in (result.error or "")
     wait_until(lambda: not any(alive(w) for w in workers), 5, "the workers gone")
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         [run] = store._rows("SELECT * FROM runs")
         assert store.count("items") == 1  # the article stored before the kill is kept
     assert run["status"] == "error" and "killed by signal 9" in run["error"]
@@ -386,7 +386,7 @@ def test_crawl_dry_run_stores_nothing(site, write_config, state_dir):
     assert report.results[0].status == "ok"
     assert len(report.items) == 2
     assert [m["watch"] for m in report.items[0]["matches"]] == ["Nuctech", "Nuctech"]
-    assert not (Path(state_dir) / "monitor.db").exists() or Store(state_dir).count("items") == 0
+    assert not (Path(state_dir) / "monitor.db").exists() or open_store(state_dir).count("items") == 0
 
 
 def test_crawl_unknown_source_is_a_clear_error(write_config, state_dir):
@@ -486,15 +486,15 @@ def test_a_run_left_running_by_a_killed_crawl_is_closed_by_the_next_crawl(
         "sources": [{"name": "sample", "kind": "feed", "url": site.url_for("/feed.xml")}],
         "watches": WATCHES,
     })
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         orphan = store.start_run("sample", pid=999_999_999)
     [result] = crawl(config, state_dir).results
     assert result.status == "ok"
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         closed = store.run(orphan)
     assert closed is not None
-    assert closed["status"] == "interrupted"
-    assert "died without closing its run" in closed["error"]
+    assert closed.status == "interrupted"
+    assert "died without closing its run" in closed.error
 
 
 
@@ -529,7 +529,7 @@ def test_crawl_windows_1251_feed_labelled_utf8_is_read_as_cyrillic(
     assert result.status == "ok", result.error
     assert (result.new_items, result.new_matches) == (2, 4)
     assert result.warnings == []
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         titles = sorted(r["title"] for r in store._rows("SELECT title FROM items"))
     assert titles == ["Нуктек поставит сканеры", "Хуавей построит сеть в Кутаиси"]
 
@@ -565,9 +565,9 @@ def test_crawl_text_that_stays_garbled_is_a_warning_in_the_run(site, write_confi
     assert result.status == "ok"
     [warning] = result.warnings
     assert warning.startswith(f"text of 2 item(s) looks mis-decoded (e.g. {base}/n/")
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         [run] = store._runs("SELECT * FROM runs")
-    assert run["warnings"] == [warning]
+    assert run.warnings == (warning,)
 
 
 def test_crawl_feed_cut_at_max_items_says_how_many_were_left_unread(
@@ -594,7 +594,7 @@ def test_crawl_feed_cut_at_max_items_says_how_many_were_left_unread(
     as_json = CliRunner().invoke(cli, ["--config", str(config.path), "--state",
                                        str(state_dir), "status", "--json"])
     assert json.loads(as_json.output)["sources"][0]["warnings"] == [warning]
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         digest = build_digest(store, config, Recipient(email="desk@example.org"))
     [line] = digest.coverage
     assert line.warnings == (warning,)

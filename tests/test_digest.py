@@ -27,7 +27,7 @@ from monitor.match import Matcher, match_tender
 from monitor.models import Item, Organisation, RunResult, RunStatus, ScrapedItem, TenderRecord
 from monitor.normalise import content_hash, normalise
 from monitor.store import Store
-from monitor.tender import normalise_tender
+from monitor.tender import normalise_tender, record_tender
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -509,7 +509,7 @@ def test_build_digest_needs_attention_names_unhealthy_sources_in_text_and_html(
         run(store, "oc_media", "ok", items=0)
     run(store, "fine_site", "ok", items=2)
     run(store, "ipn", "ok", items=2)
-    since = store.recent_runs("civil_ge")[2]["started_at"]
+    since = store.recent_runs("civil_ge")[2].started_at
 
     digest = build_digest(store, config, config.recipients[0],
                           now=datetime.now(UTC) + timedelta(hours=3))
@@ -606,7 +606,7 @@ def tender(**fields: Any) -> TenderRecord:
 def store_tender(store: Store, config: Config, record: TenderRecord, *,
                  baseline: bool = False) -> Any:
     matches = match_tender(Matcher(config.watches), record)
-    return store.add_tender(record, None, baseline=baseline, matches=matches)
+    return record_tender(store, record, None, baseline=baseline, matches=matches)
 
 
 def queue_all(store: Store, digest: Digest) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from monitor.cli import cli
+from monitor.store import open_store
 
 CONFIG = """\
 # an investigator's config
@@ -198,7 +199,6 @@ def _package(base: str, releases: list[dict]) -> dict:
 def test_portal_tender_announced_then_awarded_gives_one_event_and_one_email_entry(
         site, smtp_server, tmp_path: Path):
 
-    from monitor.store import Store
 
     base = site.url_for("").rstrip("/")
     scanners = "ocds-a1b2c3-NAT260012345"
@@ -237,9 +237,9 @@ def test_portal_tender_announced_then_awarded_gives_one_event_and_one_email_entr
     pages["body"] = _package(base, awarded)
     run("crawl")
     run("crawl")  # nothing new the second time
-    with Store(state) as store:
-        events = [(e["native_id"], e["kind"]) for e in store.tender_events()
-                  if e["kind"] == "awarded"]
+    with open_store(state) as store:
+        events = [(e.native_id, e.kind) for e in store.tender_events()
+                  if e.kind == "awarded"]
     assert sorted(events) == [(scanners, "awarded"), (cameras, "awarded")]
 
     run("digest")
@@ -261,7 +261,6 @@ def test_portal_tender_announced_then_awarded_gives_one_event_and_one_email_entr
 
 def test_portal_backfill_with_since_reports_on_the_first_run(site, smtp_server, tmp_path: Path):
 
-    from monitor.store import Store
 
     base = site.url_for("").rstrip("/")
     scanners = "ocds-a1b2c3-NAT260012345"
@@ -295,9 +294,9 @@ watches:""").format(base=base, smtp_port=smtp_server.port), "utf-8")
     [result] = json.loads(done.output)["results"]
     # as the winner, by name (ნუქტექ, the bare Georgian stem) and by registry id
     assert (result["source"], result["new_matches"]) == ("spa_ocds", 2)
-    with Store(state) as store:
-        assert [t["native_id"] for t in store.tenders()] == [scanners]  # 2019 left out
-        assert [e["kind"] for e in store.tender_events()] == ["awarded"]
+    with open_store(state) as store:
+        assert [t.native_id for t in store.tenders()] == [scanners]  # 2019 left out
+        assert [e.kind for e in store.tender_events()] == ["awarded"]
     assert run("digest").exit_code == 0
     [message] = smtp_server.messages
     text = message.get_body(("plain",)).get_content()

@@ -36,7 +36,7 @@ from crawlers.registry import SPIDERS, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
 from monitor.models import Organisation, PortalCursor, TenderRecord
-from monitor.store import Store
+from monitor.store import open_store
 from monitor.tender import normalise_tender
 
 PROJECT_SETTINGS = {k: getattr(crawlers.settings, k) for k in dir(crawlers.settings) if k.isupper()}
@@ -630,8 +630,8 @@ def source(name: str, fake: FakePortal, **extra: Any) -> dict[str, Any]:
 
 
 def events_of(state_dir: Path, name: str = "georgia_spa") -> list[tuple[str, str]]:
-    with Store(state_dir) as store:
-        return [(e["native_id"], e["kind"]) for e in store.tender_events(name)]
+    with open_store(state_dir) as store:
+        return [(e.native_id, e.kind) for e in store.tender_events(name)]
 
 
 def test_crawl_reads_every_page_of_every_day_then_continues_from_the_saved_day(
@@ -657,8 +657,8 @@ def test_crawl_reads_every_page_of_every_day_then_continues_from_the_saved_day(
     # every company once, however many tenders name it
     assert sorted(p["org_id"] for p in portal.actions("profile")) == [
         "30117", "51907", "64250", "88412"]
-    with Store(state_dir) as store:
-        numbers = sorted(t["native_id"] for t in store.tenders())
+    with open_store(state_dir) as store:
+        numbers = sorted(t.native_id for t in store.tenders())
         saved = store.portal_cursor("georgia_spa", portal.url)
     assert numbers == [f"SPA25{n:07d}" for n in (700001, 700002, 700003, 700004, 700005,
                                                   700010)]
@@ -697,11 +697,11 @@ def test_crawl_tender_awarded_between_two_crawls_makes_exactly_one_awarded_event
     assert (third.status, third.changed_items) == ("ok", 0), third.error
     assert events_of(state_dir) == [("SPA250700001", "status_changed"),
                                     ("SPA250700001", "awarded")]
-    with Store(state_dir) as store:
-        [event] = [e for e in store.tender_events() if e["kind"] == "awarded"]
-        [row] = [t for t in store.tenders() if t["native_id"] == "SPA250700001"]
-    assert event["new"] == [{"name": NUCTECH, "id": "404612288", "scheme": "GE-NAPR"}]
-    assert (row["version"], row["status"], row["record"]["award_value"]) == (
+    with open_store(state_dir) as store:
+        [event] = [e for e in store.tender_events() if e.kind == "awarded"]
+        [row] = [t for t in store.tenders() if t.native_id == "SPA250700001"]
+    assert event.new == [{"name": NUCTECH, "id": "404612288", "scheme": "GE-NAPR"}]
+    assert (row.version, row.status, row.record["award_value"]) == (
         2, "complete", 3987500.0)
 
 
@@ -745,8 +745,8 @@ def test_crawl_failures_one_source_at_a_time_and_the_failed_tender_next_run(
     assert (again.status, again.new_items) == ("ok", 1), again.error
     assert [name for name, _ in flaky.requests[:2]] == ["app_main", "app_bids"]
     assert [p["app_id"] for p in flaky.actions("app_main")] == ["700002"]
-    with Store(state_dir) as store:
-        assert {t["native_id"] for t in store.tenders("flaky")} == {"SPA250700001",
+    with open_store(state_dir) as store:
+        assert {t.native_id for t in store.tenders("flaky")} == {"SPA250700001",
                                                                    "SPA250700002"}
         saved = store.portal_cursor("flaky", flaky.url)
     assert saved is not None and saved.state["retry"] == {}

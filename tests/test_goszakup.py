@@ -37,7 +37,7 @@ from crawlers.registry import SPIDERS, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
 from monitor.models import PortalCursor
-from monitor.store import Store
+from monitor.store import open_store
 from monitor.tender import normalise_stamp, normalise_tender
 
 PROJECT_SETTINGS = {k: getattr(crawlers.settings, k) for k in dir(crawlers.settings) if k.isupper()}
@@ -611,8 +611,8 @@ def portal(name: str, api: FakeGoszakup, **extra: Any) -> dict[str, Any]:
 
 
 def events_of(state_dir: Path) -> list[tuple[str, str, str]]:
-    with Store(state_dir) as store:
-        return [(e["native_id"], e["kind"], e["field"]) for e in store.tender_events()]
+    with open_store(state_dir) as store:
+        return [(e.native_id, e.kind, e.field) for e in store.tender_events()]
 
 
 def logs_of(state_dir: Path) -> str:
@@ -638,7 +638,7 @@ def test_crawl_reads_the_journal_then_an_award_makes_exactly_one_awarded_event(
     assert journal[0]["date_from"] == days_ago(2)
     assert set(goszakup.authorizations) == {f"Bearer {TOKEN}"}
     assert events_of(state_dir) == []  # the first run is a silent baseline
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         saved = store.portal_cursor("goszakup", goszakup.url)
     assert saved is not None and saved.cursor == stamp(now - timedelta(hours=3))[:10]
 
@@ -663,14 +663,14 @@ def test_crawl_reads_the_journal_then_an_award_makes_exactly_one_awarded_event(
         (NUMBER, "status_changed", "status"),
         (NUMBER, "awarded", "winners"),
     ]
-    with Store(state_dir) as store:
-        [event] = [e for e in store.tender_events() if e["kind"] == "awarded"]
+    with open_store(state_dir) as store:
+        [event] = [e for e in store.tender_events() if e.kind == "awarded"]
         runs = store.recent_runs("goszakup")
-    assert event["new"] == [{"name": 'ТОО "Nuctech Kazakhstan"', "id": "180640027731",
+    assert event.new == [{"name": 'ТОО "Nuctech Kazakhstan"', "id": "180640027731",
                              "scheme": "KZ-BIN"}]
     # the token goes to the API and nowhere else
     assert TOKEN not in logs_of(state_dir)
-    assert all(TOKEN not in (run["error"] or "") for run in runs)
+    assert all(TOKEN not in (run.error or "") for run in runs)
 
 
 def test_crawl_failures_are_errors_one_source_at_a_time(
@@ -706,10 +706,10 @@ def test_crawl_failures_are_errors_one_source_at_a_time(
     assert results["lying"].status == "error"
     assert "Сервис временно недоступен" in (results["lying"].error or "")
     assert (results["slow"].status, results["slow"].new_items) == ("ok", 1), results["slow"].error
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         unset = store.last_run("unset")
         runs = [store.last_run(name) for name in apis]
-    assert unset is not None and unset["status"] == "error"
-    assert unset["error"].startswith("not configured: set the environment variable GOSZAKUP_UNSET")
+    assert unset is not None and unset.status == "error"
+    assert unset.error.startswith("not configured: set the environment variable GOSZAKUP_UNSET")
     assert TOKEN not in logs_of(state_dir)
-    assert all(TOKEN not in (run["error"] or "") for run in runs if run)
+    assert all(TOKEN not in (run.error or "") for run in runs if run)

@@ -14,6 +14,7 @@ from monitor.health import SourceHealth, assess, health_news
 from monitor.models import Item, RunResult, RunStatus
 from monitor.normalise import content_hash
 from monitor.store import Store
+from monitor.store.rows import HealthReportRow
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -341,12 +342,13 @@ def state(source: str, health: str, **fields: Any) -> SourceHealth:
     return replace(base, **fields)
 
 
-def told(health: str, **delta: float) -> dict[str, Any]:
-    return {"health": health, "reported_at": iso(ago(**delta))}
+def told(health: str, **delta: float) -> HealthReportRow:
+    return HealthReportRow(recipient="ana@example.org", source="a", health=health,
+                           reported_at=iso(ago(**delta)))
 
 
 def news(config: Config, assessed: list[SourceHealth],
-         reports: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+         reports: dict[str, HealthReportRow]) -> list[tuple[str, str, str]]:
     return [(n.source, n.health, n.kind) for n in health_news(assessed, reports, config, NOW)]
 
 

@@ -24,7 +24,7 @@ from monitor.mail import compose, deliver, preview, queue_digests, read_eml
 from monitor.match import Matcher
 from monitor.models import Item, RunResult
 from monitor.normalise import content_hash
-from monitor.store import MAX_SEND_ATTEMPTS, Store
+from monitor.store import MAX_SEND_ATTEMPTS, Store, open_store
 
 # the conftest fixtures `smtp_server` / `smtp_down`: an aiosmtpd sink with .port, .messages
 SmtpSink = Any
@@ -123,7 +123,7 @@ def test_deliver_sends_queued_digest_exactly_once(
     again = deliver(store, config)
     assert again.sent == [] and again.failed == [] and again.still_queued == 0
     assert len(smtp_server.messages) == 1
-    assert store.outbox()[0]["status"] == "sent"
+    assert store.outbox()[0].status == "sent"
 
 
 def test_deliver_with_smtp_down_keeps_message_queued_until_it_is_up(
@@ -142,7 +142,7 @@ def test_deliver_with_smtp_down_keeps_message_queued_until_it_is_up(
     assert error.startswith(f"127.0.0.1:{smtp_down.port}: ConnectionRefusedError")
     assert down.still_queued == 1
     (row,) = store.outbox()
-    assert row["status"] == "queued" and row["attempts"] == 1 and row["last_error"] == error
+    assert row.status == "queued" and row.attempts == 1 and row.last_error == error
     # its matches are already in that queued digest: a new run does not compose them again
     assert queue_digests(store, config, state_dir) == []
     # not due yet (back-off), so a scheduled delivery leaves it alone
@@ -239,8 +239,8 @@ def test_deliver_permanent_refusal_is_kept_failed_and_told_in_the_next_digest(
     again = deliver(store, config)  # nothing retried
     assert again.sent == again.failed == [] and again.still_queued == 0
     [failed] = store.failed_messages()
-    assert (failed["id"], failed["recipient"]) == (lost_id, "gone@example.org")
-    assert failed["eml_path"] and Path(failed["eml_path"]).exists()  # kept
+    assert (failed.id, failed.recipient) == (lost_id, "gone@example.org")
+    assert failed.eml_path and Path(failed.eml_path).exists()  # kept
 
     add_hit(store, config, key="2", title="Нуктек again")
     digest = build_digest(store, config, config.recipients[1])
@@ -275,7 +275,7 @@ def test_deliver_temporary_refusal_is_retried_then_given_up_after_many_tries(
     assert len(last.given_up) == 1 and "451" in last.given_up[0][2]
     assert last.still_queued == 0
     [failed] = store.failed_messages()
-    assert failed["attempts"] == MAX_SEND_ATTEMPTS
+    assert failed.attempts == MAX_SEND_ATTEMPTS
 
 
 def test_deliver_without_smtp_writes_eml_and_marks_it_sent(
@@ -299,7 +299,7 @@ def test_deliver_without_smtp_writes_eml_and_marks_it_sent(
     assert message["To"] == "ana@example.org"
     text, html = parts(message)
     assert HOSTILE_TITLE in text and "&lt;script&gt;" in html
-    assert store.outbox()[0]["status"] == "sent"
+    assert store.outbox()[0].status == "sent"
     assert deliver(store, config).sent == []
 
 
@@ -334,7 +334,7 @@ def test_deliver_missing_password_env_raises_and_keeps_message_queued(
 
     assert "smtp.password_env" in str(caught.value)
     (row,) = store.outbox()
-    assert row["status"] == "queued" and row["attempts"] == 0
+    assert row.status == "queued" and row.attempts == 0
     assert smtp_server.messages == []
 
 
@@ -479,8 +479,8 @@ def test_queue_digests_failing_source_alone_is_mailed_once(
     assert f"oc_media is FAILING: {failures} failed {runs} in a row since" in text
     assert "last error: HTTP 503" in text and "HTTP 503" in html
     (report,) = store.health_reports("ana@example.org").values()
-    assert (report["source"], report["health"]) == ("oc_media", "failing")
-    assert report["reported_at"] == store.last_digest_at("ana@example.org")
+    assert (report.source, report.health) == ("oc_media", "failing")
+    assert report.reported_at == store.last_digest_at("ana@example.org")
     # told once: the next digest has nothing to say (a reminder comes after a week)
     fail(store)
     assert queue_digests(store, config, state_dir) == []
@@ -505,12 +505,12 @@ def test_queue_digests_records_health_only_with_the_queued_digest(
     # its matches were queued already: the digest is dropped, and with it what it would tell
     assert queue_digests(store, config, state_dir) == []
 
-    assert [row["id"] for row in store.outbox()] == [first.outbox_id]
+    assert [row.id for row in store.outbox()] == [first.outbox_id]
     assert store.health_reports("ana@example.org") == {}
     monkeypatch.setattr("monitor.mail.build_digest", build_digest)
     (second,) = queue_digests(store, config, state_dir)
     assert second.subject == "monitor: nothing new; 1 source needs attention"
-    assert store.health_reports("ana@example.org")["oc_media"]["health"] == "failing"
+    assert store.health_reports("ana@example.org")["oc_media"].health == "failing"
 
 
 def test_queue_digests_new_match_after_a_digest_goes_in_the_next_one(
@@ -577,7 +577,7 @@ def test_queue_digests_racing_process_does_not_queue_matches_twice(
 
     assert queue_digests(store, config, state_dir) == []
 
-    assert [row["id"] for row in store.outbox()] == [queued.outbox_id]
+    assert [row.id for row in store.outbox()] == [queued.outbox_id]
     assert sorted(p.name for p in (state_dir / "outbox").iterdir()) == sorted(
         [queued.eml_path.name, queued.html_path.name]
     )
@@ -589,13 +589,13 @@ def test_deliver_concurrent_senders_send_each_message_once(
     import threading
 
     config = smtp_config(write_config, smtp_server.port)
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         add_hit(store, config)
         queue_digests(store, config, state_dir)
     barrier = threading.Barrier(4)
 
     def sender() -> None:
-        with Store(state_dir) as own:  # each its own connection, as two processes would
+        with open_store(state_dir) as own:  # each its own connection, as two processes would
             barrier.wait()
             deliver(own, config)
 
@@ -605,8 +605,8 @@ def test_deliver_concurrent_senders_send_each_message_once(
     for thread in threads:
         thread.join()
     assert len(smtp_server.messages) == 1
-    with Store(state_dir) as store:
-        assert [row["status"] for row in store.outbox()] == ["sent"]
+    with open_store(state_dir) as store:
+        assert [row.status for row in store.outbox()] == ["sent"]
 
 
 def test_deliver_releases_the_claim_of_a_sender_that_died(
@@ -632,7 +632,7 @@ def test_deliver_leaves_a_live_senders_claim_alone(
     assert store.claim(queued.outbox_id, f"{socket.gethostname()}:{os.getppid()}:live")
     report = deliver(store, config)
     assert report.sent == [] and smtp_server.messages == []
-    assert store.outbox()[0]["status"] == "sending"
+    assert store.outbox()[0].status == "sending"
 
 
 def test_queue_digests_without_recipients_is_a_config_error(

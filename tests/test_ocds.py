@@ -25,7 +25,7 @@ from crawlers.registry import spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
 from monitor.models import PortalCursor, TenderRecord
-from monitor.store import Store
+from monitor.store import open_store
 from monitor.tender import normalise_tender
 
 PROJECT_SETTINGS = {k: getattr(crawlers.settings, k) for k in dir(crawlers.settings) if k.isupper()}
@@ -417,7 +417,7 @@ def test_crawl_reads_every_page_then_only_the_last_one_and_sees_the_award(
 
     assert first.status == "ok", first.error
     assert (first.items, first.new_items) == (3, 3)
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         assert store.count("tender_events") == 0  # baseline
         saved = store.portal_cursor("georgia_ocds", f"{base}/api/releases.json?page=1")
     assert saved is not None and saved.cursor == f"{base}/api/releases.json?page=2"
@@ -442,8 +442,8 @@ def test_crawl_reads_every_page_then_only_the_last_one_and_sees_the_award(
 
     assert second.status == "ok", second.error
     assert (second.items, second.new_items, second.changed_items) == (1, 0, 1)
-    with Store(state_dir) as store:
-        events = [(e["native_id"], e["kind"]) for e in store.tender_events()]
+    with open_store(state_dir) as store:
+        events = [(e.native_id, e.kind) for e in store.tender_events()]
     assert events == [("ocds-a1b2c3-SPA190000077", "awarded")]
 
 

@@ -34,7 +34,7 @@ from crawlers.registry import SPIDERS, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
 from monitor.models import PortalCursor
-from monitor.store import Store
+from monitor.store import open_store
 from monitor.tender import normalise_tender
 
 PROJECT_SETTINGS = {k: getattr(crawlers.settings, k) for k in dir(crawlers.settings) if k.isupper()}
@@ -602,8 +602,8 @@ def portal(name: str, api: FakeProzorro, **extra: Any) -> dict[str, Any]:
 
 
 def events_of(state_dir: Path) -> list[tuple[str, str, str]]:
-    with Store(state_dir) as store:
-        return [(e["native_id"], e["kind"], e["field"]) for e in store.tender_events()]
+    with open_store(state_dir) as store:
+        return [(e.native_id, e.kind, e.field) for e in store.tender_events()]
 
 
 def test_crawl_reads_the_feed_to_its_end_then_continues_from_the_saved_position(
@@ -620,9 +620,9 @@ def test_crawl_reads_the_feed_to_its_end_then_continues_from_the_saved_position(
     offsets = [r.get("offset") for r in prozorro.feed_requests]
     after = [FakeProzorro.offset_of(prozorro.tenders[f"{n:032x}"]["data"]) for n in (2, 4, 5)]
     assert offsets == ["2025-03-01T00:00:00+03:00", *after]  # three pages, then the empty end
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         # details are fetched in whatever order Scrapy's queue gives
-        assert sorted(t["native_id"] for t in store.tenders()) == [
+        assert sorted(t.native_id for t in store.tenders()) == [
             f"UA-2025-03-10-{n:06d}-a" for n in range(1, 6)]
         saved = store.portal_cursor("prozorro", prozorro.url)
     assert saved is not None and saved.cursor == after[-1]
@@ -685,12 +685,12 @@ def test_crawl_tender_awarded_between_two_crawls_makes_exactly_one_awarded_event
         (TENDER_NUMBER, "status_changed", "status"),
         (TENDER_NUMBER, "awarded", "winners"),
     ]
-    with Store(state_dir) as store:
-        [event] = [e for e in store.tender_events() if e["kind"] == "awarded"]
-        [row] = [t for t in store.tenders() if t["native_id"] == TENDER_NUMBER]
-    assert event["new"] == [{"name": "ТОВ «Скантех Україна»", "id": "41234567",
+    with open_store(state_dir) as store:
+        [event] = [e for e in store.tender_events() if e.kind == "awarded"]
+        [row] = [t for t in store.tenders() if t.native_id == TENDER_NUMBER]
+    assert event.new == [{"name": "ТОВ «Скантех Україна»", "id": "41234567",
                              "scheme": "UA-EDR"}]
-    assert (row["version"], row["status"], row["record"]["award_value"]) == (
+    assert (row.version, row.status, row.record["award_value"]) == (
         2, "active.awarded", 94500000.0)
 
 
@@ -722,7 +722,7 @@ def test_crawl_412_repeats_with_the_new_server_cookie_and_keeps_it(
     assert result.status == "ok", result.error
     assert result.new_items == 1
     assert prozorro.cookies_seen[:2] == [None, "srv-7"]
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         saved = store.portal_cursor("prozorro", prozorro.url)
     assert saved is not None and saved.state["server_id"] == "srv-7"
 
@@ -734,7 +734,7 @@ def test_crawl_404_invalid_offset_restarts_the_feed(
     config = write_config({"sources": [portal("prozorro", prozorro, since="2025-03-01")]})
     [first] = crawl(config, state_dir).results
     assert first.status == "ok", first.error
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         saved = store.portal_cursor("prozorro", prozorro.url)
     assert saved is not None and saved.cursor
     prozorro.invalid_offsets.add(saved.cursor)
@@ -747,7 +747,7 @@ def test_crawl_404_invalid_offset_restarts_the_feed(
     assert [r["offset"] for r in prozorro.feed_requests[:2]] == [
         saved.cursor, "2025-03-11T11:00:00+02:00"]  # an hour before the last change read
     assert second.new_items == 1
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         assert store.count("tenders") == 2
         now = store.portal_cursor("prozorro", prozorro.url)
     assert now is not None and now.cursor not in (None, saved.cursor)
@@ -781,7 +781,7 @@ def test_crawl_stale_offset_after_awards_restarts_with_its_zone_and_reports_ever
         f"the portal rejected the saved position {prozorro.feed_requests[0]['offset']!r} "
         "(HTTP 404, an invalid offset); restarted from 2025-03-11T11:20:00+02:00 (an hour "
         "before the last change read, 2025-03-11T12:20:00+02:00)"]
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         saved = store.portal_cursor("prozorro", prozorro.url)
     # past the awards now, at an offset the feed handed out
     assert saved is not None and saved.cursor in prozorro.issued
@@ -807,7 +807,7 @@ def test_crawl_a_retried_detail_listed_again_by_the_feed_does_not_stall_the_feed
 
     assert (second.status, second.new_items) == ("ok", 2), second.error
     assert sorted(prozorro.detail_requests) == [f"{1:032x}", f"{1:032x}", f"{2:032x}"]
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         saved = store.portal_cursor("prozorro", prozorro.url)
     assert saved is not None
     assert saved.cursor == FakeProzorro.offset_of(prozorro.tenders[f"{2:032x}"]["data"])
@@ -843,8 +843,8 @@ def test_crawl_failures_are_errors_one_source_at_a_time(
     [again] = crawl(config, state_dir, ["flaky"]).results
     assert (again.status, again.new_items) == ("ok", 1), again.error
     assert flaky.detail_requests == [TENDER_ID]
-    with Store(state_dir) as store:
-        assert {t["native_id"] for t in store.tenders("flaky")} == {
+    with open_store(state_dir) as store:
+        assert {t.native_id for t in store.tenders("flaky")} == {
             TENDER_NUMBER, "UA-2025-03-10-000002-a"}
         saved = store.portal_cursor("flaky", flaky.url)
     assert saved is not None and saved.state["retry"] == {}
@@ -862,5 +862,5 @@ def test_crawl_dry_run_shows_tenders_and_stores_nothing(
     [found] = report.items
     assert found["item"]["title"].startswith("Мобільні рентгенівські сканери")
     assert found["tender"]["winners"][0]["id"] == "41234567"
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         assert store.count("tenders") == 0 and store.count("portal_cursors") == 0

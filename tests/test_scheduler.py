@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import alive, children_of
 from werkzeug import Request, Response
 
-from conftest import alive, children_of
-from monitor.store import Store
+from monitor.store import open_store
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Wire</title><link>{base}/</link><description>d</description>
@@ -96,7 +96,7 @@ def daemons() -> Iterator[Callable[[Path, Path], Daemon]]:
 def runs(state: Path, source: str | None = None) -> list[dict[str, Any]]:
     if not (state / "monitor.db").exists():
         return []
-    with Store(state) as store:
+    with open_store(state) as store:
         rows = store._rows("SELECT * FROM runs ORDER BY id")
     return [r for r in rows if source is None or r["source"] == source]
 
@@ -144,7 +144,7 @@ def test_daemon_crawls_on_schedule_and_mails_digests(site, smtp_server, tmp_path
     assert daemon.stop() == 0
     [message] = smtp_server.messages
     assert message["Subject"] == "monitor: 1 new (Nuctech 1)"
-    with Store(state) as store:
+    with open_store(state) as store:
         assert store.count("items") == 2  # every later run saw the same two: no duplicates
     log = daemon.log
     assert "event=daemon_start" in log and "event=daemon_stop" in log
@@ -231,7 +231,7 @@ def test_kill_9_of_the_daemon_mid_crawl_then_restart(site, smtp_server, tmp_path
     assert again.stop() == 0
     assert len(smtp_server.messages) == 1
     assert "Nuctech" in smtp_server.messages[0]["Subject"]
-    with Store(state) as store:
+    with open_store(state) as store:
         keys = [r["key"] for r in store._rows("SELECT key FROM items")]
     assert sorted(keys) == ["wire-1", "wire-2"]
 
@@ -334,7 +334,7 @@ def test_overdue_source_runs_once_at_start(site, tmp_path, daemons):
     assert len(runs(state, "wire")) == 1
 
     # five missed intervals: one catch-up run, not five
-    with Store(state) as store:
+    with open_store(state) as store:
         store.db.conn.execute("UPDATE runs SET started_at = datetime('now', '-5 hours')")
     third = daemons(config, state)
     third.wait_for(lambda: len(finished(state, "wire")) == 2, what="the catch-up run")
@@ -358,7 +358,7 @@ def test_missed_digest_is_sent_once_at_start(site, smtp_server, tmp_path, daemon
     from monitor.crawl import crawl
 
     crawl(load_config(config), state)  # a match to report; the source is not due at start
-    with Store(state) as store:  # the last digest went out long ago
+    with open_store(state) as store:  # the last digest went out long ago
         store.mark_digest("desk@example.org", "2026-01-01T07:30:00+00:00")
     daemon = daemons(config, state)
     daemon.wait_for(lambda: smtp_server.messages, what="the missed digest")
@@ -394,7 +394,7 @@ def test_missed_digest_waits_for_the_catch_up_crawls_of_a_start(
 
     crawl(load_config(config), state)
     titles.append("Nuctech wins the Sarpi tender")  # published while the daemon was down
-    with Store(state) as store:
+    with open_store(state) as store:
         store.db.conn.execute("UPDATE runs SET started_at = datetime('now', '-5 hours')")
         store.mark_digest("desk@example.org", "2026-01-01T07:30:00+00:00")
     daemon = daemons(config, state)
@@ -436,7 +436,7 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(site, tmp_path, daemons):
 def _items(state: Path) -> int:
     if not (state / "monitor.db").exists():
         return 0
-    with Store(state) as store:
+    with open_store(state) as store:
         return store.count("items")
 
 

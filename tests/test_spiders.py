@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import collect, page, requests_of
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import (
     CannotResolveHostError,
@@ -607,7 +607,7 @@ def test_changed_page_is_extracted_again() -> None:
     assert "Nuctech Company Ltd" in item.body
 
 
-def test_from_crawler_reads_config_and_known_hashes_from_the_store(
+def test_from_crawler_reads_config_and_the_opened_spider_known_hashes_from_the_store(
     write_config: Callable[..., Config], state_dir: Path, store: Store
 ) -> None:
     config = write_config({"sources": [{"name": "biz", "kind": "page", **LISTING}]})
@@ -619,9 +619,16 @@ def test_from_crawler_reads_config_and_known_hashes_from_the_store(
                                  "MONITOR_STATE": str(state_dir)})
 
     spider = Page.from_crawler(crawler, source_name="biz")
-
     assert spider.source.name == "biz"
-    assert spider.known_hashes == {url: scraped.raw_hash}
+    assert spider.known_hashes == {}  # the crawl's store is opened with the spider
+
+    # the project's extensions (RunRecorder, then CrawlStateLoader), as the engine fires them
+    opened = crawler.signals.send_catch_log(signals.spider_opened, spider=spider)
+    try:
+        assert [r for _, r in opened if isinstance(r, Failure)] == []
+        assert spider.known_hashes == {url: scraped.raw_hash}
+    finally:
+        crawler.signals.send_catch_log(signals.spider_closed, spider=spider, reason="finished")
     (marker,) = collect(spider.parse_article(respond(url, "page/article-en.html")))
     assert marker.unchanged and marker.source == "biz"
 

@@ -1,11 +1,15 @@
-"""monitor.store: migrations, items and their versions, matches, runs, the digest outbox, and
-two writers on one database file."""
+"""monitor.store: the contract every backend keeps (items and their versions, matches, runs,
+tenders, the digest outbox), run against each backend in BACKENDS through the `store`
+fixture; and the SQLite backend's own part (migrations, WAL, two writers on one file).
+
+Contract tests read tables through `store._rows(sql)`: plain SQL any SQL backend answers."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,8 +21,9 @@ from monitor.errors import StoreError
 from monitor.match import Matcher
 from monitor.models import Item, Match, PortalCursor, RunResult, ScrapedItem, TenderRecord
 from monitor.normalise import normalise
-from monitor.store import DB_NAME, Store
+from monitor.store import DB_NAME, SQLiteStore, Store, open_store
 from monitor.store.migrations import migrations
+from monitor.tender import compare, record_tender
 
 MATCHER = Matcher(
     [
@@ -69,14 +74,36 @@ def queue(store: Store, recipient: str, match_ids: list[int], n: int = 1) -> int
     )
 
 
-# -- opening and migrations -------------------------------------------------------------------
+# the backends the contract tests run against: a second backend adds its opener here
+BACKENDS: dict[str, Callable[[Path], SQLiteStore]] = {"sqlite": open_store}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store(request: pytest.FixtureRequest, state_dir: Path) -> Iterator[Store]:
+    with BACKENDS[request.param](state_dir) as opened:
+        yield opened
+
+
+def test_backend_implements_the_interface(store: Store) -> None:
+    assert isinstance(store, Store)
+
+
+def test_the_interface_is_all_the_backend_offers() -> None:
+    """Code written against `Store` can use everything a backend does: no public method of
+    the SQLite store is missing from the interface."""
+    public = {n for n in dir(SQLiteStore) if not n.startswith("_")} - {"db", "path"}
+    declared = {n for n in dir(Store) if not n.startswith("_")}
+    assert public - declared == set()
+
+
+# -- SQLite: opening and migrations -----------------------------------------------------------
 
 
 def test_store_applies_every_migration_once(state_dir: Path) -> None:
     registered = [m.name for m in migrations._migrations]
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         assert [m.name for m in migrations.applied(store.db)] == registered
-    with Store(state_dir) as store:  # reopening applies nothing again
+    with open_store(state_dir) as store:  # reopening applies nothing again
         assert [m.name for m in migrations.applied(store.db)] == registered
         assert migrations.pending(store.db) == []
         tables = set(store.db.table_names())
@@ -84,17 +111,19 @@ def test_store_applies_every_migration_once(state_dir: Path) -> None:
     assert expected <= tables
 
 
-def test_store_uses_wal_and_foreign_keys(store: Store) -> None:
+def test_store_uses_wal_and_foreign_keys(state_dir: Path) -> None:
+    store = open_store(state_dir)
     conn = store.db.conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store.path == store.state_dir / DB_NAME
+    store.close()
 
 
 def test_store_reopen_keeps_data(state_dir: Path) -> None:
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         add(store, make_item("a"))
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         assert store.count("items") == 1
         assert add(store, make_item("a")) == ("unchanged", 0)
 
@@ -103,7 +132,7 @@ def test_store_error_names_the_path(tmp_path: Path) -> None:
     blocker = tmp_path / "state"
     blocker.write_text("a file where the state directory should be")
     with pytest.raises(StoreError) as caught:
-        Store(blocker)
+        open_store(blocker)
     assert str(caught.value).startswith(f"{blocker / DB_NAME}: cannot open the database")
 
 
@@ -207,7 +236,7 @@ def test_runs_start_and_finish(store: Store) -> None:
     run_id = store.start_run("civil_ge", pid=4242)
     running = store.run(run_id)
     assert running is not None
-    assert (running["status"], running["pid"], running["finished_at"]) == ("running", 4242, None)
+    assert (running.status, running.pid, running.finished_at) == ("running", 4242, None)
     result = RunResult(
         source="civil_ge", status="ok", fetched=12, new_items=3, changed_items=1,
         new_matches=2, seconds=4.56789,
@@ -215,11 +244,11 @@ def test_runs_start_and_finish(store: Store) -> None:
     store.finish_run(run_id, result)
     done = store.run(run_id)
     assert done is not None
-    assert (done["status"], done["fetched"], done["new_items"], done["changed_items"]) == (
+    assert (done.status, done.fetched, done.new_items, done.changed_items) == (
         "ok", 12, 3, 1,
     )
-    assert (done["new_matches"], done["seconds"]) == (2, 4.568)
-    assert done["finished_at"] is not None
+    assert (done.new_matches, done.seconds) == (2, 4.568)
+    assert done.finished_at is not None
     # a finished run is final: a late second report does not overwrite it
     store.finish_run(run_id, RunResult(source="civil_ge", status="error", error="late"))
     assert store.run(run_id) == done
@@ -236,12 +265,12 @@ def test_close_runs_rebuilds_counts_from_what_was_stored(store: Store) -> None:
     assert closed == 1
     row = store.run(dead)
     assert row is not None
-    assert (row["status"], row["error"], row["new_items"], row["new_matches"], row["errors"]) == (
+    assert (row.status, row.error, row.new_items, row.new_matches, row.errors) == (
         "interrupted", "crawler process died", 2, 3, 1,
     )
-    assert row["finished_at"] is not None and row["seconds"] >= 0
+    assert row.finished_at is not None and row.seconds >= 0
     finished_row = store.run(finished)
-    assert finished_row is not None and finished_row["status"] == "ok"
+    assert finished_row is not None and finished_row.status == "ok"
     assert store.close_runs([dead], "interrupted", "again") == 0
 
 
@@ -251,9 +280,9 @@ def test_runs_finished_between(store: Store) -> None:
     store.start_run("oc_media")  # still running: not listed
     finished = store.run(first)
     assert finished is not None
-    until = datetime.fromisoformat(finished["finished_at"]) + timedelta(seconds=1)
+    until = datetime.fromisoformat(finished.finished_at) + timedelta(seconds=1)
     rows = store.runs_finished_between(None, until.isoformat())
-    assert [r["id"] for r in rows] == [first]
+    assert [r.id for r in rows] == [first]
     assert store.runs_finished_between(until.isoformat(), "9999") == []
 
 
@@ -268,14 +297,14 @@ def test_undelivered_matches_newest_first_and_filtered_by_watch(store: Store) ->
     add(store, make_item("old", "Nuctech", published="2026-11-18T10:00:00Z"))
     add(store, make_item("new", "Nuctech and Хиквижн", published="2026-11-21T10:00:00Z"))
     rows = store.undelivered_matches("desk@example.org", ["Nuctech", "Hikvision"])
-    assert [(r["url"].rsplit("/", 1)[1], r["watch"]) for r in rows] == [
+    assert [(r.url.rsplit("/", 1)[1], r.watch) for r in rows] == [
         ("new.html", "Nuctech"),
         ("new.html", "Hikvision"),
         ("old.html", "Nuctech"),
     ]
-    assert {r["found"] for r in rows} == {"Nuctech", "Хиквижн"}
+    assert {r.found for r in rows} == {"Nuctech", "Хиквижн"}
     only = store.undelivered_matches("desk@example.org", ["Hikvision"])
-    assert [r["watch"] for r in only] == ["Hikvision"]
+    assert [r.watch for r in only] == ["Hikvision"]
     assert store.undelivered_matches("desk@example.org", []) == []
     assert store.undelivered_matches("desk@example.org", ["Nuctech"], since="9999") == []
 
@@ -293,7 +322,7 @@ def test_queue_digest_records_deliveries_for_that_recipient_only(store: Store) -
     assert store.last_digest_at("desk@example.org") == "2026-11-23T01:00:00+00:00"
     assert store.last_digest_at("editor@example.org") is None
     [queued] = store.queued_messages()
-    assert (queued["id"], queued["status"], queued["findings"]) == (outbox_id, "queued", 2)
+    assert (queued.id, queued.status, queued.findings) == (outbox_id, "queued", 2)
 
 
 def test_queue_digest_is_atomic(store: Store) -> None:
@@ -310,7 +339,7 @@ def test_queue_digest_is_atomic(store: Store) -> None:
     assert store.last_digest_at("desk@example.org") == "2026-11-23T01:00:00+00:00"
     # the other match is still waiting, and can go in the next digest
     waiting = store.undelivered_matches("desk@example.org", ["Hikvision"])
-    assert [r["match_id"] for r in waiting] == [second]
+    assert [r.match_id for r in waiting] == [second]
     with pytest.raises(sqlite3.IntegrityError):  # a match that does not exist
         queue(store, "desk@example.org", [second, 12345], n=3)
     assert store.count("outbox") == 1
@@ -336,19 +365,19 @@ def test_mark_attempt_failed_backs_off_up_to_an_hour(store: Store) -> None:
         delays.append(int(waited.total_seconds() // 60))
     assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
     # still queued, but not due yet
-    assert [r["id"] for r in store.queued_messages()] == [outbox_id]
+    assert [r.id for r in store.queued_messages()] == [outbox_id]
     assert store.queued_messages(due_only=True) == []
     store.mark_sent(outbox_id, "smtp")
     assert store.queued_messages() == []
     [sent] = store.outbox()
-    assert (sent["status"], sent["attempts"], sent["last_error"], sent["sent_via"]) == (
+    assert (sent.status, sent.attempts, sent.last_error, sent.sent_via) == (
         "sent", 9, None, "smtp",
     )
 
 
 def test_new_message_is_due_at_once(store: Store) -> None:
     outbox_id = queue(store, "desk@example.org", [])
-    assert [r["id"] for r in store.queued_messages(due_only=True)] == [outbox_id]
+    assert [r.id for r in store.queued_messages(due_only=True)] == [outbox_id]
 
 
 # -- two writers on one file --------------------------------------------------------------------
@@ -358,14 +387,14 @@ def test_two_stores_writing_from_threads_lose_nothing(state_dir: Path) -> None:
     """Two connections (one Store per thread, as two processes would have) add their own items
     and the same shared items at the same time: every item is stored once, every shared item
     is "new" for exactly one writer, and no write fails."""
-    Store(state_dir).close()  # the database exists, as it does once the daemon has started
+    open_store(state_dir).close()  # the database exists, as it does once the daemon has started
     errors: list[BaseException] = []
     states: dict[str, list[tuple[str, str]]] = {"a": [], "b": []}
     start = threading.Barrier(2)
 
     def writer(name: str) -> None:
         try:
-            with Store(state_dir) as store:
+            with open_store(state_dir) as store:
                 run_id = store.start_run(f"writer_{name}")
                 start.wait()
                 for i in range(60):
@@ -384,7 +413,7 @@ def test_two_stores_writing_from_threads_lose_nothing(state_dir: Path) -> None:
     for thread in threads:
         thread.join(timeout=120)
     assert errors == []
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         assert store.count("items") == 180
         assert store.count("item_versions") == 180
         assert store.count("matches") == 180
@@ -401,7 +430,7 @@ def test_opening_a_new_database_waits_for_another_writer(state_dir: Path) -> Non
     release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
     release.start()
     try:
-        with Store(state_dir) as store:
+        with open_store(state_dir) as store:
             assert store.count("items") == 0
     finally:
         release.join()
@@ -424,7 +453,7 @@ def test_queue_digest_records_health_told_with_it_atomically(store: Store) -> No
 
     reports = store.health_reports("desk@example.org")
 
-    assert {s: (r["health"], r["reported_at"]) for s, r in reports.items()} == {
+    assert {s: (r.health, r.reported_at) for s, r in reports.items()} == {
         "civil_ge": ("failing", "2026-11-20T07:00:00+00:00"),
         "oc_media": ("ok", "2026-11-22T07:00:00+00:00"),  # upserted, at the digest's time
     }
@@ -444,13 +473,13 @@ def test_last_run_and_count_runs_skip_running_and_order_by_start(store: Store) -
     finish("error", "2026-11-20T04:00:00+00:00")
     store.start_run("civil_ge")  # running: not finished
 
-    assert store.last_run("civil_ge")["status"] == "error"
-    assert store.last_run("civil_ge", ["ok"])["id"] == empty
-    assert store.last_run("civil_ge", ["ok"], min_items=1)["id"] == ok
+    assert store.last_run("civil_ge").status == "error"
+    assert store.last_run("civil_ge", ["ok"]).id == empty
+    assert store.last_run("civil_ge", ["ok"], min_items=1).id == ok
     assert store.last_run("oc_media") is None
     after = store.last_run("civil_ge", ["ok"])
     assert store.count_runs("civil_ge", ["error"], after=after) == (
-        2, store.run(failed)["started_at"])
+        2, store.run(failed).started_at)
     assert store.count_runs("civil_ge", ["ok", "error"]) == (4, "2026-11-20T01:00:00+00:00")
     assert store.count_runs("civil_ge", ["timeout"]) == (0, None)
 
@@ -475,46 +504,67 @@ AWARD = {"status": "active.awarded", "modified": "2025-04-20T08:00:00+00:00",
 
 
 def test_add_tender_keeps_every_version_and_describes_each_change(store: Store) -> None:
-    new = store.add_tender(make_tender(), run_id=1)
-    same = store.add_tender(make_tender(raw_hash="other bytes"), run_id=2)
-    awarded = store.add_tender(make_tender(**AWARD), run_id=3)
+    new = record_tender(store, make_tender(), run_id=1)
+    same = record_tender(store, make_tender(raw_hash="other bytes"), run_id=2)
+    awarded = record_tender(store, make_tender(**AWARD), run_id=3)
 
     assert (new.state, new.version, new.events) == ("new", 1, ())
     assert (same.state, same.version) == ("unchanged", 1)
     assert (awarded.state, awarded.version) == ("changed", 2)
     assert [e.kind for e in awarded.events] == ["status_changed", "awarded"]
     [row] = store.tenders("prozorro")
-    assert (row["version"], row["status"], row["buyer_id"], row["value"], row["first_run_id"]) == (
+    assert (row.version, row.status, row.buyer_id, row.value, row.first_run_id) == (
         2, "active.awarded", "UA-EDR:43115923", 96000000.0, 1)
-    assert row["record"]["winners"][0]["name"] == "ТОВ «Скантех Україна»"
-    assert row["modified_at"] == "2025-04-20T08:00:00+00:00"
+    assert row.record["winners"][0]["name"] == "ТОВ «Скантех Україна»"
+    assert row.modified_at == "2025-04-20T08:00:00+00:00"
     versions = store._rows("SELECT version, run_id FROM tender_versions ORDER BY version")
     assert [(v["version"], v["run_id"]) for v in versions] == [(1, 1), (2, 3)]
     events = store.tender_events("prozorro")
-    assert [(e["version"], e["kind"], e["old"], e["run_id"]) for e in events] == [
+    assert [(e.version, e.kind, e.old, e.run_id) for e in events] == [
         (2, "status_changed", "active.tendering", 3), (2, "awarded", [], 3)]
-    assert events[1]["new"] == [{"name": "ТОВ «Скантех Україна»", "id": "41234567",
+    assert events[1].new == [{"name": "ТОВ «Скантех Україна»", "id": "41234567",
                                  "scheme": "UA-EDR"}]
     assert store.tender_stamps("prozorro") == {
         "UA-2025-03-10-000123-a": "2025-04-20T08:00:00+00:00"}
 
 
 def test_add_tender_first_seen_awarded_is_an_event_except_in_the_baseline(store: Store) -> None:
-    alert = store.add_tender(make_tender(**AWARD))
-    quiet = store.add_tender(make_tender(native_id="UA-2", **AWARD), baseline=True)
+    alert = record_tender(store, make_tender(**AWARD))
+    quiet = record_tender(store, make_tender(native_id="UA-2", **AWARD), baseline=True)
 
     assert [e.kind for e in alert.events] == ["awarded"]
     assert quiet.events == ()
-    assert [e["native_id"] for e in store.tender_events()] == ["UA-2025-03-10-000123-a"]
+    assert [e.native_id for e in store.tender_events()] == ["UA-2025-03-10-000123-a"]
+
+
+def test_save_tender_writes_nothing_when_the_stored_version_moved_on(store: Store) -> None:
+    """Deciding and writing are two steps (the tender module decides): a write based on a
+    version another process has since replaced is refused whole, and decided again."""
+    first_read = store.stored_tender("prozorro", "UA-2025-03-10-000123-a")
+    assert first_read is None
+    record_tender(store, make_tender(), run_id=1)  # another writer, meanwhile
+    stale = compare(first_read, make_tender(**AWARD))
+    assert store.save_tender(make_tender(**AWARD), stale, stored=first_read, run_id=2) is None
+    assert store.count("tenders") == 1 and store.tender_events() == []
+
+    second_read = store.stored_tender("prozorro", "UA-2025-03-10-000123-a")
+    assert second_read is not None and second_read.version == 1
+    record_tender(store, make_tender(**AWARD), run_id=3)  # meanwhile again
+    change = compare(second_read, make_tender(**AWARD))
+    assert store.save_tender(make_tender(**AWARD), change, stored=second_read) is None
+
+    again = record_tender(store, make_tender(**AWARD, title="Renamed"), run_id=4)
+    assert (again.state, again.version) == ("changed", 3)
+    assert [e.kind for e in store.tender_events()] == ["status_changed", "awarded"]
 
 
 def test_touch_tender_marks_it_seen(store: Store) -> None:
-    store.add_tender(make_tender())
+    record_tender(store, make_tender())
     store.db.conn.execute("UPDATE tenders SET last_seen_at = '2000-01-01T00:00:00+00:00'")
 
     assert store.touch_tender("prozorro", "UA-2025-03-10-000123-a") is True
     assert store.touch_tender("prozorro", "UA-missing") is False
-    assert store.tenders()[0]["last_seen_at"] > "2000"
+    assert store.tenders()[0].last_seen_at > "2000"
 
 
 def test_portal_cursor_is_saved_per_source_and_api_url(store: Store) -> None:
@@ -537,11 +587,11 @@ def test_portal_cursor_is_saved_per_source_and_api_url(store: Store) -> None:
 
 def test_a_killed_runs_new_tenders_are_counted_when_it_is_closed(store: Store) -> None:
     run_id = store.start_run("prozorro")
-    store.add_tender(make_tender(), run_id=run_id)
+    record_tender(store, make_tender(), run_id=run_id)
 
     store.close_runs([run_id], "interrupted", "killed")
 
-    assert store.run(run_id)["new_items"] == 1
+    assert store.run(run_id).new_items == 1
     assert store.items_since("2000-01-01T00:00:00+00:00") == {"prozorro": 1}
 
 
@@ -552,25 +602,25 @@ def tender_match(field: str = "winner", found: str = "Nuctech") -> Match:
 
 
 def test_tender_matches_are_stored_once_and_baseline_ones_are_no_news(store: Store) -> None:
-    first = store.add_tender(make_tender(), matches=[tender_match("bidder")], baseline=True)
+    first = record_tender(store, make_tender(), matches=[tender_match("bidder")], baseline=True)
     assert first.new_matches == 1
-    again = store.add_tender(make_tender(), matches=[tender_match("bidder")])
+    again = record_tender(store, make_tender(), matches=[tender_match("bidder")])
     assert (again.state, again.new_matches) == ("unchanged", 0)
     assert store.undelivered_tenders("desk@example.org", ["Nuctech"]) == []
 
-    awarded = store.add_tender(make_tender(**AWARD),
+    awarded = record_tender(store, make_tender(**AWARD),
                                matches=[tender_match("bidder"), tender_match("winner")])
     assert (awarded.state, awarded.new_matches) == ("changed", 1)
     [news] = store.undelivered_tenders("desk@example.org", ["Nuctech"])
-    assert [m["field"] for m in news["matches"] if m["new"]] == ["winner"]
-    assert [e["kind"] for e in news["events"]] == ["status_changed", "awarded"]
+    assert [m.field for m in news.matches if m.new] == ["winner"]
+    assert [e.kind for e in news.events] == ["status_changed", "awarded"]
     assert store.undelivered_tenders("desk@example.org", ["Hikvision"]) == []
 
 
 def test_queue_digest_tells_each_tender_news_once_per_recipient(store: Store) -> None:
-    store.add_tender(make_tender(**AWARD), matches=[tender_match()])
+    record_tender(store, make_tender(**AWARD), matches=[tender_match()])
     [news] = store.undelivered_tenders("desk@example.org", ["Nuctech"])
-    mark = (news["tender_id"], "Nuctech", news["matches"][-1]["id"], news["events"][-1]["id"])
+    mark = (news.tender.id, "Nuctech", news.matches[-1].id, news.events[-1].id)
 
     def queue_tender(recipient: str, n: int) -> int:
         return store.queue_digest(
@@ -588,7 +638,7 @@ def test_queue_digest_tells_each_tender_news_once_per_recipient(store: Store) ->
     assert len(store.undelivered_tenders("chief@example.org", ["Nuctech"])) == 1
     queue_tender("chief@example.org", 3)
     # a later change is news again, with only the new event
-    store.add_tender(make_tender(**{**AWARD, "value": 99.0}), matches=[tender_match()])
+    record_tender(store, make_tender(**{**AWARD, "value": 99.0}), matches=[tender_match()])
     [later] = store.undelivered_tenders("desk@example.org", ["Nuctech"])
-    assert [e["kind"] for e in later["events"]] == ["value_changed"]
-    assert not any(m["new"] for m in later["matches"])
+    assert [e.kind for e in later.events] == ["value_changed"]
+    assert not any(m.new for m in later.matches)

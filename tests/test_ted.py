@@ -40,7 +40,7 @@ from monitor.config import parse_config
 from monitor.crawl import crawl
 from monitor.match import Matcher, match_tender
 from monitor.models import Organisation, PortalCursor, TenderLot, TenderRecord
-from monitor.store import Store
+from monitor.store import open_store
 from monitor.tender import diff_tenders, normalise_tender
 
 PROJECT_SETTINGS = {k: getattr(crawlers.settings, k) for k in dir(crawlers.settings) if k.isupper()}
@@ -767,8 +767,8 @@ def portal(name: str, api: FakeTed, **extra: Any) -> dict[str, Any]:
 
 
 def events_of(state_dir: Path) -> list[tuple[str, str, str]]:
-    with Store(state_dir) as store:
-        return [(e["native_id"], e["kind"], e["field"]) for e in store.tender_events()]
+    with open_store(state_dir) as store:
+        return [(e.native_id, e.kind, e.field) for e in store.tender_events()]
 
 
 def test_crawl_pages_to_the_empty_batch_then_resumes_from_the_saved_position(
@@ -786,7 +786,7 @@ def test_crawl_pages_to_the_empty_batch_then_resumes_from_the_saved_position(
     tokens = [b.get("iterationNextToken") for b in ted.bodies]
     assert len(tokens) == 4 and tokens[0] is None and None not in tokens[1:]  # 2+2+1, then []
     assert {b["query"] for b in ted.bodies} == {ted.bodies[0]["query"]}
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         assert store.count("tenders") == 5
         saved = store.portal_cursor("ted", ted.url)
     assert saved is not None and saved.cursor == "20250315"
@@ -832,12 +832,12 @@ def test_crawl_award_notice_after_the_baseline_makes_one_awarded_event(
     assert (third.status, third.new_items, third.changed_items) == ("ok", 0, 0), third.error
     assert events_of(state_dir) == [(LT_PROCEDURE, "status_changed", "status"),
                                     (LT_PROCEDURE, "awarded", "winners")]
-    with Store(state_dir) as store:
-        [event] = [e for e in store.tender_events() if e["kind"] == "awarded"]
-        [row] = [t for t in store.tenders() if t["native_id"] == LT_PROCEDURE]
-    assert event["new"] == [{"name": "Nuctech Company Limited", "id": "91110000633603837Y",
+    with open_store(state_dir) as store:
+        [event] = [e for e in store.tender_events() if e.kind == "awarded"]
+        [row] = [t for t in store.tenders() if t.native_id == LT_PROCEDURE]
+    assert event.new == [{"name": "Nuctech Company Limited", "id": "91110000633603837Y",
                              "scheme": "CN-NAT"}]
-    assert (row["version"], row["status"], row["record"]["award_value"]) == (
+    assert (row.version, row.status, row.record["award_value"]) == (
         2, "awarded", 3978000.0)
 
 

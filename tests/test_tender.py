@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from monitor.models import Organisation, TenderDocument, TenderLot, TenderRecord
-from monitor.tender import diff_tenders, hash_tender, is_cancelled, normalise_tender
+from monitor.store.rows import StoredTender
+from monitor.tender import compare, diff_tenders, hash_tender, is_cancelled, normalise_tender
 
 CASES: dict[str, Any] = yaml.safe_load(
     (Path(__file__).parent / "cases" / "tender.yaml").read_text("utf-8")
@@ -113,3 +114,23 @@ def test_unchanged_marker_passes_through_normalise() -> None:
     marker = TenderRecord(source="prozorro", native_id=" x ", unchanged=True)
 
     assert normalise_tender(marker) is marker
+
+
+def test_compare_decides_new_changed_unchanged_against_the_stored_version() -> None:
+    first = compare(None, FULL)
+    assert (first.state, first.content_hash) == ("new", hash_tender(FULL))
+    assert [e.kind for e in first.events] == ["awarded"]
+    assert compare(None, FULL, baseline=True).events == ()  # a baseline alerts on nothing
+
+    stored = StoredTender(id=1, version=1, content_hash=first.content_hash,
+                          record=first.stored)
+    same = compare(stored, replace(FULL, raw_hash="def", modified="2025-05-01T00:00:00+00:00"))
+    assert (same.state, same.events) == ("unchanged", ())
+
+    cancelled = compare(stored, replace(FULL, status="cancelled", value=3300000.0))
+    assert cancelled.state == "changed"
+    assert [(e.kind, e.old, e.new) for e in cancelled.events] == [
+        ("cancelled", "active.awarded", "cancelled"),
+        ("value_changed", {"amount": 3200000.0, "currency": "UAH"},
+         {"amount": 3300000.0, "currency": "UAH"})]
+    assert "raw_hash" not in cancelled.stored and "modified" not in cancelled.stored

@@ -18,7 +18,7 @@ from scrapy import signals
 from monitor.crawl.accounting import run_status
 from monitor.crawl.events import emit_event
 from monitor.models import PortalCursor, RunResult
-from monitor.store import Store, utcnow
+from monitor.store import Store, open_store, utcnow
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -72,7 +72,7 @@ class RunRecorder:
         result = RunResult(source=source.name, status="running", started_at=utcnow())
         store, baseline = None, False
         if not self.dry_run:
-            store = Store(self.state_dir)
+            store = open_store(self.state_dir)
             # a portal source's first run is a silent baseline, unless `since` asks for a
             # backfill
             baseline = (source.kind == "portal" and source.since is None

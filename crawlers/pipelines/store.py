@@ -11,6 +11,7 @@ from crawlers.extensions.run_recorder import run_state
 from crawlers.pipelines.found import Found
 from monitor.models import PortalCursor, ScrapedItem, TenderRecord
 from monitor.normalise import canonical_url
+from monitor.tender import record_tender
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -39,8 +40,8 @@ class StorePipeline:
         elif isinstance(item, Found) and isinstance(item.record, TenderRecord):
             # in a portal's baseline run a tender first seen awarded makes no event, and its
             # matches are stored as old news, not counted as new
-            outcome = store.add_tender(item.record, result.run_id, baseline=state.baseline,
-                                       matches=item.matches)
+            outcome = record_tender(store, item.record, result.run_id,
+                                    baseline=state.baseline, matches=item.matches)
             result.new_items += outcome.state == "new"
             result.changed_items += outcome.state == "changed"
             result.new_matches += 0 if state.baseline else outcome.new_matches

@@ -65,12 +65,12 @@ import scrapy
 from crawlers.portals.common import error_in
 from crawlers.spiders.base import SourceSpider
 from monitor.models import PortalCursor, TenderRecord
-from monitor.store import Store
 
 if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
+
+    from crawlers.extensions.crawl_state import CrawlState
 
 # a detail that fails this many runs in a row is given up (and said so)
 DETAIL_RETRY_RUNS = 3
@@ -103,6 +103,9 @@ class PortalSpider(SourceSpider):
     http_cache: ClassVar[bool] = False
     # seconds to wait on a 429/503 that carries no Retry-After header (None: retry at once)
     too_many_requests_wait: ClassVar[float | None] = 10.0
+    # True: the crawl state brings every stored tender record of the source (costly for a big
+    # portal), for spiders that merge later notices into what is stored
+    wants_known_tenders: ClassVar[bool] = False
 
     cursor: str | None
     stamps: dict[str, str]
@@ -115,17 +118,12 @@ class PortalSpider(SourceSpider):
         # detail URL -> runs in a row it failed, saved with the cursor
         self.retries: dict[str, int] = {}
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PortalSpider:
-        spider: PortalSpider = super().from_crawler(crawler, *args, **kwargs)  # type: ignore[assignment]
-        if not crawler.settings.getbool("MONITOR_DRY_RUN"):
-            with Store(crawler.settings["MONITOR_STATE"]) as store:
-                spider.load_position(store.portal_cursor(spider.source.name, spider.api_url),
-                                     store.tender_stamps(spider.source.name))
-        if crawler.settings.get("MONITOR_SINCE"):
+    def load_state(self, state: CrawlState) -> None:
+        super().load_state(state)
+        self.load_position(state.cursor, state.stamps)
+        if self.crawler.settings.get("MONITOR_SINCE"):
             # a backfill reads from `since`, not from where the last run stopped
-            spider.cursor = None
-        return spider
+            self.cursor = None
 
     def load_position(self, saved: PortalCursor | None, stamps: dict[str, str]) -> None:
         """Where the last run stopped, and the stored tenders' stamps."""

@@ -24,7 +24,9 @@ How to write a spider:
             yield self.unchanged(response) or await self.article(response)
 
 The run itself (the `runs` row, counts, status) is kept by
-`crawlers.extensions.run_recorder.RunRecorder`; items go through `crawlers.pipelines`.
+`crawlers.extensions.run_recorder.RunRecorder`; what earlier runs left (stored pages' hashes,
+a portal's position) is handed to `load_state` by `crawlers.extensions.crawl_state`; items go
+through `crawlers.pipelines`.
 """
 
 from __future__ import annotations
@@ -56,12 +58,13 @@ from crawlers.middlewares import RedirectError
 from monitor.config import Config, Source, load_config
 from monitor.models import ScrapedItem
 from monitor.normalise import canonical_url, decode_html
-from monitor.store import Store
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
+
+    from crawlers.extensions.crawl_state import CrawlState
 
 CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 
@@ -125,11 +128,13 @@ class SourceSpider(scrapy.Spider):
             # `monitor crawl SOURCE --since DATE`: this run is a backfill from that date
             spider.source = spider.source.model_copy(
                 update={"since": date.fromisoformat(since)})
-        if not crawler.settings.getbool("MONITOR_DRY_RUN"):
-            with Store(crawler.settings["MONITOR_STATE"]) as store:
-                spider.known_hashes = store.raw_hashes(spider.source.name)
         crawler.signals.connect(spider._on_spider_error, signal=signals.spider_error)
         return spider
+
+    def load_state(self, state: CrawlState) -> None:
+        """What earlier runs left, from the crawl's store (`crawlers.extensions.crawl_state`,
+        before `start()` runs; never in a dry run): the stored pages' hashes."""
+        self.known_hashes = dict(state.raw_hashes)
 
     # -- requests and failures -------------------------------------------------------------
 

@@ -6,6 +6,7 @@
     ├── SourceNotFoundError         a source name given on the command line is not in the config
     ├── RecordNotFoundError         an item or tender asked for by id is not in the store
     ├── StoreError                  the SQLite database cannot be opened or written
+    │   └── StoreConflictError      a record kept changing while it was being stored
     ├── CrawlError                  the crawler process could not be started or died
     └── DeliveryError               a digest could not be handed to the SMTP server
 
@@ -45,6 +46,10 @@ class RecordNotFoundError(MonitorError):
 
 class StoreError(MonitorError):
     """Raised when the database cannot be opened, migrated or written, from `monitor.store`."""
+
+
+class StoreConflictError(StoreError):
+    """Raised when a record kept changing in the database while it was being stored."""
 
 
 class CrawlError(MonitorError):

@@ -41,8 +41,8 @@ def explain_tenders(store: Store, config: Config, number: str) -> list[Explained
     matcher = _matcher(config)
     found = []
     for row in store.find_tenders(number):
-        record = TenderRecord.from_dict(row["record"])
-        title = f"[{row['source']}] {record.native_id}: {record.title or '(no title)'}"
+        record = TenderRecord.from_dict(row.record)
+        title = f"[{row.source}] {record.native_id}: {record.title or '(no title)'}"
         found.append(Explained(title, record.url, explain_tender(matcher, record)))
     if not found:
         raise RecordNotFoundError(f"{store.state_dir}: no tender numbered {number!r}")

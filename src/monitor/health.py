@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import Config, ScheduleSpec, Source
 from monitor.store import Store
+from monitor.store.rows import HealthReportRow
 
 __all__ = [
     "RANK",
@@ -157,7 +158,7 @@ def _assess_one(
     empty, empty_since = (
         store.count_runs(name, _SUCCESS, after=productive) if productive else (0, None)
     )
-    last_success_at = (success["finished_at"] or success["started_at"]) if success else None
+    last_success_at = (success.finished_at or success.started_at) if success else None
 
     health: Health = "ok"
     since: str | None = None
@@ -192,16 +193,16 @@ def _assess_one(
         enabled=source.enabled,
         schedule=str(schedule),
         health=health,
-        last_status=newest["status"] if newest else None,
-        last_run_at=newest["started_at"] if newest else None,
+        last_status=newest.status if newest else None,
+        last_run_at=newest.started_at if newest else None,
         last_success_at=last_success_at,
-        last_error=checked["error"] if checked else None,
+        last_error=checked.error if checked else None,
         consecutive_failures=failures,
         consecutive_empty=empty,
         items_7d=items_7d,
         next_run_at=_next_run(source, config, last_started, now, timezone),
         since=since,
-        warnings=tuple(newest["warnings"]) if newest else (),
+        warnings=tuple(newest.warnings) if newest else (),
     )
 
 
@@ -237,7 +238,7 @@ def _next_run(source: Source, config: Config, last_started: str | None, now: dat
 
 def health_news(
     assessed: list[SourceHealth],
-    reports: dict[str, dict[str, Any]],
+    reports: dict[str, HealthReportRow],
     config: Config,
     now: datetime,
 ) -> list[HealthNotice]:
@@ -254,12 +255,12 @@ def health_news(
         if not state.enabled:
             continue
         report = reports.get(state.source)
-        told = report["health"] if report else None
+        told = report.health if report else None
         kind: NoticeKind | None = None
         if state.unhealthy:
             if told != state.health:
                 kind = "new"
-            elif report is not None and now - _parse(report["reported_at"]) >= remind:
+            elif report is not None and now - _parse(report.reported_at) >= remind:
                 kind = "reminder"
         elif state.health == "ok" and told in UNHEALTHY:
             kind = "recovered"

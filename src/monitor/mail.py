@@ -33,12 +33,12 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Any
 
 from monitor.config import Config, Recipient, SmtpSettings
 from monitor.digest import Digest, build_digest, findings_csv, render_html, render_text
 from monitor.errors import ConfigError, MissingEnvVarError
 from monitor.store import Store
+from monitor.store.rows import OutboxRow
 
 __all__ = [
     "DeliveryReport",
@@ -240,14 +240,14 @@ def deliver(store: Store, config: Config, *, force: bool = True) -> DeliveryRepo
     owner = _owner()
     store.release_claims(dead_owners=_dead_owners(store))
     messages = [row for row in store.queued_messages(due_only=not force)
-                if store.claim(row["id"], owner)]
+                if store.claim(row.id, owner)]
     try:
         if messages and config.smtp is None:
             for row in messages:
                 path = _ensure_eml(store, row)
                 via = f"file:{path}"
-                store.mark_sent(row["id"], via)
-                report.sent.append((row["id"], row["recipient"], row["subject"], via))
+                store.mark_sent(row.id, via)
+                report.sent.append((row.id, row.recipient, row.subject, via))
         elif messages and config.smtp is not None:
             _send_all(store, config.smtp, messages, report)
     finally:
@@ -267,9 +267,9 @@ def _dead_owners(store: Store) -> list[str]:
     host = socket.gethostname()
     dead = []
     for claim in store.claims():
-        owner_host, _, pid = (claim["claimed_by"] or "").rsplit(":", 1)[0].rpartition(":")
+        owner_host, _, pid = (claim.claimed_by or "").rsplit(":", 1)[0].rpartition(":")
         if owner_host == host and pid.isdigit() and not _alive(int(pid)):
-            dead.append(claim["claimed_by"])
+            dead.append(claim.claimed_by)
     return dead
 
 
@@ -283,21 +283,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _ensure_eml(store: Store, row: dict[str, Any]) -> Path:
+def _ensure_eml(store: Store, row: OutboxRow) -> Path:
     """The row's .eml file, rewritten from the stored bytes if it went missing (a crash between
     queueing and the rename, or someone tidying the folder)."""
-    if row["eml_path"]:
-        path = Path(row["eml_path"])
+    if row.eml_path:
+        path = Path(row.eml_path)
     else:
-        path = store.state_dir / OUTBOX_DIR / f"outbox-{row['id']}.eml"
+        path = store.state_dir / OUTBOX_DIR / f"outbox-{row.id}.eml"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(_raw(row))
     return path
 
 
-def _raw(row: dict[str, Any]) -> bytes:
-    data = row["message"]
+def _raw(row: OutboxRow) -> bytes:
+    data = row.message
     return data if isinstance(data, bytes) else str(data).encode("utf-8")
 
 
@@ -346,7 +346,7 @@ def _close(client: smtplib.SMTP) -> None:
 
 
 def _send_all(
-    store: Store, smtp: SmtpSettings, messages: list[dict[str, Any]], report: DeliveryReport
+    store: Store, smtp: SmtpSettings, messages: list[OutboxRow], report: DeliveryReport
 ) -> None:
     # resolved before any connection: a missing secret is a config error, not a send failure
     password = _password(smtp) if smtp.username else None
@@ -354,7 +354,7 @@ def _send_all(
     client: smtplib.SMTP | None = None
     try:
         for index, row in enumerate(messages):
-            outbox_id, recipient = row["id"], row["recipient"]
+            outbox_id, recipient = row.id, row.recipient
             if client is None:
                 try:
                     client = _connect(smtp, password)
@@ -362,9 +362,9 @@ def _send_all(
                     # nothing else will get through this time: every remaining message waits
                     error = f"{where}: {_describe(exc)}"
                     for rest in messages[index:]:
-                        report.failed.append((rest["id"], rest["recipient"], error))
-                        if store.mark_attempt_failed(rest["id"], error):
-                            report.given_up.append((rest["id"], rest["recipient"], error))
+                        report.failed.append((rest.id, rest.recipient, error))
+                        if store.mark_attempt_failed(rest.id, error):
+                            report.given_up.append((rest.id, rest.recipient, error))
                     return
             try:
                 # the stored message itself, so every attempt carries the same Message-ID;
@@ -382,7 +382,7 @@ def _send_all(
                 continue
             via = f"smtp:{where}"
             store.mark_sent(outbox_id, via)
-            report.sent.append((outbox_id, recipient, row["subject"], via))
+            report.sent.append((outbox_id, recipient, row.subject, via))
     finally:
         if client is not None:
             _close(client)

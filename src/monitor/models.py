@@ -133,7 +133,7 @@ class RunResult:
 # signed, amended). Portal spiders yield TenderRecords; `monitor.tender` normalises them and
 # compares versions; the store keeps every version and each change as a TenderEvent.
 #
-#     TenderRecord --normalise_tender--> TenderRecord --Store.add_tender--> [TenderEvent]
+#     TenderRecord --normalise_tender--> TenderRecord --tender.record_tender--> [TenderEvent]
 
 TenderEventKind = Literal[
     "awarded", "winner_changed", "value_changed", "status_changed", "deadline_changed",
@@ -190,7 +190,7 @@ class TenderDocument:
 @dataclass(frozen=True, slots=True)
 class TenderRecord:
     """One tender as a portal spider reads it: yielded like a ScrapedItem, cleaned by
-    `monitor.tender.normalise_tender`, stored with every version by `Store.add_tender`.
+    `monitor.tender.normalise_tender`, stored with every version by `tender.record_tender`.
 
     `status` is the portal's own code (Prozorro `active.tendering`, OCDS `active`); a
     cancelled tender's status ends in `cancelled` (or OCDS `withdrawn`). Dates are ISO-8601 as
@@ -262,6 +262,18 @@ class TenderEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class TenderChange:
+    """What a tender record is against its stored version, decided by `tender.compare`: the
+    store writes it as it is."""
+
+    state: Literal["new", "changed", "unchanged"]
+    content_hash: str
+    # the record as stored (`tender.stored_fields`)
+    stored: dict[str, Any]
+    events: tuple[TenderEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

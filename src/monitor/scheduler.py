@@ -39,7 +39,7 @@ from monitor.config import Config, ScheduleSpec, Source, load_config
 from monitor.crawl import crawl
 from monitor.errors import MonitorError
 from monitor.mail import deliver, queue_digests
-from monitor.store import Store
+from monitor.store import open_store
 
 __all__ = ["Daemon", "DaemonLock", "DaemonRunningError", "configure_logging", "daemon_pid",
            "log_event"]
@@ -281,15 +281,15 @@ class Daemon:
 
     def _close_stale_runs(self) -> None:
         """Runs still `running` whose crawler process is gone (kill -9, power loss)."""
-        with Store(self.state_dir) as store:
+        with open_store(self.state_dir) as store:
             for run in store.running_runs():
-                if _alive(run["pid"]):
+                if _alive(run.pid):
                     continue  # a crawl left behind by a killed daemon, still finishing
-                store.close_runs([run["id"]], "interrupted",
-                                 f"crawler process {run['pid']} was gone when the daemon "
+                store.close_runs([run.id], "interrupted",
+                                 f"crawler process {run.pid} was gone when the daemon "
                                  "started (killed or crashed); what it stored is kept")
-                log_event("run_closed", logging.WARNING, source=run["source"],
-                          run_id=run["id"], status="interrupted")
+                log_event("run_closed", logging.WARNING, source=run.source,
+                          run_id=run.id, status="interrupted")
 
     # -- jobs
 
@@ -303,7 +303,7 @@ class Daemon:
         assert self.scheduler is not None
         tz = ZoneInfo(config.daemon.timezone)
         now = datetime.now(UTC)
-        with Store(self.state_dir) as store:
+        with open_store(self.state_dir) as store:
             last_started = store.last_started()
             last_digest = {r.email: store.last_digest_at(r.email) for r in config.recipients}
         wanted: dict[str, tuple[ScheduleSpec, Any, tuple[Any, ...], str, datetime | None]] = {}
@@ -407,7 +407,7 @@ class Daemon:
             return
         log_event("job_start", job="digest", recipient=email)
         try:
-            with Store(self.state_dir) as store:
+            with open_store(self.state_dir) as store:
                 queued = queue_digests(store, config, self.state_dir, recipients=[email])
                 report = deliver(store, config, force=False)
         except Exception as exc:  # noqa: BLE001  (a failed digest must not stop the daemon)
@@ -445,7 +445,7 @@ class Daemon:
         if config is None or self._cancel.is_set():
             return
         try:
-            with Store(self.state_dir) as store:
+            with open_store(self.state_dir) as store:
                 if not store.queued_messages(due_only=True):
                     return
                 report = deliver(store, config, force=False)

@@ -42,11 +42,12 @@ def status(store: Store, config: Config, *, now: datetime | None = None) -> Stat
     assessed = sorted(assess(store, config, now=now),
                       key=lambda h: (not h.enabled, RANK[h.health]))
     queued = store.queued_messages()
-    errors = [q["last_error"] for q in queued if q["last_error"]]
+    errors = [q.last_error for q in queued if q.last_error]
     outbox = OutboxState(
         queued=len(queued),
-        oldest_created_at=queued[0]["created_at"] if queued else None,
+        oldest_created_at=queued[0].created_at if queued else None,
         last_error=errors[-1] if errors else None,
-        failed=[{key: row[key] for key in _FAILED_FIELDS} for row in store.failed_messages()],
+        failed=[{key: getattr(row, key) for key in _FAILED_FIELDS}
+                for row in store.failed_messages()],
     )
     return Status(now=now.isoformat(), sources=assessed, outbox=outbox)

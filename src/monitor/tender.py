@@ -1,10 +1,12 @@
-"""Pure functions for tender records: clean one, hash it, and describe what changed between two
-versions as events.
+"""Tender records: clean one, hash it, describe what changed between two versions as events
+(pure functions), and store one as its stored version says.
 
     normalise_tender(record) -> record       text cleaned, dates in UTC, duplicates dropped
     hash_tender(record) -> str               equal for records that say the same thing
     diff_tenders(old, new) -> [TenderEvent]  awarded / winner_changed / value_changed /
                                              status_changed / deadline_changed / cancelled
+    compare(stored, record) -> TenderChange  new / changed (with its events) / unchanged
+    record_tender(store, record)             compare with the stored version, then store
 
 The rules `diff_tenders` follows (tests/cases/tender.yaml has a case for each):
 
@@ -25,27 +27,37 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from monitor.errors import StoreConflictError
 from monitor.models import (
     Organisation,
+    TenderChange,
     TenderDocument,
     TenderEvent,
     TenderEventKind,
     TenderLot,
+    TenderOutcome,
     TenderRecord,
 )
 from monitor.normalise import clean_text
 
+if TYPE_CHECKING:
+    from monitor.models import Match
+    from monitor.store import Store
+    from monitor.store.rows import StoredTender
+
 __all__ = [
+    "compare",
     "diff_tenders",
     "hash_tender",
     "is_cancelled",
     "normalise_stamp",
     "normalise_tender",
+    "record_tender",
     "stored_fields",
 ]
 
@@ -221,3 +233,39 @@ def diff_tenders(old: TenderRecord | None, new: TenderRecord, *,
     if new.deadline and new.deadline != old.deadline:
         events.append(TenderEvent("deadline_changed", "deadline", old.deadline, new.deadline))
     return tuple(events)
+
+
+def compare(stored: StoredTender | None, record: TenderRecord, *,
+            baseline: bool = False) -> TenderChange:
+    """`record` against the stored version of its tender (None: first seen): new, changed
+    with the events that describe the change, or unchanged (same content hash)."""
+    digest = hash_tender(record)
+    fields = stored_fields(record)
+    if stored is None:
+        return TenderChange("new", digest, fields, diff_tenders(None, record, baseline=baseline))
+    if stored.content_hash == digest:
+        return TenderChange("unchanged", digest, fields)
+    previous = TenderRecord.from_dict(stored.record)
+    return TenderChange("changed", digest, fields, diff_tenders(previous, record))
+
+
+# a write that finds the tender changed since it was read is decided again this many times
+_CONFLICT_RETRIES = 3
+
+
+def record_tender(store: Store, record: TenderRecord, run_id: int | None = None, *,
+                  baseline: bool = False, matches: Sequence[Match] = ()) -> TenderOutcome:
+    """Store a (normalised) tender record: a new tender, a new version of a changed one with
+    its events, or, unchanged, only the time it was seen; with the watches' `matches` in it
+    (those not stored yet). `baseline`: the source's first run, where a tender first seen
+    already awarded gets no `awarded` event and its matches are stored as old news."""
+    for _ in range(_CONFLICT_RETRIES):
+        stored = store.stored_tender(record.source, record.native_id)
+        change = compare(stored, record, baseline=baseline)
+        outcome = store.save_tender(record, change, stored=stored, run_id=run_id,
+                                    matches=matches, baseline=baseline)
+        if outcome is not None:
+            return outcome
+    raise StoreConflictError(
+        f"tender {record.source}/{record.native_id}: changed by another process while it was "
+        f"stored, {_CONFLICT_RETRIES} times")

@@ -33,12 +33,12 @@ from crawlers.portals.ted.query import (
     restriction_of,
 )
 from monitor.models import TenderRecord
-from monitor.store import Store
 from monitor.tender import normalise_stamp
 
 if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
     from twisted.python.failure import Failure
+
+    from crawlers.extensions.crawl_state import CrawlState
 
 
 class Ted(PortalSpider):
@@ -124,6 +124,8 @@ class Ted(PortalSpider):
 
     # PortalSpider
     default_page_size = 100
+    # a later notice of a procedure is merged into its stored record
+    wants_known_tenders = True
 
     # Ted
     # the first run without `since` reads this many days back (a silent baseline)
@@ -148,13 +150,9 @@ class Ted(PortalSpider):
         # chain index -> publication numbers it read in this run
         self.read: dict[int, set[str]] = {}
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Ted:
-        spider: Ted = super().from_crawler(crawler, *args, **kwargs)  # type: ignore[assignment]
-        if not crawler.settings.getbool("MONITOR_DRY_RUN"):
-            with Store(crawler.settings["MONITOR_STATE"]) as store:
-                spider.load_records(store.tender_records(spider.source.name))
-        return spider
+    def load_state(self, state: CrawlState) -> None:
+        super().load_state(state)
+        self.load_records(state.tender_records)
 
     def load_records(self, records: Iterable[dict[str, Any]]) -> None:
         """The stored tenders: a later notice of a procedure is merged into its record."""

@@ -37,10 +37,10 @@ def digest(obj: Context, preview: bool, html_path: str | None, recipient: str | 
         monitor digest                     # queue and send
     """
     from monitor import mail
-    from monitor.store import Store
+    from monitor.store import open_store
 
     config = obj.config
-    with Store(obj.state) as store:
+    with open_store(obj.state) as store:
         if preview:
             target = Path(html_path) if html_path else obj.state / "digest-preview.html"
             text = mail.preview(store, config, recipient, html_path=target)
@@ -76,9 +76,9 @@ def digest(obj: Context, preview: bool, html_path: str | None, recipient: str | 
                            "(kept in the outbox; the next `monitor digest` retries)", err=True)
         if stuck:
             oldest = stuck[0]
-            click.echo(f"{len(stuck)} digest(s) stuck in the outbox, the oldest #{oldest['id']} "
-                       f"to {oldest['recipient']} since {_at(oldest['created_at'])} after "
-                       f"{oldest['attempts']} attempt(s); last error: "
-                       f"{_short(oldest['last_error'], 200) or 'none recorded'}", err=True)
+            click.echo(f"{len(stuck)} digest(s) stuck in the outbox, the oldest #{oldest.id} "
+                       f"to {oldest.recipient} since {_at(oldest.created_at)} after "
+                       f"{oldest.attempts} attempt(s); last error: "
+                       f"{_short(oldest.last_error, 200) or 'none recorded'}", err=True)
     if report.still_queued:
         sys.exit(1)

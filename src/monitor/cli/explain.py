@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from monitor.cli.app import Context, cli, handle_errors
+from monitor.store import open_store
 
 
 @cli.command()
@@ -37,9 +38,8 @@ def explain(obj: Context, item_id: str, tender: bool, as_json: bool) -> None:
     """
 
     from monitor.explain import explain_item, explain_tenders
-    from monitor.store import Store
 
-    with Store(obj.state) as store:
+    with open_store(obj.state) as store:
         explained = (explain_tenders(store, obj.config, item_id) if tender
                      else [explain_item(store, obj.config, item_id)])
     if as_json:
@@ -87,11 +87,10 @@ def rematch(obj: Context, as_json: bool) -> None:
     """
     from monitor.match import Matcher
     from monitor.rematch import rematch as run_rematch
-    from monitor.store import Store
 
     config = obj.config
     matcher = Matcher(config.watches, snippet_chars=config.digest.snippet_chars)
-    with Store(obj.state) as store:
+    with open_store(obj.state) as store:
         total = store.count("items") + store.count("tenders")
         if as_json:
             report = run_rematch(store, matcher)

@@ -33,12 +33,12 @@ def status(obj: Context, as_json: bool) -> None:
     from monitor.health import RANK
     from monitor.scheduler import daemon_pid
     from monitor.status import status as read_status
-    from monitor.store import DB_NAME, Store
+    from monitor.store import DB_NAME, open_store
 
     config = obj.config
     if not (obj.state / DB_NAME).exists():
         click.echo(f"No database at {obj.state / DB_NAME} yet: nothing has run.", err=True)
-    with Store(obj.state) as store:
+    with open_store(obj.state) as store:
         report = read_status(store, config)
     pid = daemon_pid(obj.state)
     if as_json:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from monitor.crawl.process import _exit_reason
 from monitor.models import RunResult, RunStatus
-from monitor.store import Store
+from monitor.store import open_store
+from monitor.store.rows import RunRow
 
 
 def run_status(*, shutdown: bool, entry_requests: int, entry_failures: int,
@@ -27,11 +27,11 @@ def run_status(*, shutdown: bool, entry_requests: int, entry_failures: int,
 def _close_orphaned_runs(state_dir: Path, sources: Sequence[str]) -> None:
     """We hold these sources' locks, so no process is crawling them: a run of theirs still
     marked `running` belongs to a crawl that was killed (kill -9, power loss)."""
-    with Store(state_dir) as store:
+    with open_store(state_dir) as store:
         for run in store.running_runs():
-            if run["source"] in sources:
-                store.close_runs([run["id"]], "interrupted",
-                                 f"crawler process {run['pid']} died without closing its run "
+            if run.source in sources:
+                store.close_runs([run.id], "interrupted",
+                                 f"crawler process {run.pid} died without closing its run "
                                  "(killed or crashed); what it stored is kept")
 
 
@@ -55,7 +55,7 @@ def _account(
                 result.status = "timeout"
                 result.error = f"crawl stopped at the {timeout:g}s time limit"
                 if result.run_id is not None and not dry_run:
-                    with Store(state_dir) as store:
+                    with open_store(state_dir) as store:
                         store.relabel_run(result.run_id, "timeout", result.error)
     missing = [name for name in selected if name not in finished]
     if not missing:
@@ -68,33 +68,34 @@ def _account(
         reason = _exit_reason(exit_code, log_path)
     reason += f" (log: {log_path})"
     if not dry_run:
-        with Store(state_dir) as store:
+        with open_store(state_dir) as store:
             for name in missing:
                 run_id = started.get(name) or store.start_run(name)
                 # a graceful stop may have closed it already; fetch what it recorded
                 store.close_runs([run_id], status, reason)
-                row = store.run(run_id) or {}
-                finished[name] = _result_from_row(name, row, status, reason)
+                finished[name] = _result_from_row(name, store.run(run_id), status, reason)
     else:
         for name in missing:
             finished[name] = RunResult(source=name, status=status, errors=1, error=reason)  # type: ignore[arg-type]
     return [finished[name] for name in selected]
 
 
-def _result_from_row(name: str, row: dict[str, Any], status: str, reason: str) -> RunResult:
+def _result_from_row(name: str, row: RunRow | None, status: str, reason: str) -> RunResult:
+    if row is None:
+        return RunResult(source=name, status=status, errors=1, error=reason)  # type: ignore[arg-type]
     return RunResult(
         source=name,
-        status=row.get("status", status),
-        run_id=row.get("id"),
-        fetched=row.get("fetched") or 0,
-        items=row.get("items") or 0,
-        new_items=row.get("new_items") or 0,
-        changed_items=row.get("changed_items") or 0,
-        new_matches=row.get("new_matches") or 0,
-        errors=row.get("errors") or 1,
-        error=row.get("error") or reason,
-        seconds=row.get("seconds") or 0.0,
-        started_at=row.get("started_at"),
-        finished_at=row.get("finished_at"),
-        warnings=list(row.get("warnings") or []),
+        status=row.status,  # type: ignore[arg-type]
+        run_id=row.id,
+        fetched=row.fetched or 0,
+        items=row.items or 0,
+        new_items=row.new_items or 0,
+        changed_items=row.changed_items or 0,
+        new_matches=row.new_matches or 0,
+        errors=row.errors or 1,
+        error=row.error or reason,
+        seconds=row.seconds or 0.0,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        warnings=list(row.warnings),
     )

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 from monitor.config import load_config
 from monitor.crawl import CrawlEvent, crawl
 from monitor.models import RunResult
-from monitor.store import Store
+from monitor.store import open_store
 
 __all__ = ["DemoReport", "run_demo", "serve_site"]
 
@@ -233,11 +233,14 @@ def run_demo(state_dir: str | Path, *, on_step: Callable[[str], None] | None = N
         step(f"Crawling {len(config.sources)} sources…")
         report = crawl(config, state_dir, on_event=progress)
         step("Building and delivering the digest…")
-        with Store(state_dir) as store:
+        with open_store(state_dir) as store:
             queued = mail.queue_digests(store, config, state_dir)
             mail.deliver(store, config, force=True)
-            findings = [Finding(**row) for row in store.findings()]
-            tenders = [TenderFinding(**row) for row in store.tender_findings()]
+            findings = [Finding(r.watch, r.title, r.source, r.field, r.found, r.term, r.url,
+                                r.published_at) for r in store.findings()]
+            tenders = [TenderFinding(r.watch, r.native_id or "", r.title, r.source,
+                                     r.status or "", r.field, r.found, r.term, r.url)
+                       for r in store.tender_findings()]
         # the SMTP server hands the message over asynchronously: give it a moment
         deadline = time.monotonic() + 5
         while len(inbox.messages) < len(queued) and time.monotonic() < deadline:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from monitor.config import Config, Recipient
 from monitor.digest.model import (
@@ -30,6 +29,7 @@ from monitor.findings.build import article_entries, for_watch, tender_entry
 from monitor.findings.model import DigestEntry, OtherWatch, TenderEntry
 from monitor.health import HealthNotice, assess, health_news
 from monitor.store import Store
+from monitor.store.rows import RunRow
 
 
 def _iso(moment: datetime) -> str:
@@ -53,7 +53,7 @@ def build_digest(
         recipient.email, [w.name for w in wanted], since=None if last else window_start
     )
     # matches stored after `until` belong to the next digest, so `now` means what it says
-    rows = [r for r in rows if r["matched_at"] <= until]
+    rows = [r for r in rows if r.matched_at <= until]
 
     tender_rows = store.undelivered_tenders(
         recipient.email, [w.name for w in wanted], since=None if last else window_start,
@@ -61,9 +61,9 @@ def build_digest(
 
     sections = []
     for watch in sorted(wanted, key=lambda w: (PRIORITY_ORDER[w.priority], w.name.casefold())):
-        entries = article_entries(watch.name, [r for r in rows if r["watch"] == watch.name])
+        entries = article_entries(watch.name, [r for r in rows if r.watch == watch.name])
         tenders = tuple(sorted(
-            (tender_entry(r, window_start) for r in tender_rows if r["watch"] == watch.name),
+            (tender_entry(r, window_start) for r in tender_rows if r.watch == watch.name),
             key=lambda t: (t.date, t.tender_id), reverse=True))
         if entries or tenders:
             sections.append(WatchSection(watch.name, watch.priority, entries, tenders))
@@ -74,15 +74,15 @@ def build_digest(
             shown[entry.source] += 1
     runs = store.runs_finished_between(window_start, until)
     coverage = _coverage(runs, shown)
-    backfill_since = min((r["backfill_since"] for r in runs if r.get("backfill_since")),
+    backfill_since = min((r.backfill_since for r in runs if r.backfill_since),
                          default=None)
     notices = tuple(health_news(assess(store, config, now=now),
                                 store.health_reports(recipient.email), config, now))
     undelivered = tuple(
-        UndeliveredDigest(outbox_id=r["id"], recipient=r["recipient"], subject=r["subject"],
-                          created_at=r["created_at"], attempts=r["attempts"],
-                          error=r["last_error"] or "", eml_path=r["eml_path"])
-        for r in store.failed_messages(after=window_start) if r["last_attempt_at"] <= until)
+        UndeliveredDigest(outbox_id=r.id, recipient=r.recipient, subject=r.subject,
+                          created_at=r.created_at, attempts=r.attempts,
+                          error=r.last_error or "", eml_path=r.eml_path)
+        for r in store.failed_messages(after=window_start) if r.last_attempt_at <= until)
     prefix = config.digest.subject_prefix
     return Digest(
         recipient=recipient.email,
@@ -139,30 +139,30 @@ def _one_entry_per_finding(sections: list[WatchSection]) -> list[WatchSection]:
             if entries or tenders]
 
 
-def _coverage(runs: list[dict[str, Any]], shown: dict[str, int]) -> tuple[CoverageLine, ...]:
-    by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def _coverage(runs: list[RunRow], shown: dict[str, int]) -> tuple[CoverageLine, ...]:
+    by_source: dict[str, list[RunRow]] = defaultdict(list)
     for run in runs:
-        by_source[run["source"]].append(run)
+        by_source[run.source].append(run)
     # a source with entries here but no run in the window (found earlier, told now)
     lines = [CoverageLine(source=source, runs=0, failed=0, last_status="no run",
                           last_error=None, fetched=0, new_items=0, new_matches=0, seconds=0.0,
                           findings=count)
              for source, count in shown.items() if source not in by_source]
     for source, source_runs in by_source.items():
-        source_runs.sort(key=lambda r: (r["finished_at"], r["id"]))
-        errors = [r["error"] for r in source_runs if r["error"]]
+        source_runs.sort(key=lambda r: (r.finished_at, r.id))
+        errors = [r.error for r in source_runs if r.error]
         lines.append(
             CoverageLine(
                 source=source,
                 runs=len(source_runs),
-                failed=sum(r["status"] in FAILED_STATUSES for r in source_runs),
-                last_status=source_runs[-1]["status"],
+                failed=sum(r.status in FAILED_STATUSES for r in source_runs),
+                last_status=source_runs[-1].status,
                 last_error=errors[-1] if errors else None,
-                fetched=sum(r["fetched"] or 0 for r in source_runs),
-                new_items=sum(r["new_items"] or 0 for r in source_runs),
-                new_matches=sum(r["new_matches"] or 0 for r in source_runs),
-                seconds=round(sum(r["seconds"] or 0.0 for r in source_runs), 1),
-                warnings=tuple(dict.fromkeys(w for r in source_runs for w in r["warnings"])),
+                fetched=sum(r.fetched or 0 for r in source_runs),
+                new_items=sum(r.new_items or 0 for r in source_runs),
+                new_matches=sum(r.new_matches or 0 for r in source_runs),
+                seconds=round(sum(r.seconds or 0.0 for r in source_runs), 1),
+                warnings=tuple(dict.fromkeys(w for r in source_runs for w in r.warnings)),
                 findings=shown.get(source, 0),
             )
         )

@@ -17,6 +17,7 @@ from monitor.findings.model import (
     Party,
     TenderEntry,
 )
+from monitor.store.rows import ArticleMatchRow, TenderMatchRow, TenderNews
 
 
 def for_watch(watch: str, findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
@@ -24,31 +25,31 @@ def for_watch(watch: str, findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
     return tuple(replace(f, watch=watch) for f in findings)
 
 
-def article_entries(watch: str, rows: list[dict[str, Any]]) -> tuple[DigestEntry, ...]:
+def article_entries(watch: str, rows: list[ArticleMatchRow]) -> tuple[DigestEntry, ...]:
     """A watch's undelivered article matches (store rows) as entries, one per story, newest
     first."""
-    by_item: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    by_item: dict[int, list[ArticleMatchRow]] = defaultdict(list)
     for row in rows:
-        by_item[row["item_id"]].append(row)
+        by_item[row.item_id].append(row)
     entries = []
     for item_id, matches in by_item.items():
         # title findings first: the headline is the strongest evidence; then in match order
-        matches.sort(key=lambda r: (r["field"] != "title", r["match_id"]))
+        matches.sort(key=lambda r: (r.field != "title", r.match_id))
         first = matches[0]
         entries.append(
             DigestEntry(
                 watch=watch,
                 item_id=item_id,
-                title=first["title"],
-                url=first["url"],
-                source=first["source"],
-                published_at=first["published_at"],
-                first_seen_at=first["first_seen_at"],
+                title=first.title,
+                url=first.url,
+                source=first.source,
+                published_at=first.published_at,
+                first_seen_at=first.first_seen_at,
                 findings=tuple(_finding(r) for r in matches),
-                match_ids=tuple(r["match_id"] for r in matches),
+                match_ids=tuple(r.match_id for r in matches),
             )
         )
-    entries = _same_story(entries, {r["item_id"]: r.get("content_hash") for r in rows})
+    entries = _same_story(entries, {r.item_id: r.content_hash for r in rows})
     entries.sort(key=lambda e: (e.date, e.item_id), reverse=True)
     return tuple(entries)
 
@@ -101,11 +102,11 @@ def _same_story(entries: list[DigestEntry],
     return merged
 
 
-def _finding(r: dict[str, Any]) -> Finding:
+def _finding(r: ArticleMatchRow | TenderMatchRow) -> Finding:
     return Finding(
-        term=r["term"], term_kind=r["term_kind"], found=r["found"], field=r["field"],
-        snippet=r["snippet"], snippet_start=r["snippet_start"], snippet_end=r["snippet_end"],
-        variant=r.get("variant"), via=r.get("via"), origin=r.get("origin") or "crawl",
+        term=r.term, term_kind=r.term_kind, found=r.found, field=r.field,
+        snippet=r.snippet, snippet_start=r.snippet_start, snippet_end=r.snippet_end,
+        variant=r.variant, via=r.via, origin=r.origin,
     )
 
 
@@ -180,29 +181,29 @@ def describe_event(kind: str, field: str, old: Any, new: Any) -> str:
     return f"{kind}: {field} {old} -> {new}"
 
 
-def tender_entry(row: dict[str, Any], window_start: str) -> TenderEntry:
-    """A tender's undelivered matches and events for one watch (a store row) as an entry;
+def tender_entry(row: TenderNews, window_start: str) -> TenderEntry:
+    """A tender's undelivered matches and events for one watch as an entry;
     `window_start`: a tender first seen before it is "tracked since", not "new"."""
-    tender = row["tender"]
-    record = tender["record"]
-    matches = sorted(row["matches"],
-                     key=lambda r: (ROLE_ORDER.get(r["field"], len(ROLE_ORDER)), r["id"]))
+    tender = row.tender
+    record = tender.record
+    matches = sorted(row.matches,
+                     key=lambda r: (ROLE_ORDER.get(r.field, len(ROLE_ORDER)), r.id))
     # a bidder that won is shown as the winner only
-    won = {r["found"] for r in matches if r["field"] == "winner"}
-    matches = [r for r in matches if not (r["field"] == "bidder" and r["found"] in won)]
+    won = {r.found for r in matches if r.field == "winner"}
+    matches = [r for r in matches if not (r.field == "bidder" and r.found in won)]
     findings = tuple(_finding(r) for r in matches)
-    roles = {r["field"] for r in matches}
+    roles = {r.field for r in matches}
     winners = _parties(record.get("winners"))
-    events = row["events"]
-    first_report = row["told_match"] == 0 and row["told_event"] == 0
+    events = row.events
+    first_report = row.told_match == 0 and row.told_event == 0
     return TenderEntry(
-        watch=row["watch"],
-        tender_id=tender["id"],
-        native_id=tender["native_id"],
-        title=tender["title"],
-        url=tender["url"],
-        source=tender["source"],
-        status=tender["status"],
+        watch=row.watch,
+        tender_id=tender.id,
+        native_id=tender.native_id,
+        title=tender.title,
+        url=tender.url,
+        source=tender.source,
+        status=tender.status,
         buyer=_party(record.get("buyer")),
         winners=winners,
         # a portal's 0 means "not given", as a missing value does: show neither
@@ -210,14 +211,14 @@ def tender_entry(row: dict[str, Any], window_start: str) -> TenderEntry:
         award_value=money(record.get("award_value") or None,
                           record.get("award_currency") or record.get("currency")),
         deadline=record.get("deadline"),
-        published_at=tender["published_at"],
-        first_seen_at=tender["first_seen_at"],
+        published_at=tender.published_at,
+        first_seen_at=tender.first_seen_at,
         findings=findings,
-        changes=tuple(describe_event(e["kind"], e["field"], e["old"], e["new"]) for e in events),
+        changes=tuple(describe_event(e.kind, e.field, e.old, e.new) for e in events),
         lost="bidder" in roles and "winner" not in roles and bool(winners),
         first_report=first_report,
-        tracked_since=(tender["first_seen_at"]
-                       if first_report and tender["first_seen_at"] <= window_start else None),
-        last_match_id=max((r["id"] for r in row["matches"]), default=0),
-        last_event_id=max((e["id"] for e in events), default=0),
+        tracked_since=(tender.first_seen_at
+                       if first_report and tender.first_seen_at <= window_start else None),
+        last_match_id=max((r.id for r in row.matches), default=0),
+        last_event_id=max((e.id for e in events), default=0),
     )

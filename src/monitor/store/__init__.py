@@ -1,29 +1,39 @@
 """All storage: items and their versions, matches, runs, the digest outbox, tenders with
-their versions and events, and where portal spiders stopped reading, in `<state>/monitor.db`.
+their versions and events, and where portal spiders stopped reading.
 
-    db.py            the connection: WAL, BEGIN IMMEDIATE transactions, rows
-    migrations.py    the schema as named migrations, in order
-    runs.py          source runs (status, counts, errors, warnings)
-    items.py         articles, versions, matches
-    tenders.py       tenders, versions, events, tender matches
-    portal_state.py  portal cursors
-    outbox.py        digests, deliveries, the outbox and its claims
+    interface.py     `Store`: what the rest of monitor may ask of a store (a Protocol)
+    rows.py          the typed rows it answers with
+    db.py            SQLite: the connection, WAL, BEGIN IMMEDIATE transactions
+    migrations.py    SQLite: the schema as named migrations, in order
+    runs.py          SQLite: source runs (status, counts, errors, warnings)
+    items.py         SQLite: articles, versions, matches
+    tenders.py       SQLite: tenders, versions, events, tender matches
+    portal_state.py  SQLite: portal cursors
+    outbox.py        SQLite: digests, deliveries, the outbox and its claims
 
-`Store` is all of them over one connection: open it once per process (`with Store(state)`)
-and hand it to whoever needs it.
+`open_store(state_dir)` opens `<state>/monitor.db`: once per process (`with open_store(...)`),
+handed to whoever needs it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from monitor.store.db import DB_NAME, utcnow
+from monitor.store.interface import Store
 from monitor.store.items import ItemStore
 from monitor.store.outbox import MAX_SEND_ATTEMPTS, OutboxStore
 from monitor.store.portal_state import PortalStateStore
 from monitor.store.runs import RunStore
 from monitor.store.tenders import TenderStore
 
-__all__ = ["DB_NAME", "MAX_SEND_ATTEMPTS", "Store", "utcnow"]
+__all__ = ["DB_NAME", "MAX_SEND_ATTEMPTS", "SQLiteStore", "Store", "open_store", "utcnow"]
 
 
-class Store(RunStore, ItemStore, TenderStore, PortalStateStore, OutboxStore):
-    """The database of one state directory. Open it, use it, `close()` it (or `with`)."""
+class SQLiteStore(RunStore, ItemStore, TenderStore, PortalStateStore, OutboxStore):
+    """The `Store` of one state directory in SQLite (`<state>/monitor.db`)."""
+
+
+def open_store(state_dir: str | Path) -> SQLiteStore:
+    """The store of a state directory, created and migrated as needed."""
+    return SQLiteStore(state_dir)

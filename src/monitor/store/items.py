@@ -8,6 +8,7 @@ from typing import Any
 
 from monitor.models import Item, Match, StoreOutcome
 from monitor.store.db import Database, utcnow
+from monitor.store.rows import FindingRow
 
 
 def _item_from_row(row: dict[str, Any]) -> Item:
@@ -131,9 +132,9 @@ class ItemStore(Database):
                 yield row["id"], _item_from_row(row)
             last = rows[-1]["id"]
 
-    def findings(self, limit: int = 10_000) -> list[dict[str, Any]]:
+    def findings(self, limit: int = 10_000) -> list[FindingRow]:
         """Stored matches with their item's title, source and URL, grouped by watch."""
-        return self._rows(
+        return self._finding_rows(
             """SELECT m.watch, i.title, i.source, m.field, m.found, m.term, i.url,
                       i.published_at
                FROM matches m JOIN items i ON i.id = m.item_id
@@ -141,13 +142,16 @@ class ItemStore(Database):
             (limit,),
         )
 
-    def tender_findings(self, limit: int = 10_000) -> list[dict[str, Any]]:
+    def tender_findings(self, limit: int = 10_000) -> list[FindingRow]:
         """Stored tender matches with their tender's number, title, source, status and URL,
         grouped by watch."""
-        return self._rows(
+        return self._finding_rows(
             """SELECT m.watch, t.native_id, t.title, t.source, t.status, m.field, m.found,
                       m.term, t.url
                FROM tender_matches m JOIN tenders t ON t.id = m.tender_id
                ORDER BY m.watch, t.source, t.id, m.id LIMIT ?""",
             (limit,),
         )
+
+    def _finding_rows(self, sql: str, params: Sequence[Any]) -> list[FindingRow]:
+        return [FindingRow.from_mapping(r) for r in self._rows(sql, params)]

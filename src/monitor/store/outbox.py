@@ -3,13 +3,20 @@ claims so two senders never send one message twice, retries and given-up digests
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.store.db import Database, utcnow
+from monitor.store.rows import (
+    ArticleMatchRow,
+    OutboxRow,
+    TenderMatchRow,
+    TenderNews,
+    event_row,
+    tender_row,
+)
 
 # a digest the SMTP server keeps refusing is given up after this many tries (about a day
 # with the back-off capped at an hour) and reported instead of retried forever
@@ -26,13 +33,13 @@ class OutboxStore(Database):
 
     def undelivered_matches(
         self, recipient: str, watches: Sequence[str], *, since: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[ArticleMatchRow]:
         """Matches of these watches not yet put in a digest for this recipient, with their
         item's fields, newest first."""
         if not watches:
             return []
         marks = ", ".join("?" for _ in watches)
-        return self._rows(
+        return [ArticleMatchRow.from_mapping(r) for r in self._rows(
             f"""SELECT m.id AS match_id, m.watch, m.term, m.term_kind, m.field, m.found,
                        m.snippet, m.snippet_start, m.snippet_end, m.matched_at, m.variant,
                        m.via, m.origin,
@@ -44,17 +51,17 @@ class OutboxStore(Database):
                                   WHERE d.match_id = m.id AND d.recipient = ?)
                 ORDER BY COALESCE(i.published_at, i.first_seen_at) DESC, m.id""",
             (*watches, since, recipient),
-        )
+        )]
 
     def undelivered_tenders(
         self, recipient: str, watches: Sequence[str], *, since: str | None = None,
         until: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[TenderNews]:
         """(tender, watch) pairs with news for this recipient: a match of the watch not yet
         in one of their digests (baseline matches are not news), or an event of a tender the
         watch matched, seen since it first matched and not yet in one of their digests.
-        Each row carries the tender (`record` decoded), all the watch's `matches` in it with
-        `new` set on the undelivered ones, and the undelivered `events`, oldest first.
+        Each carries the tender, all the watch's matches in it with `new` set on the
+        undelivered ones, and the undelivered events, oldest first.
         `since` / `until` bound when the news was found."""
         if not watches:
             return []
@@ -81,25 +88,25 @@ class OutboxStore(Database):
         )
         out = []
         for pair in pairs:
-            tender = self._rows("SELECT * FROM tenders WHERE id = ?", (pair["tender_id"],))[0]
-            tender["record"] = json.loads(tender["record"])
-            matches = self._rows(
-                """SELECT * FROM tender_matches WHERE tender_id = ? AND watch = ?
-                   AND matched_at <= ? ORDER BY id""",
-                (pair["tender_id"], pair["watch"], high),
-            )
-            for m in matches:
-                m["new"] = (m["id"] > pair["told_match"] and m["origin"] != "baseline"
-                            and m["matched_at"] >= low)
-            events = self._rows(
+            tender = tender_row(self._rows("SELECT * FROM tenders WHERE id = ?",
+                                           (pair["tender_id"],))[0])
+            matches = tuple(
+                TenderMatchRow.from_mapping(
+                    m, new=(m["id"] > pair["told_match"] and m["origin"] != "baseline"
+                            and m["matched_at"] >= low))
+                for m in self._rows(
+                    """SELECT * FROM tender_matches WHERE tender_id = ? AND watch = ?
+                       AND matched_at <= ? ORDER BY id""",
+                    (pair["tender_id"], pair["watch"], high)))
+            events = tuple(event_row(r) for r in self._rows(
                 """SELECT * FROM tender_events WHERE tender_id = ? AND id > ?
                    AND seen_at >= ? AND seen_at >= ? AND seen_at <= ? ORDER BY id""",
                 (pair["tender_id"], pair["told_event"], pair["first_matched_at"], low, high),
-            )
-            for event in events:
-                event["old"] = json.loads(event["old"])
-                event["new"] = json.loads(event["new"])
-            out.append({**pair, "tender": tender, "matches": matches, "events": events})
+            ))
+            out.append(TenderNews(
+                tender=tender, watch=pair["watch"], first_matched_at=pair["first_matched_at"],
+                told_match=pair["told_match"], told_event=pair["told_event"],
+                matches=matches, events=events))
         return out
 
     def queue_digest(
@@ -183,15 +190,21 @@ class OutboxStore(Database):
             [(recipient, source, state, until) for source, state in health],
         )
 
-    def queued_messages(self, *, due_only: bool = False) -> list[dict[str, Any]]:
+    def queued_messages(self, *, due_only: bool = False) -> list[OutboxRow]:
+        """Queued digests, message included, oldest first; `due_only`: those whose retry
+        time has come."""
         sql = "SELECT * FROM outbox WHERE status = 'queued'"
         if due_only:
             sql += " AND COALESCE(next_attempt_at, '') <= ?"
-            return self._rows(sql + " ORDER BY id", (utcnow(),))
-        return self._rows(sql + " ORDER BY id")
+            return self._outbox_rows(sql + " ORDER BY id", (utcnow(),))
+        return self._outbox_rows(sql + " ORDER BY id")
 
-    def outbox(self, limit: int = 50) -> list[dict[str, Any]]:
-        return self._rows(
+    def _outbox_rows(self, sql: str, params: Sequence[Any] = ()) -> list[OutboxRow]:
+        return [OutboxRow.from_mapping(r) for r in self._rows(sql, params)]
+
+    def outbox(self, limit: int = 50) -> list[OutboxRow]:
+        """The newest digests, without their message."""
+        return self._outbox_rows(
             "SELECT id, recipient, subject, status, created_at, attempts, last_error, sent_at, "
             "sent_via, eml_path, html_path, findings FROM outbox ORDER BY id DESC LIMIT ?",
             (limit,),
@@ -224,8 +237,11 @@ class OutboxStore(Database):
             )
             return cursor.rowcount
 
-    def claims(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT id, claimed_by, claimed_at FROM outbox WHERE status = 'sending'")
+    def claims(self) -> list[OutboxRow]:
+        """Digests being sent, with who claimed them and when."""
+        return self._outbox_rows(
+            "SELECT id, recipient, subject, status, created_at, claimed_by, claimed_at "
+            "FROM outbox WHERE status = 'sending'")
 
     def mark_sent(self, outbox_id: int, via: str) -> None:
         now = utcnow()
@@ -262,11 +278,11 @@ class OutboxStore(Database):
             )
             return given_up
 
-    def failed_messages(self, after: str | None = None) -> list[dict[str, Any]]:
+    def failed_messages(self, after: str | None = None) -> list[OutboxRow]:
         """Digests given up (status `failed`), oldest first; with `after`, those given up
         since then."""
-        return self._rows(
-            """SELECT id, recipient, subject, created_at, attempts, last_attempt_at,
+        return self._outbox_rows(
+            """SELECT id, recipient, subject, status, created_at, attempts, last_attempt_at,
                       last_error, eml_path FROM outbox
                WHERE status = 'failed' AND COALESCE(last_attempt_at, '') >= COALESCE(?, '')
                ORDER BY id""", (after,))

@@ -9,6 +9,7 @@ from typing import Any
 
 from monitor.models import RunResult
 from monitor.store.db import Database, to_json, utcnow
+from monitor.store.rows import HealthReportRow, RunRow
 
 
 class RunStore(Database):
@@ -70,21 +71,19 @@ class RunStore(Database):
             conn.execute("UPDATE runs SET status = ?, error = ? WHERE id = ?",
                          (status, error, run_id))
 
-    def _runs(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Rows of `runs`, with `warnings` as a list."""
-        rows = self._rows(sql, params)
-        for row in rows:
-            row["warnings"] = json.loads(row["warnings"]) if row.get("warnings") else []
-        return rows
+    def _runs(self, sql: str, params: Sequence[Any] = ()) -> list[RunRow]:
+        return [RunRow.from_mapping(
+                    row, warnings=tuple(json.loads(row.pop("warnings") or "[]")))
+                for row in self._rows(sql, params)]
 
-    def run(self, run_id: int) -> dict[str, Any] | None:
+    def run(self, run_id: int) -> RunRow | None:
         rows = self._runs("SELECT * FROM runs WHERE id = ?", (run_id,))
         return rows[0] if rows else None
 
-    def running_runs(self) -> list[dict[str, Any]]:
+    def running_runs(self) -> list[RunRow]:
         return self._runs("SELECT * FROM runs WHERE status = 'running' ORDER BY id")
 
-    def recent_runs(self, source: str, limit: int = 20) -> list[dict[str, Any]]:
+    def recent_runs(self, source: str, limit: int = 20) -> list[RunRow]:
         """A source's finished runs, newest first."""
         return self._runs(
             """SELECT * FROM runs WHERE source = ? AND status != 'running'
@@ -93,7 +92,7 @@ class RunStore(Database):
         )
 
     def last_run(self, source: str, statuses: Sequence[str] | None = None, *,
-                 min_items: int = 0) -> dict[str, Any] | None:
+                 min_items: int = 0) -> RunRow | None:
         """A source's newest finished run; with `statuses`, the newest with one of them (and
         at least `min_items` items seen)."""
         sql = "SELECT * FROM runs WHERE source = ? AND status != 'running' AND items >= ?"
@@ -105,7 +104,7 @@ class RunStore(Database):
         return rows[0] if rows else None
 
     def count_runs(self, source: str, statuses: Sequence[str], *,
-                   after: dict[str, Any] | None = None) -> tuple[int, str | None]:
+                   after: RunRow | None = None) -> tuple[int, str | None]:
         """How many of a source's runs with one of `statuses` started after the run `after`
         (a row from `last_run`; None: ever), and when the first of them started."""
         sql = (f"SELECT COUNT(*), MIN(started_at) FROM runs WHERE source = ? "
@@ -113,7 +112,7 @@ class RunStore(Database):
         params: list[Any] = [source, *statuses]
         if after is not None:
             sql += " AND (started_at, id) > (?, ?)"
-            params.extend((after["started_at"], after["id"]))
+            params.extend((after.started_at, after.id))
         count, first = self.db.conn.execute(sql, params).fetchone()
         return int(count), first
 
@@ -133,11 +132,12 @@ class RunStore(Database):
         )
         return dict(rows.fetchall())
 
-    def health_reports(self, recipient: str) -> dict[str, dict[str, Any]]:
+    def health_reports(self, recipient: str) -> dict[str, HealthReportRow]:
+        """Source -> what the recipient was last told of its health."""
         rows = self._rows("SELECT * FROM health_reports WHERE recipient = ?", (recipient,))
-        return {row["source"]: row for row in rows}
+        return {row["source"]: HealthReportRow.from_mapping(row) for row in rows}
 
-    def runs_finished_between(self, after: str | None, until: str) -> list[dict[str, Any]]:
+    def runs_finished_between(self, after: str | None, until: str) -> list[RunRow]:
         return self._runs(
             """SELECT * FROM runs WHERE finished_at IS NOT NULL
                AND finished_at > COALESCE(?, '') AND finished_at <= ?

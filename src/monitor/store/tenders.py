@@ -5,41 +5,63 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import Any
 
-from monitor.models import Match, TenderOutcome, TenderRecord
+from monitor.models import Match, TenderChange, TenderOutcome, TenderRecord
 from monitor.store.db import Database, to_json, utcnow
-from monitor.tender import diff_tenders, hash_tender, stored_fields
+from monitor.store.rows import (
+    StoredTender,
+    TenderEventRow,
+    TenderMatchRow,
+    TenderRow,
+    event_row,
+    tender_row,
+)
 
 
 class TenderStore(Database):
     """Tenders, their versions, events and matches."""
 
-    def add_tender(self, record: TenderRecord, run_id: int | None = None, *,
-                   baseline: bool = False, matches: Sequence[Match] = ()) -> TenderOutcome:
-        """Store a (normalised) tender record: a new tender, a new version of a changed one
-        with the events that describe the change, or, when its content hash is unchanged,
-        only the time it was seen; with the watches' `matches` in it (those not stored
-        yet). `baseline`: the source's first run, where a tender first seen already awarded
-        gets no `awarded` event and its matches are stored as old news."""
+    def stored_tender(self, source: str, native_id: str) -> StoredTender | None:
+        """The stored version of a tender, for deciding what a new record of it is."""
+        row = self.db.conn.execute(
+            "SELECT id, version, content_hash, record FROM tenders "
+            "WHERE source = ? AND native_id = ?",
+            (source, native_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredTender(id=row[0], version=row[1], content_hash=row[2],
+                            record=json.loads(row[3]))
+
+    def save_tender(self, record: TenderRecord, change: TenderChange, *,
+                    stored: StoredTender | None, run_id: int | None = None,
+                    matches: Sequence[Match] = (), baseline: bool = False
+                    ) -> TenderOutcome | None:
+        """Write what `change` (decided against `stored`) says, with the matches not stored
+        yet, in one transaction: a new tender, a new version with its events, or only the
+        time it was seen. None, writing nothing, when the stored version is no longer
+        `stored` (another process stored the tender meanwhile): decide again."""
         now = utcnow()
-        digest = hash_tender(record)
-        text = to_json(stored_fields(record))
+        text = to_json(change.stored)
         buyer = record.buyer
         columns = (
             record.url, record.title, record.status, buyer.name if buyer else None,
             buyer.registry_id if buyer else None, record.value, record.currency,
-            record.published, record.deadline, record.modified, text, digest, record.raw_hash,
+            record.published, record.deadline, record.modified, text, change.content_hash,
+            record.raw_hash,
         )
-        state: Literal["new", "changed"]
+        origin = "baseline" if baseline else "crawl"
         with self._write() as conn:
             row = conn.execute(
-                "SELECT id, content_hash, version, record FROM tenders "
-                "WHERE source = ? AND native_id = ?",
+                "SELECT id, version FROM tenders WHERE source = ? AND native_id = ?",
                 (record.source, record.native_id),
             ).fetchone()
-            if row is None:
-                events = diff_tenders(None, record, baseline=baseline)
+            if (row is None) != (stored is None) or (
+                    row is not None and stored is not None and tuple(row) != (stored.id,
+                                                                              stored.version)):
+                return None
+            if stored is None:
                 cursor = conn.execute(
                     """INSERT INTO tenders (url, title, status, buyer_name, buyer_id, value,
                        currency, published_at, deadline_at, modified_at, record, content_hash,
@@ -48,21 +70,19 @@ class TenderStore(Database):
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)""",
                     (*columns, record.source, record.native_id, now, now, now, run_id),
                 )
-                tender_id, state, version = int(cursor.lastrowid or 0), "new", 1
-            elif row[1] == digest:
+                tender_id, version = int(cursor.lastrowid or 0), 1
+            elif change.state == "unchanged":
                 conn.execute(
                     """UPDATE tenders SET last_seen_at = ?, modified_at = COALESCE(?, modified_at),
                        raw_hash = COALESCE(?, raw_hash) WHERE id = ?""",
-                    (now, record.modified, record.raw_hash, row[0]),
+                    (now, record.modified, record.raw_hash, stored.id),
                 )
-                added = self._insert_tender_matches(conn, row[0], row[2], matches, run_id,
-                                                    "baseline" if baseline else "crawl")
-                return TenderOutcome(tender_id=row[0], state="unchanged", version=row[2],
-                                     new_matches=len(added))
+                added = self._insert_tender_matches(conn, stored.id, stored.version, matches,
+                                                    run_id, origin)
+                return TenderOutcome(tender_id=stored.id, state="unchanged",
+                                     version=stored.version, new_matches=len(added))
             else:
-                previous = TenderRecord.from_dict(json.loads(row[3]))
-                events = diff_tenders(previous, record)
-                tender_id, state, version = row[0], "changed", row[2] + 1
+                tender_id, version = stored.id, stored.version + 1
                 conn.execute(
                     """UPDATE tenders SET url = ?, title = ?, status = ?, buyer_name = ?,
                        buyer_id = ?, value = ?, currency = ?, published_at = ?, deadline_at = ?,
@@ -73,18 +93,18 @@ class TenderStore(Database):
             conn.execute(
                 """INSERT INTO tender_versions (tender_id, version, content_hash, record, run_id,
                    seen_at) VALUES (?, ?, ?, ?, ?, ?)""",
-                (tender_id, version, digest, text, run_id, now),
+                (tender_id, version, change.content_hash, text, run_id, now),
             )
             conn.executemany(
                 """INSERT INTO tender_events (tender_id, version, kind, field, old, new, run_id,
                    seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 [(tender_id, version, e.kind, e.field, to_json(e.old), to_json(e.new), run_id, now)
-                 for e in events],
+                 for e in change.events],
             )
             added = self._insert_tender_matches(conn, tender_id, version, matches, run_id,
-                                                "baseline" if baseline else "crawl")
-        return TenderOutcome(tender_id=tender_id, state=state, version=version, events=events,
-                             new_matches=len(added))
+                                                origin)
+        return TenderOutcome(tender_id=tender_id, state=change.state, version=version,
+                             events=change.events, new_matches=len(added))
 
     @staticmethod
     def _insert_tender_matches(conn: sqlite3.Connection, tender_id: int, version: int,
@@ -127,11 +147,11 @@ class TenderStore(Database):
                 yield tender_id, TenderRecord.from_dict(json.loads(record))
             last = rows[-1][0]
 
-    def tender_matches(self, tender_id: int | None = None) -> list[dict[str, Any]]:
-        return self._rows(
+    def tender_matches(self, tender_id: int | None = None) -> list[TenderMatchRow]:
+        return [TenderMatchRow.from_mapping(r) for r in self._rows(
             "SELECT * FROM tender_matches WHERE COALESCE(?, tender_id) = tender_id ORDER BY id",
             (tender_id,),
-        )
+        )]
 
     def touch_tender(self, source: str, native_id: str) -> bool:
         """Mark a tender seen again without fetching it (its modified stamp is unchanged).
@@ -153,16 +173,13 @@ class TenderStore(Database):
         )
         return dict(rows.fetchall())
 
-    def find_tenders(self, key: str) -> list[dict[str, Any]]:
+    def find_tenders(self, key: str) -> list[TenderRow]:
         """Tenders whose native id (tender number, OCID) is `key`, in any source, or whose
-        database id it is; `record` decoded."""
-        rows = self._rows(
+        database id it is."""
+        return self._tender_rows(
             "SELECT * FROM tenders WHERE native_id = ? OR CAST(id AS TEXT) = ? ORDER BY id",
             (key, key),
         )
-        for row in rows:
-            row["record"] = json.loads(row["record"])
-        return rows
 
     def tender_records(self, source: str) -> Iterator[dict[str, Any]]:
         """The source's stored tender records (current versions) as stored, decoded: a
@@ -172,20 +189,19 @@ class TenderStore(Database):
         for (record,) in rows:
             yield json.loads(record)
 
-    def tenders(self, source: str | None = None) -> list[dict[str, Any]]:
-        """Stored tenders (current versions), `record` decoded."""
-        rows = self._rows(
+    def tenders(self, source: str | None = None) -> list[TenderRow]:
+        """Stored tenders (current versions)."""
+        return self._tender_rows(
             "SELECT * FROM tenders WHERE COALESCE(?, source) = source ORDER BY id", (source,)
         )
-        for row in rows:
-            row["record"] = json.loads(row["record"])
-        return rows
+
+    def _tender_rows(self, sql: str, params: Sequence[Any]) -> list[TenderRow]:
+        return [tender_row(r) for r in self._rows(sql, params)]
 
     def tender_events(self, source: str | None = None, *,
-                      since: str | None = None) -> list[dict[str, Any]]:
-        """Events (oldest first) with their tender's source, native id, title and URL;
-        `old` and `new` decoded."""
-        rows = self._rows(
+                      since: str | None = None) -> list[TenderEventRow]:
+        """Events (oldest first) with their tender's source, native id, title and URL."""
+        return self._event_rows(
             """SELECT e.id, e.tender_id, e.version, e.kind, e.field, e.old, e.new, e.run_id,
                       e.seen_at, t.source, t.native_id, t.title, t.url
                FROM tender_events e JOIN tenders t ON t.id = e.tender_id
@@ -193,7 +209,6 @@ class TenderStore(Database):
                ORDER BY e.id""",
             (source, since),
         )
-        for row in rows:
-            row["old"] = json.loads(row["old"])
-            row["new"] = json.loads(row["new"])
-        return rows
+
+    def _event_rows(self, sql: str, params: Sequence[Any]) -> list[TenderEventRow]:
+        return [event_row(r) for r in self._rows(sql, params)]

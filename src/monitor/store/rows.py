@@ -1,0 +1,230 @@
+"""What the store gives back: one frozen type per kind of row, so readers name fields the
+type declares instead of a backend's column keys, and a second backend returns the same."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+
+class Row:
+    __slots__ = ()
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], **extra: Any) -> Self:
+        """The row from a result's columns (those the type does not declare are left out)."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names}, **extra)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow(Row):
+    """One run of one source."""
+
+    id: int
+    source: str
+    status: str
+    started_at: str
+    finished_at: str | None = None
+    seconds: float | None = None
+    fetched: int = 0
+    items: int = 0
+    new_items: int = 0
+    changed_items: int = 0
+    new_matches: int = 0
+    errors: int = 0
+    error: str | None = None
+    pid: int | None = None
+    warnings: tuple[str, ...] = ()
+    # `monitor crawl --since`: the date this run read back from
+    backfill_since: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReportRow(Row):
+    """What a recipient was last told about a source's health, and when."""
+
+    recipient: str
+    source: str
+    health: str
+    reported_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow(Row):
+    """A composed digest: queued, being sent (claimed), sent or given up (`failed`)."""
+
+    id: int
+    recipient: str
+    subject: str
+    status: str
+    created_at: str
+    message_id: str | None = None
+    # the message itself: only in rows read for sending
+    message: bytes | None = None
+    attempts: int = 0
+    last_attempt_at: str | None = None
+    next_attempt_at: str | None = None
+    last_error: str | None = None
+    sent_at: str | None = None
+    sent_via: str | None = None
+    eml_path: str | None = None
+    html_path: str | None = None
+    findings: int = 0
+    claimed_by: str | None = None
+    claimed_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleMatchRow(Row):
+    """A watch's match in an article, with the article's fields."""
+
+    match_id: int
+    watch: str
+    term: str
+    term_kind: str
+    field: str
+    found: str
+    snippet: str
+    snippet_start: int
+    snippet_end: int
+    matched_at: str
+    item_id: int
+    source: str
+    url: str
+    title: str
+    first_seen_at: str
+    version: int
+    published_at: str | None = None
+    content_hash: str | None = None
+    variant: str | None = None
+    via: str | None = None
+    origin: str = "crawl"
+
+
+@dataclass(frozen=True, slots=True)
+class TenderMatchRow(Row):
+    """A watch's match in a tender (a role: winner, bidder, buyer, or title/body text)."""
+
+    id: int
+    tender_id: int
+    watch: str
+    term: str
+    term_kind: str
+    field: str
+    found: str
+    snippet: str
+    snippet_start: int
+    snippet_end: int
+    version: int
+    matched_at: str
+    start: int = 0
+    end: int = 0
+    variant: str | None = None
+    via: str | None = None
+    run_id: int | None = None
+    origin: str = "crawl"
+    # not yet told to the recipient the row was read for
+    new: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TenderRow(Row):
+    """A tender's current version; `record` is the stored record (`tender.stored_fields`)."""
+
+    id: int
+    source: str
+    native_id: str
+    url: str
+    title: str
+    record: dict[str, Any]
+    content_hash: str
+    version: int
+    first_seen_at: str
+    last_seen_at: str
+    status: str | None = None
+    buyer_name: str | None = None
+    buyer_id: str | None = None
+    value: float | None = None
+    currency: str | None = None
+    published_at: str | None = None
+    deadline_at: str | None = None
+    modified_at: str | None = None
+    raw_hash: str | None = None
+    changed_at: str | None = None
+    first_run_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenderEventRow(Row):
+    """What changed in a tender between two versions; `old` and `new` as stored."""
+
+    id: int
+    tender_id: int
+    version: int
+    kind: str
+    field: str
+    old: Any
+    new: Any
+    seen_at: str
+    run_id: int | None = None
+    # the tender's, when read with it (`tender_events`)
+    source: str | None = None
+    native_id: str | None = None
+    title: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenderNews(Row):
+    """A (tender, watch) pair with news for one recipient: the tender, all the watch's matches
+    in it (`new` on those not yet told) and the events not yet told, oldest first."""
+
+    tender: TenderRow
+    watch: str
+    first_matched_at: str
+    # the last match and event the recipient was told of (0: none)
+    told_match: int
+    told_event: int
+    matches: tuple[TenderMatchRow, ...]
+    events: tuple[TenderEventRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow(Row):
+    """A stored match as a line of a summary (`monitor demo`): the watch, where, what."""
+
+    watch: str
+    title: str
+    source: str
+    field: str
+    found: str
+    term: str
+    url: str
+    published_at: str | None = None
+    # tenders only
+    native_id: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTender:
+    """What deciding a tender's change needs of its stored version."""
+
+    id: int
+    version: int
+    content_hash: str
+    record: dict[str, Any]
+
+
+def tender_row(data: dict[str, Any]) -> TenderRow:
+    """A `tenders` row, its stored record decoded."""
+    return TenderRow.from_mapping({**data, "record": json.loads(data["record"])})
+
+
+def event_row(data: dict[str, Any]) -> TenderEventRow:
+    """A `tender_events` row, `old` and `new` decoded."""
+    return TenderEventRow.from_mapping(
+        {**data, "old": json.loads(data["old"]), "new": json.loads(data["new"])})
