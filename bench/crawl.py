@@ -7,12 +7,20 @@ a footer that name Huawei, and article text that names a watched company on abou
 five) plus one listing page that links to all of them, serves it from a threaded HTTP server on
 127.0.0.1 (a free port; it shuts itself down after --max-seconds), and runs, one after the other:
 
-  monitor   `python -m monitor crawl --json` on a fresh state dir: fetch, decode, extract the
-            main text (trafilatura), normalise, match, store in SQLite
-  re-crawl  the same command again on the same state: the site is unchanged, so every article
-            is hashed and skipped (no extraction, no matching, one UPDATE per page)
   bare      a Scrapy spider defined below, in its own process: fetch the listing and every
             article with the same concurrency, and nothing else
+  monitor   `python -m monitor crawl --json` on a fresh state dir: fetch, decode, extract the
+            main text (trafilatura), normalise, match, store in SQLite
+  re-crawl  the same command again on run 1's state, the site unchanged: stored articles are
+            not due again (the default revisit, 1 h after first seen), so only the listing
+  changed   then 10 % of the articles are edited and 5 % added (on the listing): the same
+            command on run 1's state finds the added ones (not due: the edits wait for their
+            revisit) ...
+  due       ... and on a copy of run 1's state aged by 2 h, every stored article is due: one
+            conditional request each (the site answers 304 when its ETag matches), the edits
+            found as changed
+
+The site sends an ETag with every page and answers If-None-Match with a 304, as most do.
 
 Each run is a child process; its wall time, CPU time (user + sys) and peak RSS come from
 `os.wait4()`, which on Linux covers the child and every descendant it waited for (`monitor crawl`
@@ -24,6 +32,7 @@ The HTTP server runs in this process and shares the machine's cores with the cra
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -34,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -130,37 +140,70 @@ def article_page(i: int, rng: random.Random) -> tuple[str, bytes]:
 
 def build_site(pages: int, seed: int = 2025) -> dict[str, bytes]:
     rng = random.Random(seed)
-    site: ClassVar[dict[str, bytes]] = {}
-    links = []
+    site: dict[str, bytes] = {}
     for i in range(pages):
         path, html = article_page(i, rng)
         site[path] = html
-        links.append(f'    <li><a href="{path}">Story {i}</a></li>')
-    listing = (
+    site["/news"] = listing_page(list(site))
+    site["/robots.txt"] = b"User-agent: *\nAllow: /\n"
+    return site
+
+
+def listing_page(paths: list[str]) -> bytes:
+    links = [f'    <li><a href="{path}">Story {i}</a></li>' for i, path in enumerate(paths)]
+    return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<title>Business news</title></head><body>\n" + NAV + "\n<main><h1>Business news</h1>\n"
         "  <ul class=\"news-list\">\n" + "\n".join(links) + "\n  </ul>\n</main>\n" + SIDEBAR
         + "\n" + FOOTER + "\n</body></html>\n"
-    )
-    site["/news"] = listing.encode("utf-8")
-    site["/robots.txt"] = b"User-agent: *\nAllow: /\n"
-    return site
+    ).encode("utf-8")
+
+
+def change_site(site: dict[str, bytes], pages: int, seed: int = 7) -> tuple[int, int, int]:
+    """Edit 10 % of the articles and add 5 % (linked from the listing, newest first).
+    Returns (edited, added, added pages that name a watched company)."""
+    rng = random.Random(seed)
+    articles = [p for p in site if p.startswith("/news/")]
+    edited = rng.sample(articles, pages // 10)
+    for path in edited:
+        site[path] = site[path].replace(b"</article>", b"<p>Correction: the contract was "
+                                        b"signed with ZTE, the ministry said.</p></article>")
+    added = [article_page(pages + i, rng) for i in range(pages // 20)]
+    for path, html in added:
+        site[path] = html
+    site["/news"] = listing_page([p for p, _ in reversed(added)] + articles)
+    mentions = sum(1 for _, html in added if b"The winning bid came from" in html)
+    return len(edited), len(added), mentions
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Scrapy uses it
     site: ClassVar[dict[str, bytes]] = {}
+    # requests answered since the last reset: [total, 304s]
+    counts: ClassVar[list[int]] = [0, 0]
+    lock: ClassVar[threading.Lock] = threading.Lock()
 
     def do_GET(self) -> None:
+        with self.lock:
+            self.counts[0] += 1
         body = self.site.get(self.path.split("?", 1)[0])
         if body is None:
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        etag = f'"{hashlib.sha1(body).hexdigest()[:16]}"'
+        if self.headers.get("If-None-Match") == etag:
+            with self.lock:
+                self.counts[1] += 1
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", etag)
         self.end_headers()
         self.wfile.write(body)
 
@@ -169,8 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def serve(site: dict[str, bytes], max_seconds: float) -> ThreadingHTTPServer:
-    """Serve `site` on 127.0.0.1 (free port) in a daemon thread; stops after max_seconds."""
-    handler = type("Handler", (_Handler,), {"site": site})
+    """Serve `site` (changes to it show at once) on 127.0.0.1 (free port) in a daemon thread;
+    stops after max_seconds."""
+    handler = type("Handler", (_Handler,), {"site": site, "counts": [0, 0]})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="bench-site", daemon=True).start()
@@ -192,6 +236,9 @@ class Run:
     cpu: float
     peak_rss_mb: float
     note: str = ""
+    # requests the site answered, and how many of them with a 304
+    requests: int = 0
+    not_modified: int = 0
 
     @property
     def pages_per_s(self) -> float:
@@ -274,10 +321,29 @@ def run_monitor(name: str, config: Path, state: Path, expected: int) -> Run:
     except (ValueError, KeyError, IndexError):
         sys.exit(f"{name}: monitor crawl failed (exit {code}):\n{stdout[-2000:]}\n{stderr[-2000:]}")
     note = (f"{result['status']}, {result['new_items']} new, {result['changed_items']} changed, "
-            f"{result['new_matches']} matches")
+            f"{result['new_matches']} matches, {result['not_due']} not due")
     if result["fetched"] != expected or result["status"] != "ok":
         note += f" (expected {expected} pages: see {json.loads(stdout).get('log')})"
     return Run(name, result["fetched"], wall, result["seconds"], cpu, rss, note)
+
+
+def run_counted(server: ThreadingHTTPServer, run: Callable[[], Run]) -> Run:
+    """`run()` with the requests the site answered meanwhile."""
+    counts = server.RequestHandlerClass.counts  # type: ignore[attr-defined]
+    counts[:] = [0, 0]
+    result = run()
+    result.requests, result.not_modified = counts
+    return result
+
+
+def age_state(state: Path, hours: float) -> None:
+    """As if every stored article had been first seen and last fetched `hours` ago."""
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    when = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
+    with sqlite3.connect(state / "monitor.db") as db:
+        db.execute("UPDATE items SET first_seen_at = ?, last_seen_at = ?", (when, when))
 
 
 def run_bare(name: str, base_url: str, concurrency: int, expected: int) -> Run:
@@ -357,10 +423,11 @@ def bare_spider(url: str, concurrency: int) -> int:
 
 
 def table(runs: list[Run]) -> str:
-    headers = ["run", "pages", "wall s", "crawl s", "pages/s", "CPU s", "CPU ms/page",
-               "peak RSS MB", "notes"]
-    rows = [[r.name, str(r.pages), f"{r.wall:.1f}",
-             "" if r.crawl is None else f"{r.crawl:.1f}", f"{r.pages_per_s:.0f}",
+    headers = ["run", "requests", "304", "pages", "wall s", "÷ bare", "crawl s", "CPU s",
+               "CPU ms/page", "peak RSS MB", "notes"]
+    bare = min(r.wall for r in runs if r.name.startswith("bare"))
+    rows = [[r.name, str(r.requests), str(r.not_modified), str(r.pages), f"{r.wall:.1f}",
+             f"{r.wall / bare:.2f}", "" if r.crawl is None else f"{r.crawl:.1f}",
              f"{r.cpu:.1f}", f"{1000 * r.cpu / max(r.pages, 1):.1f}", f"{r.peak_rss_mb:.0f}",
              r.note] for r in runs]
     widths = [max(len(x) for x in col) for col in zip(headers, *rows, strict=True)]
@@ -403,11 +470,24 @@ def main(argv: list[str] | None = None) -> int:
         write_config(config, base_url, args.pages, args.concurrency)
         for n in range(1, args.repeat + 1):
             print(f"bare spider, run {n}...", flush=True)
-            runs.append(run_bare(f"bare #{n}", base_url, args.concurrency, expected))
+            runs.append(run_counted(server, lambda n=n: run_bare(
+                f"bare #{n}", base_url, args.concurrency, expected)))
             print(f"monitor crawl, run {n} (fresh state)...", flush=True)
-            runs.append(run_monitor(f"monitor #{n}", config, work / f"state{n}", expected))
+            runs.append(run_counted(server, lambda n=n: run_monitor(
+                f"monitor #{n}", config, work / f"state{n}", expected)))
         print("monitor crawl again on run 1's state (site unchanged)...", flush=True)
-        runs.append(run_monitor("monitor re-crawl", config, work / "state1", expected))
+        runs.append(run_counted(server, lambda: run_monitor(
+            "re-crawl", config, work / "state1", 1)))
+        shutil.copytree(work / "state1", work / "aged")
+        age_state(work / "aged", hours=2)
+        edited, added, mentions = change_site(site, args.pages)
+        print(f"{edited} articles edited, {added} added ({mentions} naming a watched company); "
+              "monitor crawl on run 1's state...", flush=True)
+        runs.append(run_counted(server, lambda: run_monitor(
+            "changed", config, work / "state1", 1 + added)))
+        print("... and on a copy of it aged by 2 h (every stored article due)...", flush=True)
+        runs.append(run_counted(server, lambda: run_monitor(
+            "due", config, work / "aged", expected + added)))
     finally:
         server.shutdown()
         server.server_close()
@@ -417,14 +497,19 @@ def main(argv: list[str] | None = None) -> int:
     print(table(runs))
     bare = [r for r in runs if r.name.startswith("bare")]
     cold = [r for r in runs if r.name.startswith("monitor #")]
-    warm = [r for r in runs if r.name == "monitor re-crawl"]
-    best_bare = max(r.pages_per_s for r in bare)
-    best_cold = max(r.pages_per_s for r in cold)
+    by_name = {r.name: r for r in runs}
+    best_bare = min(r.wall for r in bare)
+    best_cold = min(r.wall for r in cold)
     print()
-    print(f"bare Scrapy / monitor crawl (best runs, pages/s): {best_bare:.0f} / {best_cold:.0f} "
-          f"= {best_bare / best_cold:.1f}x")
-    print(f"re-crawl of the unchanged site: {warm[0].pages_per_s:.0f} pages/s, "
-          f"{best_bare / warm[0].pages_per_s:.1f}x the bare spider's time")
+    print(f"first crawl wall / bare Scrapy wall (best runs): {best_cold:.1f} / {best_bare:.1f} s "
+          f"= {best_cold / best_bare:.2f}x")
+    for name in ("re-crawl", "changed", "due"):
+        run = by_name[name]
+        print(f"{name:8}  {run.requests} requests, wall {run.wall:.1f} s = "
+              f"{run.wall / best_cold:.2f}x the first crawl, {run.wall / best_bare:.2f}x bare: "
+              f"{run.note}")
+    print(f"expected on 'changed': {added} new with {mentions} matches; on 'due': also "
+          f"{edited} changed")
     cpu_ratio = (min(r.cpu for r in cold) / args.pages) / (min(r.cpu for r in bare) / args.pages)
     print(f"CPU per page, monitor crawl / bare: {cpu_ratio:.1f}x; total bench time "
           f"{time.perf_counter() - started:.0f} s")

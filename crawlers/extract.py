@@ -24,12 +24,14 @@ _pool: ProcessPoolExecutor | None = None
 _pool_failed = False
 
 
-def extract(html: str, url: str) -> dict[str, str | None]:
-    """Main text, title and date of an article page; nav, sidebars and footers left out."""
+def extract(html: str, url: str, metadata: bool = True) -> dict[str, str | None]:
+    """Main text, title and date of an article page; nav, sidebars and footers left out.
+    `metadata=False` when the source already gave the title and date: the date search
+    (htmldate, slowest on pages that carry no date) is about half of extraction's time."""
     from trafilatura import bare_extraction
 
     document = bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=True,
+        html, url=url, with_metadata=metadata, include_comments=False, include_tables=True,
         date_extraction_params={"extensive_search": True, "original_date": True,
                                 "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
     )
@@ -57,19 +59,39 @@ def _get_pool() -> ProcessPoolExecutor | None:
     return _pool
 
 
-async def extract_async(html: str, url: str) -> dict[str, str | None]:
+_WARM_PAGE = ("<html><head><title>t</title></head><body><article><h1>t</h1>"
+              + "<p>A paragraph of warm-up text long enough to be kept as main text.</p>" * 4
+              + "</article></body></html>")
+
+
+def _warm() -> None:
+    extract(_WARM_PAGE, "http://localhost/warm")
+
+
+def warm_up() -> None:
+    """Start the pool's workers now and have each import trafilatura and run it once, while
+    the crawl fetches its listing: a spawned worker's imports cost as much as extracting
+    many pages, and would otherwise delay the first articles."""
+    pool = _get_pool()
+    if pool is not None:
+        for _ in range(_workers()):
+            pool.submit(_warm)
+
+
+async def extract_async(html: str, url: str, metadata: bool = True) -> dict[str, str | None]:
     """`extract` in the pool (MONITOR_EXTRACT_WORKERS, default one per core; 0 = in this
     process). A broken pool falls back to extracting here."""
     global _pool, _pool_failed
     pool = _get_pool()
     if pool is None:
-        return extract(html, url)
+        return extract(html, url, metadata)
     try:
-        return await asyncio.get_running_loop().run_in_executor(pool, extract, html, url)
+        return await asyncio.get_running_loop().run_in_executor(pool, extract, html, url,
+                                                                metadata)
     except BrokenProcessPool:
         logger.warning("extraction pool broke; extracting in the crawler process from now on")
         _pool, _pool_failed = None, True
-        return extract(html, url)
+        return extract(html, url, metadata)
 
 
 def shutdown() -> None:

@@ -414,8 +414,9 @@ def test_recrawl_sends_conditional_requests_and_skips_unchanged_pages(
     site.expect_request("/e/index.html").respond_with_data(
         '<a class="s" href="/e/1.html">1</a>', content_type="text/html")
     config = write_config({
+        # always: revisited at once, not an hour later (tests/test_revisit.py has the rest)
         "sources": [{"name": "etag", "kind": "page", "url": site.url_for("/e/index.html"),
-                     "selectors": {"links": "a.s"}}],
+                     "selectors": {"links": "a.s"}, "revisit": "always"}],
         "watches": WATCHES,
         "crawl": {"http_cache": True},
     })
@@ -423,7 +424,7 @@ def test_recrawl_sends_conditional_requests_and_skips_unchanged_pages(
     [second] = crawl(config, state_dir).results
     assert (first.status, first.new_items, first.new_matches) == ("ok", 1, 2)
     assert (second.status, second.new_items, second.changed_items) == ("ok", 0, 0)
-    assert seen == [None, '"v1"']
+    assert seen == [None, '"v1"'] and second.not_modified == 1
 
 
 def test_crawl_of_a_source_another_process_is_crawling_waits_or_skips(

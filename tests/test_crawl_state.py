@@ -163,7 +163,7 @@ def test_a_dry_run_loads_nothing_and_opens_no_store(
                 MONITOR_DRY_RUN=True) as (spider, results):
         assert failures(results) == []
         assert loaded == []
-        assert (spider.cursor, spider.stamps, spider.known_hashes) == (None, {}, {})
+        assert (spider.cursor, spider.stamps, spider.known_pages) == (None, {}, {})
     assert list(state_dir.iterdir()) == []  # no monitor.db
 
 

@@ -47,6 +47,7 @@ from monitor.config import Config, parse_config
 from monitor.models import ScrapedItem
 from monitor.normalise import canonical_url, normalise
 from monitor.store import Store
+from monitor.store.rows import KnownPage
 
 # Importing trafilatura (in SourceSpider.article) imports urllib3.contrib.socks, which warns
 # that PySocks is missing; filterwarnings=error would turn that into a failed test.
@@ -87,7 +88,10 @@ def make_spider(
     spider._set_crawler(crawler)
     spider.config = config
     spider.source = config.source(source["name"])
-    spider.known_hashes = dict(known_hashes or {})
+    # stored and fetched just now: found again on a listing, not due
+    now = datetime.now(UTC).isoformat()
+    spider.known_pages = {url: KnownPage(raw_hash=digest, first_seen_at=now, fetched_at=now)
+                          for url, digest in (known_hashes or {}).items()}
     return spider
 
 
@@ -607,7 +611,7 @@ def test_changed_page_is_extracted_again() -> None:
     assert "Nuctech Company Ltd" in item.body
 
 
-def test_from_crawler_reads_config_and_the_opened_spider_known_hashes_from_the_store(
+def test_from_crawler_reads_config_and_the_opened_spider_known_pages_from_the_store(
     write_config: Callable[..., Config], state_dir: Path, store: Store
 ) -> None:
     config = write_config({"sources": [{"name": "biz", "kind": "page", **LISTING}]})
@@ -620,13 +624,13 @@ def test_from_crawler_reads_config_and_the_opened_spider_known_hashes_from_the_s
 
     spider = Page.from_crawler(crawler, source_name="biz")
     assert spider.source.name == "biz"
-    assert spider.known_hashes == {}  # the crawl's store is opened with the spider
+    assert spider.known_pages == {}  # the crawl's store is opened with the spider
 
     # the project's extensions (RunRecorder, then CrawlStateLoader), as the engine fires them
     opened = crawler.signals.send_catch_log(signals.spider_opened, spider=spider)
     try:
         assert [r for _, r in opened if isinstance(r, Failure)] == []
-        assert spider.known_hashes == {url: scraped.raw_hash}
+        assert {u: p.raw_hash for u, p in spider.known_pages.items()} == {url: scraped.raw_hash}
     finally:
         crawler.signals.send_catch_log(signals.spider_closed, spider=spider, reason="finished")
     (marker,) = collect(spider.parse_article(respond(url, "page/article-en.html")))

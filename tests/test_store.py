@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -220,13 +221,40 @@ def test_one_key_in_two_sources_is_two_items(store: Store) -> None:
     assert store.count("items") == 2
 
 
-def test_raw_hashes_and_touch(store: Store) -> None:
+def test_known_pages_and_touch(store: Store) -> None:
     add(store, make_item("a", raw_hash="abc"))
     add(store, make_item("b"))
-    assert store.raw_hashes("demo_news") == {"https://news.example/a.html": "abc"}
-    assert store.raw_hashes("other") == {}
+    known = store.known_pages("demo_news")
+    assert {url: page.raw_hash for url, page in known.items()} == {
+        "https://news.example/a.html": "abc", "https://news.example/b.html": None}
+    page = known["https://news.example/a.html"]
+    assert page.fetched_at == page.first_seen_at and page.etag is None
+    assert store.known_pages("other") == {}
+
+    store.db.conn.execute("UPDATE items SET last_seen_at = '2000-01-01T00:00:00+00:00'")
+    assert store.touch("demo_news", "https://news.example/a.html", etag='"v2"',
+                       last_modified="Wed, 03 Dec 2026 10:00:00 GMT",
+                       listed_at="2026-12-03T10:00:00+00:00") is True
+    page = store.known_pages("demo_news")["https://news.example/a.html"]
+    assert (page.etag, page.last_modified, page.listed_at) == (
+        '"v2"', "Wed, 03 Dec 2026 10:00:00 GMT", "2026-12-03T10:00:00+00:00")
+    assert page.fetched_at > "2000-01-01T00:00:00+00:00"
     assert store.touch("demo_news", "https://news.example/a.html") is True
+    assert store.known_pages("demo_news")["https://news.example/a.html"].etag == '"v2"'
     assert store.touch("demo_news", "https://news.example/nope.html") is False
+
+
+def test_add_keeps_the_pages_validators_for_the_next_revisit(store: Store) -> None:
+    item = make_item("a", raw_hash="abc")
+    store.add(replace(item, etag='"v1"', last_modified="Mon, 01 Dec 2026 10:00:00 GMT",
+                      listed_at="2026-12-01T10:00:00+00:00"), [])
+    page = store.known_pages("demo_news")["https://news.example/a.html"]
+    assert (page.etag, page.listed_at) == ('"v1"', "2026-12-01T10:00:00+00:00")
+    # a changed page keeps the validators it came with
+    store.add(replace(item, title="Edited", content_hash="other", etag='"v2"'), [])
+    page = store.known_pages("demo_news")["https://news.example/a.html"]
+    assert (page.etag, page.last_modified, page.listed_at) == (
+        '"v2"', None, "2026-12-01T10:00:00+00:00")
 
 
 # -- runs ------------------------------------------------------------------------------------

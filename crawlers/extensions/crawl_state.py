@@ -1,6 +1,7 @@
 """A source's crawl state, loaded once per crawl when the spider opens and handed to the
-spider (`spider.load_state(state)`): the raw hashes of its stored pages (unchanged pages are
-not extracted again), and for portal spiders where the last run stopped in the feed and the
+spider (`spider.load_state(state)`): what is known of its stored article pages (their hashes,
+when first seen and last fetched, their validators: pages not due are not fetched again, due
+ones conditionally, unchanged ones not extracted again), and for portal spiders where the last run stopped in the feed and the
 stored tenders' stamps (unchanged tenders are not fetched again), plus the stored tender
 records themselves for spiders that merge later notices into them (`wants_known_tenders`).
 
@@ -25,14 +26,15 @@ if TYPE_CHECKING:
 
     from crawlers.spiders.base import SourceSpider
     from monitor.store import Store
+    from monitor.store.rows import KnownPage
 
 
 @dataclass(frozen=True, slots=True)
 class CrawlState:
     """What the last runs of a source left for this one."""
 
-    # canonical URL -> sha256 of the page's bytes
-    raw_hashes: dict[str, str]
+    # canonical URL -> the stored article page (hash, first seen, last fetched, validators)
+    known_pages: dict[str, KnownPage]
     # where the last run stopped reading the portal's feed (portal spiders only)
     cursor: PortalCursor | None = None
     # native id -> the portal's modified stamp of the stored tender (portal spiders only)
@@ -43,12 +45,11 @@ class CrawlState:
     @classmethod
     def load(cls, store: Store, spider: SourceSpider) -> CrawlState:
         name = spider.source.name
-        raw_hashes = store.raw_hashes(name)
         if not isinstance(spider, PortalSpider):
-            return cls(raw_hashes=raw_hashes)
+            return cls(known_pages=store.known_pages(name))
         # every record of a big portal is costly to read: only for spiders that merge into them
         records = tuple(store.tender_records(name)) if spider.wants_known_tenders else ()
-        return cls(raw_hashes=raw_hashes, cursor=store.portal_cursor(name, spider.api_url),
+        return cls(known_pages={}, cursor=store.portal_cursor(name, spider.api_url),
                    stamps=store.tender_stamps(name), tender_records=records)
 
 

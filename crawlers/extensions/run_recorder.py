@@ -114,6 +114,9 @@ class RunRecorder:
                 f"text of {state.misdecoded} item(s) looks mis-decoded (e.g. "
                 f"{state.misdecoded_example}): the site's declared charset is wrong or its "
                 "text was garbled before it was published")
+        result.requests = self.crawler.stats.get_value("downloader/request_count", 0)
+        result.not_due = getattr(spider, "not_due", 0)
+        result.not_modified = getattr(spider, "not_modified", 0)
         result.errors = len(spider.errors)
         result.error_details = spider.errors[:20]
         result.seconds = round(time.monotonic() - state.started, 3)

@@ -10,7 +10,7 @@ from scrapy.exceptions import NotConfigured
 from crawlers.extensions.run_recorder import run_state
 from crawlers.pipelines.found import Found
 from monitor.models import PortalCursor, ScrapedItem, TenderRecord
-from monitor.normalise import canonical_url
+from monitor.normalise import canonical_url, parse_date
 from monitor.tender import record_tender
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ class StorePipeline:
         if isinstance(item, PortalCursor):
             store.save_portal_cursor(item)
         elif isinstance(item, ScrapedItem) and item.unchanged:
-            store.touch(item.source, canonical_url(item.url))
+            store.touch(item.source, canonical_url(item.url), etag=item.etag,
+                        last_modified=item.last_modified, listed_at=parse_date(item.listed_at))
         elif isinstance(item, TenderRecord) and item.unchanged:
             store.touch_tender(item.source, item.native_id)
         elif isinstance(item, Found) and isinstance(item.record, TenderRecord):

@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -53,11 +53,12 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
-from crawlers.extract import extract_async
+from crawlers.extract import extract_async, warm_up
 from crawlers.middlewares import RedirectError
 from monitor.config import Config, Source, load_config
 from monitor.models import ScrapedItem
 from monitor.normalise import canonical_url, decode_html
+from monitor.revisit import is_due
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
     from crawlers.extensions.crawl_state import CrawlState
+    from monitor.store.rows import KnownPage
 
 CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 
@@ -110,7 +112,11 @@ class SourceSpider(scrapy.Spider):
         self.errors: list[str] = []
         self.entry_requests = 0
         self.entry_failures = 0
-        self.known_hashes: dict[str, str] = {}
+        # canonical URL -> what earlier runs stored of the page (`load_state`)
+        self.known_pages: dict[str, KnownPage] = {}
+        # stored articles not fetched because no revisit was due; 304 answers
+        self.not_due = 0
+        self.not_modified = 0
         self.articles_taken = 0
         # entries refused by `take_article` once max_items was spent
         self.left_unread = 0
@@ -133,8 +139,8 @@ class SourceSpider(scrapy.Spider):
 
     def load_state(self, state: CrawlState) -> None:
         """What earlier runs left, from the crawl's store (`crawlers.extensions.crawl_state`,
-        before `start()` runs; never in a dry run): the stored pages' hashes."""
-        self.known_hashes = dict(state.raw_hashes)
+        before `start()` runs; never in a dry run): the stored article pages."""
+        self.known_pages = dict(state.known_pages)
 
     # -- requests and failures -------------------------------------------------------------
 
@@ -187,6 +193,33 @@ class SourceSpider(scrapy.Spider):
             self.warnings.append(message)
             self.logger.warning("%s: %s", self.source_name, message)
 
+    def follow(self, url: str, callback: Callable[..., Any], *, listed_at: str | None = None,
+               cb_kwargs: dict[str, Any] | None = None) -> scrapy.Request | None:
+        """The request for an article a listing, feed or sitemap links to, or None when it
+        is stored and no revisit is due (`monitor.revisit`; counted in the run's `not_due`).
+        A revisit is conditional: it sends the stored ETag / Last-Modified and takes a 304
+        as "unchanged". `listed_at`: the date the listing gives the entry (a feed's
+        `updated`, a sitemap's `lastmod`); a newer one than last time makes it due."""
+        known = self.known_pages.get(canonical_url(url))
+        if not is_due(self.source.revisit, known, datetime.now(UTC), listed_at):
+            self.not_due += 1
+            return None
+        headers = {}
+        if known is not None:
+            if known.etag:
+                headers["If-None-Match"] = known.etag
+            if known.last_modified:
+                headers["If-Modified-Since"] = known.last_modified
+        # the store keeps what a revisit needs: Scrapy's cache would only keep a second copy
+        meta = {"monitor_listed_at": listed_at, "handle_httpstatus_list": [304],
+                "dont_cache": True}
+        return self.request(url, callback, headers=headers, meta=meta, cb_kwargs=cb_kwargs)
+
+    def warm_up_extraction(self) -> None:
+        """Start the extraction workers while the listing is fetched (spiders that extract
+        article pages call it in `start()`)."""
+        warm_up()
+
     def take_article(self) -> bool:
         """Count one more article against the source's `max_items` for this run; False once
         the budget is spent (a guard against runaway listings and sitemaps). Call it for
@@ -227,13 +260,26 @@ class SourceSpider(scrapy.Spider):
         return hashlib.sha256(response.body).hexdigest()
 
     def unchanged(self, response: Response) -> ScrapedItem | None:
-        """An `unchanged` marker item when the page's bytes match the stored ones."""
-        digest = self.raw_hash(response)
+        """An `unchanged` marker item when the server answered 304 to a revisit or the page's
+        bytes match the stored ones."""
         url = canonical_url(response.url)
-        if self.known_hashes.get(url) == digest:
+        known = self.known_pages.get(url)
+        if response.status == 304:
             self.fetched += 1
-            return ScrapedItem(source=self.source.name, url=url, raw_hash=digest, unchanged=True)
+            self.not_modified += 1
+            return self._unchanged_marker(response, url, known.raw_hash if known else None)
+        digest = self.raw_hash(response)
+        if known is not None and known.raw_hash == digest:
+            self.fetched += 1
+            return self._unchanged_marker(response, url, digest)
         return None
+
+    def _unchanged_marker(self, response: Response, url: str,
+                          digest: str | None) -> ScrapedItem:
+        etag, last_modified = validators(response)
+        return ScrapedItem(source=self.source.name, url=url, raw_hash=digest, unchanged=True,
+                           etag=etag, last_modified=last_modified,
+                           listed_at=response.meta.get("monitor_listed_at"))
 
     async def article(
         self,
@@ -247,6 +293,7 @@ class SourceSpider(scrapy.Spider):
         """An article page as an item: configured selectors first (page sources), else
         trafilatura's main-text extraction, which leaves navigation, sidebars and footers out."""
         html, selector = self.decode(response)
+        etag, last_modified = validators(response)
         selectors = self.source.selectors
         body: str | None = None
         if selectors is not None:
@@ -258,6 +305,10 @@ class SourceSpider(scrapy.Spider):
                 ) or published
             if selectors.body:
                 body = "\n".join(select(selector, selectors.body).getall()) or None
+        if not title:
+            # the publisher's own headline, as trafilatura would read it first; with it and a
+            # date, extraction need not search the page for metadata
+            title = text_of(selector.css('meta[property="og:title"]'), ("content",))
         if not published:
             # the page's own machine-readable time, with its zone, beats any guess
             published = text_of(
@@ -267,7 +318,9 @@ class SourceSpider(scrapy.Spider):
                 ("content", "datetime"),
             )
         if body is None or not title or not published:
-            extracted = await extract_async(html, response.url)
+            # what the source already told (title and date) is not searched for again
+            extracted = await extract_async(html, response.url,
+                                            metadata=not (title and published))
             body = body if body is not None else extracted.get("text")
             title = title or extracted.get("title")
             published = published or extracted.get("date")
@@ -280,7 +333,18 @@ class SourceSpider(scrapy.Spider):
             native_id=native_id,
             raw_hash=self.raw_hash(response),
             language=self.source.language,
+            etag=etag,
+            last_modified=last_modified,
+            listed_at=response.meta.get("monitor_listed_at"),
         )
+
+
+def validators(response: Response) -> tuple[str | None, str | None]:
+    """The response's ETag and Last-Modified, for the next revisit's conditional request."""
+    def header(name: str) -> str | None:
+        value = response.headers.get(name)
+        return value.decode("latin-1").strip() or None if value else None
+    return header("ETag"), header("Last-Modified")
 
 
 # (who, a header that only their challenge pages carry, or a phrase in the page's head)

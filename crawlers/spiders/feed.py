@@ -29,7 +29,9 @@ class Feed(SourceSpider):
     With `follow_links: true`
       Also fetches each entry's link and extracts the article's main text with trafilatura
       (navigation, sidebars and footers left out); the feed's summary is kept when the page
-      yields no text.
+      yields no text. A linked article already stored is fetched again only when due
+      (`revisit:`, by default 1 h, 1 day and 7 days after it was first seen) or when its
+      entry's `updated` date moved, with a conditional request (ETag / Last-Modified).
     Caveats
       A feed that is not XML, or that has no entries and a parse error, fails the run.
       Feeds show only their latest entries: crawl them more often than they roll over.
@@ -38,6 +40,8 @@ class Feed(SourceSpider):
     name = "feed"
 
     async def start(self) -> AsyncIterator[Any]:
+        if self.source.follow_links:
+            self.warm_up_extraction()
         for url in self.source.start_urls:
             yield self.request(url, self.parse_feed, entry=True)
 
@@ -66,12 +70,14 @@ class Feed(SourceSpider):
                 self.record_error(f"feed entry without link or id at {response.url}")
                 continue
             if self.source.follow_links and link:
-                yield self.request(
-                    link,
-                    self.parse_article,
+                request = self.follow(
+                    # dict.get: feedparser's own would map a missing `updated` to `published`
+                    link, self.parse_article, listed_at=dict.get(entry, "updated") or published,
                     cb_kwargs={"title": entry.get("title"), "published": published,
                                "native_id": guid, "summary": summary},
                 )
+                if request is not None:  # else stored and not due again (counted)
+                    yield request
             else:
                 yield ScrapedItem(
                     source=self.source.name, url=link or response.url,

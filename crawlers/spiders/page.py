@@ -22,6 +22,10 @@ class Page(SourceSpider):
       date       its publication date; `datetime` and `content` attributes are read first
       body       its text (default: trafilatura's main-text extraction)
       next_page  the listing's "older" link, followed up to `max_pages` listing pages
+    Revisits
+      An article already stored is fetched again only when due (`revisit:`, by default 1 h,
+      1 day and 7 days after it was first seen), with a conditional request; `revisit:
+      always` for pages that are themselves the thing watched.
     Caveats
       A listing where `links` matches nothing fails the run: the site's layout has changed,
       and silence would look like "no news". Update the selector with
@@ -36,6 +40,7 @@ class Page(SourceSpider):
         self.seen_links: set[str] = set()
 
     async def start(self) -> AsyncIterator[Any]:
+        self.warm_up_extraction()
         for url in self.source.start_urls:
             yield self.request(url, self.parse_listing, entry=True, meta={"listing_page": 1})
 
@@ -62,10 +67,13 @@ class Page(SourceSpider):
         for link in dict.fromkeys(links):
             if link in self.seen_links:
                 continue
+            self.seen_links.add(link)
+            request = self.follow(link, self.parse_article)
+            if request is None:
+                continue  # stored and not due again (counted in the run)
             if not self.take_article():
                 continue  # counted: the run says how many were left unread
-            self.seen_links.add(link)
-            yield self.request(link, self.parse_article)
+            yield request
         page = response.meta.get("listing_page", 1)
         if self.left_unread:
             return  # the budget is spent: further listing pages would only be counted

@@ -26,6 +26,10 @@ class Sitemap(SourceSpider):
       are taken, up to `max_items`.
     Items
       Title from `<news:title>` when present, else from the page; text by trafilatura.
+    Revisits
+      A URL already stored is fetched again only when due (`revisit:`, by default 1 h, 1 day
+      and 7 days after it was first seen) or when its `<lastmod>` moved, with a conditional
+      request (ETag / Last-Modified).
     Caveats
       Big general sitemaps list every page a site ever had: point this at the news sitemap.
     """
@@ -33,6 +37,7 @@ class Sitemap(SourceSpider):
     name = "sitemap"
 
     async def start(self) -> AsyncIterator[Any]:
+        self.warm_up_extraction()
         for url in self.source.start_urls:
             yield self.request(url, self.parse_sitemap, entry=True)
 
@@ -82,12 +87,15 @@ class Sitemap(SourceSpider):
             if kind == "sitemapindex":
                 yield self.request(response.urljoin(loc), self.parse_sitemap)
                 continue
-            if not self.take_article():
-                continue  # counted: the run says how many were left unread
-            yield self.request(
-                response.urljoin(loc), self.parse_article,
+            request = self.follow(
+                response.urljoin(loc), self.parse_article, listed_at=fields.get("lastmod"),
                 cb_kwargs={"title": fields.get("title"), "published": when},
             )
+            if request is None:
+                continue  # stored and not due again (counted in the run)
+            if not self.take_article():
+                continue  # counted: the run says how many were left unread
+            yield request
 
     async def parse_article(self, response: Response, title: str | None,
                       published: str | None) -> AsyncIterator[Any]:

@@ -45,8 +45,14 @@ class ScrapedItem:
     # sha256 of the raw response body: an unchanged page skips extraction next time
     raw_hash: str | None = None
     language: str | None = None
-    # True when raw_hash equals the stored one: nothing to extract or re-match
+    # True when raw_hash equals the stored one (or the server said 304): nothing to extract
+    # or re-match
     unchanged: bool = False
+    # the response's validators, sent back on the next revisit (a 304 when unchanged)
+    etag: str | None = None
+    last_modified: str | None = None
+    # the feed entry's `updated` / the sitemap's `lastmod` the page was listed with
+    listed_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,6 +72,9 @@ class Item:
     content_hash: str
     raw_hash: str | None = None
     language: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    listed_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +131,11 @@ class RunResult:
     error_details: list[str] = field(default_factory=list)
     # what the run noticed without failing: "4,500 entries left unread: raise max_items"
     warnings: list[str] = field(default_factory=list)
+    # what it cost: requests made (robots.txt and retries included), stored articles not
+    # fetched because no revisit was due, conditional requests answered 304
+    requests: int = 0
+    not_due: int = 0
+    not_modified: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

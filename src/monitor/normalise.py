@@ -305,4 +305,7 @@ def normalise(scraped: ScrapedItem) -> Item:
         content_hash=content_hash(title, text, published_at),
         raw_hash=scraped.raw_hash,
         language=scraped.language,
+        etag=scraped.etag,
+        last_modified=scraped.last_modified,
+        listed_at=parse_date(scraped.listed_at),
     )

@@ -122,11 +122,15 @@ def crawl(obj: Context, sources: tuple[str, ...], as_json: bool, timeout: float 
         click.echo(json.dumps({"results": [r.to_dict() for r in results], "busy": busy,
                                "log": str(report.log_path)}, ensure_ascii=False, indent=2))
     else:
-        rows = [(r.source, r.status, r.fetched, r.new_items, r.new_matches, r.errors,
-                 f"{r.seconds:.1f}") for r in results]
+        rows = [(r.source, r.status, r.requests, r.fetched, r.not_due, r.not_modified,
+                 r.new_items, r.changed_items, r.new_matches, r.errors, f"{r.seconds:.1f}")
+                for r in results]
         if rows:
-            click.echo(table(rows, ["source", "status", "fetched", "new items", "new matches",
-                                    "errors", "seconds"]))
+            # requests: made (robots.txt included); not due: stored articles left alone;
+            # 304: revisits the server answered "not modified"
+            click.echo(table(rows, ["source", "status", "requests", "fetched", "not due",
+                                    "304", "new items", "changed", "new matches", "errors",
+                                    "seconds"]))
         for r in results:
             if r.error:
                 click.echo(f"{r.source}: {r.error}", err=True)

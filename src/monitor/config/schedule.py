@@ -1,11 +1,12 @@
-"""Schedules: `every 30m`, `daily 07:30`, `weekdays 08:00`, cron-like, as `ScheduleSpec`."""
+"""Schedules: `every 30m`, `daily 07:30`, `weekdays 08:00`, cron-like, as `ScheduleSpec`; and
+revisit policies: when a stored article is fetched again (`[1h, 1d, 7d]`, `always`, `never`)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -93,3 +94,62 @@ def parse_schedule(value: str) -> ScheduleSpec:
         "not a schedule: use 'every 30m' / 'every 2h' / 'every 1d', 'daily 07:30', "
         "'weekdays 07:30', 'weekly mon 07:30' or a crontab line like '0 */6 * * *'"
     )
+
+
+_REVISIT_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([mhdw])")
+
+
+@dataclass(frozen=True, slots=True)
+class Revisit:
+    """When a stored article is fetched again (`monitor.revisit.is_due`). `schedule`: once
+    at each of `after`, counted from when it was first seen; `always`: every crawl (a page
+    that is itself the thing watched); `never`."""
+
+    mode: Literal["schedule", "always", "never"]
+    after: tuple[timedelta, ...] = ()
+
+    def __str__(self) -> str:
+        if self.mode != "schedule":
+            return self.mode
+        return "[" + ", ".join(_duration_text(d) for d in self.after) + "]"
+
+    def to_yaml(self) -> str | list[str]:
+        return self.mode if self.mode != "schedule" else [_duration_text(d) for d in self.after]
+
+
+# edits and corrections come early
+DEFAULT_REVISIT = Revisit("schedule", (timedelta(hours=1), timedelta(days=1), timedelta(days=7)))
+
+
+def _duration_text(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit in ("d", "h"):
+        if seconds % _REVISIT_UNITS[unit] == 0:
+            return f"{seconds // _REVISIT_UNITS[unit]}{unit}"
+    return f"{seconds / 60:g}m"
+
+
+def parse_revisit(value: Any) -> Revisit:
+    """A source's `revisit:` as written: a list of durations (`[1h, 1d, 7d]`; units m, h, d,
+    w), `always` or `never`. ValueError says what is wrong."""
+    if isinstance(value, Revisit):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("always", "never"):
+            return Revisit(word)  # type: ignore[arg-type]
+        value = [part for part in re.split(r"[,\s]+", word.strip("[]")) if part]
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"expected a list of durations such as [1h, 1d, 7d], `always` or "
+                         f"`never`, got {value!r}")
+    after = []
+    for item in value:
+        match = _DURATION.fullmatch(str(item).strip().lower())
+        if match is None:
+            raise ValueError(f"not a duration: {item!r} (a number and m, h, d or w: 1h, 7d)")
+        seconds = float(match.group(1)) * _REVISIT_UNITS[match.group(2)]
+        if seconds <= 0:
+            raise ValueError(f"a revisit must come after the first visit, got {item!r}")
+        after.append(timedelta(seconds=seconds))
+    return Revisit("schedule", tuple(sorted(set(after))))

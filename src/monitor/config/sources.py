@@ -10,7 +10,8 @@ from pydantic import (
     model_validator,
 )
 
-from monitor.config.types import Schedule, Slug, Url, _Frozen
+from monitor.config.schedule import DEFAULT_REVISIT
+from monitor.config.types import RevisitPolicy, Schedule, Slug, Url, _Frozen
 
 
 class Selectors(_Frozen):
@@ -53,6 +54,10 @@ class Source(_Frozen):
     max_age_days: float = Field(default=3, gt=0)
     # any kind: stop after this many articles per run (a guard against runaway listings)
     max_items: int = Field(default=500, ge=1)
+    # page, sitemap, feed with follow_links: when an article already stored is fetched
+    # again: [1h, 1d, 7d] after it was first seen (then never), `always`, or `never`; a
+    # feed entry or sitemap URL listed with a newer date is fetched again at once
+    revisit: RevisitPolicy = DEFAULT_REVISIT
     # hard time limit of one run in seconds (the daemon kills it and records `timeout`);
     # default: daemon.crawl_timeout
     timeout: float | None = Field(default=None, gt=0)
@@ -87,7 +92,16 @@ class Source(_Frozen):
             raise ValueError(f"`selectors` only apply to `page` sources, not `{self.kind}`")
         if self.kind != "feed" and self.follow_links:
             raise ValueError("`follow_links` only applies to `feed` sources")
+        if self.revisit != DEFAULT_REVISIT and not self.fetches_articles:
+            raise ValueError("`revisit` only applies to sources that fetch article pages: "
+                             f"`page`, `sitemap`, `feed` with `follow_links`, not `{self.kind}`"
+                             + ("" if self.kind != "feed" else " without follow_links"))
         return self
+
+    @property
+    def fetches_articles(self) -> bool:
+        """Whether the source fetches article pages it links to (which `revisit` governs)."""
+        return self.kind in ("page", "sitemap") or (self.kind == "feed" and self.follow_links)
 
     def _portal_fields(self) -> None:
         if self.portal is None:

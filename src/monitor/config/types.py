@@ -15,7 +15,7 @@ from pydantic import (
     PlainSerializer,
 )
 
-from monitor.config.schedule import ScheduleSpec, parse_schedule
+from monitor.config.schedule import Revisit, ScheduleSpec, parse_revisit, parse_schedule
 
 
 class _Frozen(BaseModel):
@@ -72,3 +72,7 @@ TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 
 
 Email = Annotated[str, AfterValidator(_check_email)]
+
+
+RevisitPolicy = Annotated[Revisit, BeforeValidator(parse_revisit),
+                          PlainSerializer(Revisit.to_yaml)]

@@ -98,4 +98,7 @@ def _result_from_row(name: str, row: RunRow | None, status: str, reason: str) ->
         started_at=row.started_at,
         finished_at=row.finished_at,
         warnings=list(row.warnings),
+        requests=row.requests,
+        not_due=row.not_due,
+        not_modified=row.not_modified,
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from monitor.models import Item, Match, StoreOutcome
 from monitor.store.db import Database, utcnow
-from monitor.store.rows import FindingRow
+from monitor.store.rows import FindingRow, KnownPage
 
 
 def _item_from_row(row: dict[str, Any]) -> Item:
@@ -22,21 +22,28 @@ def _item_from_row(row: dict[str, Any]) -> Item:
 class ItemStore(Database):
     """Articles, their versions and matches."""
 
-    def raw_hashes(self, source: str) -> dict[str, str]:
-        """URL -> raw body hash of the source's stored items, so spiders skip extracting
-        pages that did not change."""
+    def known_pages(self, source: str) -> dict[str, KnownPage]:
+        """URL -> what is known of the source's stored article pages: their hash, when they
+        were first seen and last fetched, their validators and listed date, so spiders fetch
+        only what is due again, conditionally."""
         rows = self.db.conn.execute(
-            "SELECT url, raw_hash FROM items WHERE source = ? AND raw_hash IS NOT NULL",
+            """SELECT url, raw_hash, first_seen_at, last_seen_at, etag, last_modified, listed_at
+               FROM items WHERE source = ?""",
             (source,),
         )
-        return dict(rows.fetchall())
+        return {url: KnownPage(*rest) for url, *rest in rows.fetchall()}
 
-    def touch(self, source: str, url: str) -> bool:
-        """Mark an unchanged page as seen again. False when no item has that URL."""
+    def touch(self, source: str, url: str, *, etag: str | None = None,
+              last_modified: str | None = None, listed_at: str | None = None) -> bool:
+        """Mark an unchanged page as fetched again (with the validators and listed date it
+        came with, where given). False when no item has that URL."""
         with self._write() as conn:
             cursor = conn.execute(
-                "UPDATE items SET last_seen_at = ? WHERE source = ? AND url = ?",
-                (utcnow(), source, url),
+                """UPDATE items SET last_seen_at = ?, etag = COALESCE(?, etag),
+                   last_modified = COALESCE(?, last_modified),
+                   listed_at = COALESCE(?, listed_at)
+                   WHERE source = ? AND url = ?""",
+                (utcnow(), etag, last_modified, listed_at, source, url),
             )
             return cursor.rowcount > 0
 
@@ -53,19 +60,21 @@ class ItemStore(Database):
                 cursor = conn.execute(
                     """INSERT INTO items (source, key, url, title, text, published_at, language,
                        content_hash, raw_hash, version, first_seen_at, last_seen_at, changed_at,
-                       first_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)""",
+                       first_run_id, etag, last_modified, listed_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)""",
                     (
                         item.source, item.key, item.url, item.title, item.text,
                         item.published_at, item.language, item.content_hash, item.raw_hash,
-                        now, now, now, run_id,
+                        now, now, now, run_id, item.etag, item.last_modified, item.listed_at,
                     ),
                 )
                 item_id, state, version = int(cursor.lastrowid or 0), "new", 1
             elif row[1] == item.content_hash:
                 conn.execute(
-                    "UPDATE items SET last_seen_at = ?, raw_hash = COALESCE(?, raw_hash) "
-                    "WHERE id = ?",
-                    (now, item.raw_hash, row[0]),
+                    """UPDATE items SET last_seen_at = ?, raw_hash = COALESCE(?, raw_hash),
+                       etag = ?, last_modified = ?, listed_at = COALESCE(?, listed_at)
+                       WHERE id = ?""",
+                    (now, item.raw_hash, item.etag, item.last_modified, item.listed_at, row[0]),
                 )
                 return StoreOutcome(item_id=row[0], state="unchanged", new_matches=0)
             else:
@@ -73,10 +82,12 @@ class ItemStore(Database):
                 conn.execute(
                     """UPDATE items SET url = ?, title = ?, text = ?, published_at = ?,
                        language = ?, content_hash = ?, raw_hash = ?, version = ?,
-                       last_seen_at = ?, changed_at = ? WHERE id = ?""",
+                       last_seen_at = ?, changed_at = ?, etag = ?, last_modified = ?,
+                       listed_at = COALESCE(?, listed_at) WHERE id = ?""",
                     (
                         item.url, item.title, item.text, item.published_at, item.language,
-                        item.content_hash, item.raw_hash, version, now, now, item_id,
+                        item.content_hash, item.raw_hash, version, now, now, item.etag,
+                        item.last_modified, item.listed_at, item_id,
                     ),
                 )
             conn.execute(

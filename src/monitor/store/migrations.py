@@ -277,3 +277,15 @@ def _run_backfill(db: sqlite_utils.Database) -> None:
     # `monitor crawl SOURCE --since DATE`: the run reads old records on purpose, and the
     # digest that reports them says it is a backfill
     db.execute("ALTER TABLE runs ADD COLUMN backfill_since TEXT")
+
+
+@migrations(name="014_revisits")
+def _revisits(db: sqlite_utils.Database) -> None:
+    # what a due revisit needs: the page's validators for a conditional request (a 304 when
+    # unchanged) and the date its feed entry / sitemap URL was listed with when last fetched
+    # (a later one makes it due at once); items.last_seen_at is when it was last fetched
+    for column in ("etag", "last_modified", "listed_at"):
+        db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
+    # the run's cost: requests made, stored articles not due (not fetched), 304 answers
+    for column in ("requests", "not_due", "not_modified"):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")

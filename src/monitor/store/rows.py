@@ -40,6 +40,10 @@ class RunRow(Row):
     warnings: tuple[str, ...] = ()
     # `monitor crawl --since`: the date this run read back from
     backfill_since: str | None = None
+    # requests made, stored articles not due again, 304 answers
+    requests: int = 0
+    not_due: int = 0
+    not_modified: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +211,20 @@ class FindingRow(Row):
     # tenders only
     native_id: str | None = None
     status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KnownPage:
+    """What the store knows of an article page from earlier crawls (`monitor.revisit`)."""
+
+    raw_hash: str | None
+    first_seen_at: str
+    # when it was last fetched (a 200 or a 304)
+    fetched_at: str
+    etag: str | None = None
+    last_modified: str | None = None
+    # the feed entry's `updated` (or the sitemap's `lastmod`) when it was last fetched
+    listed_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

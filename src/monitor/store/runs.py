@@ -31,13 +31,14 @@ class RunStore(Database):
             conn.execute(
                 """UPDATE runs SET status = ?, finished_at = ?, seconds = ?, fetched = ?,
                    items = ?, new_items = ?, changed_items = ?, new_matches = ?, errors = ?,
-                   error = ?, warnings = ?
+                   error = ?, warnings = ?, requests = ?, not_due = ?, not_modified = ?
                    WHERE id = ? AND status = 'running'""",
                 (
                     result.status, finished, round(result.seconds, 3), result.fetched,
                     result.items, result.new_items, result.changed_items, result.new_matches,
                     result.errors, result.error,
-                    to_json(result.warnings) if result.warnings else None, run_id,
+                    to_json(result.warnings) if result.warnings else None, result.requests,
+                    result.not_due, result.not_modified, run_id,
                 ),
             )
 
