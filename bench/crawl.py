@@ -295,7 +295,7 @@ sources:
   - name: bench_site
     kind: page
     url: {base_url}/news
-    max_items: {pages}
+    max_items: {pages * 2}
     selectors:
       links: "ul.news-list a"
 watches:
@@ -508,8 +508,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:8}  {run.requests} requests, wall {run.wall:.1f} s = "
               f"{run.wall / best_cold:.2f}x the first crawl, {run.wall / best_bare:.2f}x bare: "
               f"{run.note}")
-    print(f"expected on 'changed': {added} new with {mentions} matches; on 'due': also "
-          f"{edited} changed")
+    print(f"expected on 'changed': {added} new, {mentions} of them naming a watched company "
+          f"(2 matches each: title and text); on 'due': also {edited} changed")
     cpu_ratio = (min(r.cpu for r in cold) / args.pages) / (min(r.cpu for r in bare) / args.pages)
     print(f"CPU per page, monitor crawl / bare: {cpu_ratio:.1f}x; total bench time "
           f"{time.perf_counter() - started:.0f} s")

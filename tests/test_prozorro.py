@@ -270,7 +270,7 @@ def test_unchanged_tenders_are_counted_not_fetched() -> None:
     results = list(spider.parse_feed(respond(first, feed_page([entry(ANNOUNCED)], "o-2", "o-1"))))
 
     [marker] = records_of(results)
-    assert (marker.native_id, marker.unchanged) == (TENDER_NUMBER, True)
+    assert (marker.native_id, marker.unchanged, spider.not_due) == (TENDER_NUMBER, True, 1)
     assert [c.cursor for c in cursors_of(results)] == ["o-2"]
     assert [query(r.url)["offset"] for r in requests_of(results)] == ["o-2"]
 

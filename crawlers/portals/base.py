@@ -281,6 +281,8 @@ class PortalSpider(SourceSpider):
     # -- records ----------------------------------------------------------------------------
 
     def seen(self, native_id: str, modified: str | None = None) -> TenderRecord:
-        """The marker for a record whose stamp is unchanged: counted, not fetched."""
+        """The marker for a record whose stamp is unchanged: counted (in the run's `not_due`
+        too: a stored record not fetched again), not fetched."""
+        self.not_due += 1
         return TenderRecord(source=self.source.name, native_id=native_id, modified=modified,
                             unchanged=True)

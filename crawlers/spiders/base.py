@@ -117,6 +117,8 @@ class SourceSpider(scrapy.Spider):
         # stored articles not fetched because no revisit was due; 304 answers
         self.not_due = 0
         self.not_modified = 0
+        # the extraction workers were started (at the first article request)
+        self._warmed = False
         self.articles_taken = 0
         # entries refused by `take_article` once max_items was spent
         self.left_unread = 0
@@ -210,15 +212,15 @@ class SourceSpider(scrapy.Spider):
                 headers["If-None-Match"] = known.etag
             if known.last_modified:
                 headers["If-Modified-Since"] = known.last_modified
+        if not self._warmed:
+            # the first article to fetch: start the extraction workers while it downloads
+            # (a re-crawl with nothing due starts none)
+            self._warmed = True
+            warm_up()
         # the store keeps what a revisit needs: Scrapy's cache would only keep a second copy
         meta = {"monitor_listed_at": listed_at, "handle_httpstatus_list": [304],
                 "dont_cache": True}
         return self.request(url, callback, headers=headers, meta=meta, cb_kwargs=cb_kwargs)
-
-    def warm_up_extraction(self) -> None:
-        """Start the extraction workers while the listing is fetched (spiders that extract
-        article pages call it in `start()`)."""
-        warm_up()
 
     def take_article(self) -> bool:
         """Count one more article against the source's `max_items` for this run; False once

@@ -40,8 +40,6 @@ class Feed(SourceSpider):
     name = "feed"
 
     async def start(self) -> AsyncIterator[Any]:
-        if self.source.follow_links:
-            self.warm_up_extraction()
         for url in self.source.start_urls:
             yield self.request(url, self.parse_feed, entry=True)
 

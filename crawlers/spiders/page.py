@@ -40,7 +40,6 @@ class Page(SourceSpider):
         self.seen_links: set[str] = set()
 
     async def start(self) -> AsyncIterator[Any]:
-        self.warm_up_extraction()
         for url in self.source.start_urls:
             yield self.request(url, self.parse_listing, entry=True, meta={"listing_page": 1})
 

@@ -37,7 +37,6 @@ class Sitemap(SourceSpider):
     name = "sitemap"
 
     async def start(self) -> AsyncIterator[Any]:
-        self.warm_up_extraction()
         for url in self.source.start_urls:
             yield self.request(url, self.parse_sitemap, entry=True)
 

@@ -132,7 +132,8 @@ class RunResult:
     # what the run noticed without failing: "4,500 entries left unread: raise max_items"
     warnings: list[str] = field(default_factory=list)
     # what it cost: requests made (robots.txt and retries included), stored articles not
-    # fetched because no revisit was due, conditional requests answered 304
+    # fetched because no revisit was due (portals: stored records whose stamp is unchanged),
+    # conditional requests answered 304
     requests: int = 0
     not_due: int = 0
     not_modified: int = 0
