@@ -1,9 +1,10 @@
-"""Article main-text extraction (trafilatura), on every core.
+"""Article main-text extraction (trafilatura), on the cores the crawler leaves free.
 
-Extraction is most of a crawl's CPU time (trafilatura takes about 38 ms a page, several times
-the cost of fetching it on a 2-core machine). The crawler's own process runs
-Scrapy, parsing and the store on one core; extraction goes to a small process pool so the
-other cores work too. This module imports nothing heavy, so pool workers start quickly.
+Extraction is most of a crawl's CPU time (trafilatura takes about 38 ms a page with its date
+search, several times the cost of fetching it on a 2-core machine). The crawler's own process
+runs Scrapy, parsing and the store on one core; extraction goes to a small process pool so
+the other cores work too. This module imports nothing heavy, so pool workers start quickly,
+and they are started (`warm_up`) when a crawl first fetches an article, not before.
 """
 
 from __future__ import annotations

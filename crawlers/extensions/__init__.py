@@ -1,1 +1,2 @@
-"""Scrapy extensions: what a crawl does around its items (the run's record)."""
+"""Scrapy extensions: what a crawl does around its items (the run's record, the source's state
+from earlier runs)."""

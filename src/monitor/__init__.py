@@ -9,11 +9,17 @@ The flow, one module per stage:
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+# these two share their name with their module: bound here, or importing the module (as the
+# CLI and the crawler do) would leave `monitor.crawl` naming the module, not the function
+from monitor.crawl import crawl
+from monitor.normalise import normalise
 
 if TYPE_CHECKING:
     from monitor.config import Config, Recipient, Source, Watch, load_config
-    from monitor.crawl import CrawlReport, crawl
+    from monitor.crawl import CrawlReport
     from monitor.digest import Digest, build_digest, render_html, render_text
     from monitor.errors import (
         ConfigError,
@@ -28,7 +34,6 @@ if TYPE_CHECKING:
     from monitor.mail import compose, deliver, preview, queue_digests
     from monitor.match import Matcher
     from monitor.models import Item, Match, RunResult, ScrapedItem, TenderEvent, TenderRecord
-    from monitor.normalise import normalise
     from monitor.store import Store
     from monitor.tender import diff_tenders, normalise_tender
 
@@ -36,7 +41,7 @@ if TYPE_CHECKING:
 # crawler child) loads only the stages it runs: importing them all costs ~0.6 s at every start
 _EXPORTS = {
     **dict.fromkeys(("Config", "Recipient", "Source", "Watch", "load_config"), "monitor.config"),
-    **dict.fromkeys(("CrawlReport", "crawl"), "monitor.crawl"),
+    "CrawlReport": "monitor.crawl",
     **dict.fromkeys(("Digest", "build_digest", "render_html", "render_text"), "monitor.digest"),
     **dict.fromkeys(("ConfigError", "CrawlError", "DeliveryError", "MissingEnvVarError",
                      "MonitorError", "SourceNotFoundError", "StoreError"), "monitor.errors"),
@@ -45,10 +50,14 @@ _EXPORTS = {
     "Matcher": "monitor.match",
     **dict.fromkeys(("Item", "Match", "RunResult", "ScrapedItem", "TenderEvent",
                      "TenderRecord"), "monitor.models"),
-    "normalise": "monitor.normalise",
     "Store": "monitor.store",
     **dict.fromkeys(("diff_tenders", "normalise_tender"), "monitor.tender"),
 }
+
+
+def __dir__() -> list[str]:
+    # the public names, loaded or not, and the stage modules imported so far
+    return sorted({*__all__, *(n for n, v in globals().items() if isinstance(v, ModuleType))})
 
 
 def __getattr__(name: str) -> Any:
