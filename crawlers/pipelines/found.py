@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from monitor.models import Item, Match, TenderRecord
+from monitor.models import CapturedResponse, Item, Match, TenderRecord
 
 
 @dataclass(slots=True)
@@ -13,3 +13,5 @@ class Found:
 
     record: Item | TenderRecord
     matches: list[Match] = field(default_factory=list)
+    # the response an article was read from, kept as evidence by the store pipeline
+    capture: CapturedResponse | None = None

@@ -33,4 +33,4 @@ class NormalisePipeline:
             state = run_state(self.crawler)
             state.misdecoded += 1
             state.misdecoded_example = state.misdecoded_example or normalised.url
-        return Found(normalised)
+        return Found(normalised, capture=item.capture)

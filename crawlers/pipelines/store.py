@@ -1,5 +1,6 @@
 """Found records, unchanged markers and portal cursors -> the store, one transaction each;
-what is new or changed is counted in the run."""
+what is new or changed is counted in the run. An article's response body is kept as
+evidence (`monitor.evidence`) before its row names it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from scrapy.exceptions import NotConfigured
 
 from crawlers.extensions.run_recorder import run_state
 from crawlers.pipelines.found import Found
+from monitor.evidence import CaptureStore
 from monitor.models import PortalCursor, ScrapedItem, TenderRecord
 from monitor.normalise import canonical_url, parse_date
 from monitor.tender import record_tender
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 class StorePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self.captures = CaptureStore(crawler.settings["MONITOR_STATE"])
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -47,7 +50,11 @@ class StorePipeline:
             result.changed_items += outcome.state == "changed"
             result.new_matches += 0 if state.baseline else outcome.new_matches
         elif isinstance(item, Found):
-            added = store.add(item.record, item.matches, run_id=result.run_id)
+            if item.capture is not None:
+                # the bytes first: a capture row never names a body that is not on disk
+                self.captures.put(item.capture.body)
+            added = store.add(item.record, item.matches, run_id=result.run_id,
+                              capture=item.capture)
             result.new_items += added.state == "new"
             result.changed_items += added.state == "changed"
             result.new_matches += added.new_matches

@@ -7,6 +7,7 @@
     ├── RecordNotFoundError         an item or tender asked for by id is not in the store
     ├── StoreError                  the SQLite database cannot be opened or written
     │   └── StoreConflictError      a record kept changing while it was being stored
+    ├── EvidenceError               a capture cannot be stored, or is missing or altered
     ├── CrawlError                  the crawler process could not be started or died
     └── DeliveryError               a digest could not be handed to the SMTP server
 
@@ -50,6 +51,11 @@ class StoreError(MonitorError):
 
 class StoreConflictError(StoreError):
     """Raised when a record kept changing in the database while it was being stored."""
+
+
+class EvidenceError(MonitorError):
+    """Raised when a capture cannot be stored, or a stored one is missing or altered, from
+    `monitor.evidence`."""
 
 
 class CrawlError(MonitorError):

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -53,9 +54,32 @@ class ScrapedItem:
     last_modified: str | None = None
     # the feed entry's `updated` / the sitemap's `lastmod` the page was listed with
     listed_at: str | None = None
+    # the response the item was read from, kept as evidence
+    capture: CapturedResponse | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("capture")  # bytes: evidence is stored, not sent around as JSON
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedResponse:
+    """A response as received, before decoding: the evidence an item version was built
+    from (`monitor.evidence` keeps the body, the store the rest)."""
+
+    url: str
+    final_url: str
+    status: int
+    # (name, value) in the server's order; names as Scrapy spells them (case-insensitive)
+    headers: tuple[tuple[str, str], ...]
+    # UTC, ISO 8601
+    fetched_at: str
+    body: bytes = field(repr=False)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
 
 from monitor.models import (
+    CapturedResponse,
     Item,
     Match,
     PortalCursor,
@@ -31,6 +32,7 @@ from monitor.models import (
 )
 from monitor.store.rows import (
     ArticleMatchRow,
+    CaptureRow,
     FindingRow,
     HealthReportRow,
     KnownPage,
@@ -80,8 +82,9 @@ class Store(Protocol):
     def known_pages(self, source: str) -> dict[str, KnownPage]: ...
     def touch(self, source: str, url: str, *, etag: str | None = None,
               last_modified: str | None = None, listed_at: str | None = None) -> bool: ...
-    def add(self, item: Item, matches: Sequence[Match],
-            run_id: int | None = None) -> StoreOutcome: ...
+    def add(self, item: Item, matches: Sequence[Match], run_id: int | None = None, *,
+            capture: CapturedResponse | None = None) -> StoreOutcome: ...
+    def captures(self, item_id: int) -> list[CaptureRow]: ...
     def add_rematches(self, item_id: int, matches: Sequence[Match]) -> list[Match]: ...
     def item(self, item_id: int) -> Item | None: ...
     def iter_items(self, batch: int = 500) -> Iterator[tuple[int, Item]]: ...

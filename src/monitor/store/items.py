@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from monitor.models import Item, Match, StoreOutcome
-from monitor.store.db import Database, utcnow
-from monitor.store.rows import FindingRow, KnownPage
+from monitor.models import CapturedResponse, Item, Match, StoreOutcome
+from monitor.store.db import Database, to_json, utcnow
+from monitor.store.rows import CaptureRow, FindingRow, KnownPage
 
 
 def _item_from_row(row: dict[str, Any]) -> Item:
@@ -47,9 +48,12 @@ class ItemStore(Database):
             )
             return cursor.rowcount > 0
 
-    def add(self, item: Item, matches: Sequence[Match], run_id: int | None = None) -> StoreOutcome:
+    def add(self, item: Item, matches: Sequence[Match], run_id: int | None = None, *,
+            capture: CapturedResponse | None = None) -> StoreOutcome:
         """Store an item (new, changed or unchanged by content hash) and its matches.
-        Matches already stored for the item are not added again."""
+        Matches already stored for the item are not added again. `capture`: the response
+        it was read from (its body already kept by `monitor.evidence`), recorded as evidence
+        of the version it is, unchanged ones included."""
         now = utcnow()
         with self._write() as conn:
             row = conn.execute(
@@ -76,6 +80,7 @@ class ItemStore(Database):
                        WHERE id = ?""",
                     (now, item.raw_hash, item.etag, item.last_modified, item.listed_at, row[0]),
                 )
+                self._insert_capture(conn, row[0], row[2], capture, run_id)
                 return StoreOutcome(item_id=row[0], state="unchanged", new_matches=0)
             else:
                 item_id, state, version = row[0], "changed", row[2] + 1
@@ -97,7 +102,29 @@ class ItemStore(Database):
                  item.published_at, now),
             )
             new_matches = len(self._insert_matches(conn, item_id, matches, run_id, "crawl"))
+            self._insert_capture(conn, item_id, version, capture, run_id)
         return StoreOutcome(item_id=item_id, state=state, new_matches=new_matches)
+
+    @staticmethod
+    def _insert_capture(conn: sqlite3.Connection, item_id: int, version: int,
+                        capture: CapturedResponse | None, run_id: int | None) -> None:
+        if capture is None:
+            return
+        conn.execute(
+            """INSERT INTO captures (sha256, url, final_url, status, headers, fetched_at, size,
+               item_id, version, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (capture.sha256, capture.url, capture.final_url, capture.status,
+             to_json([list(h) for h in capture.headers]), capture.fetched_at,
+             len(capture.body), item_id, version, run_id),
+        )
+
+    def captures(self, item_id: int) -> list[CaptureRow]:
+        """The responses an item was read from, oldest first, with the version each is
+        evidence of."""
+        return [CaptureRow.from_mapping({**r, "headers": tuple(
+                    tuple(h) for h in json.loads(r["headers"]))})
+                for r in self._rows("SELECT * FROM captures WHERE item_id = ? ORDER BY id",
+                                    (item_id,))]
 
     @staticmethod
     def _insert_matches(conn: sqlite3.Connection, item_id: int, matches: Sequence[Match],

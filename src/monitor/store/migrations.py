@@ -289,3 +289,28 @@ def _revisits(db: sqlite_utils.Database) -> None:
     # the run's cost: requests made, stored articles not due (not fetched), 304 answers
     for column in ("requests", "not_due", "not_modified"):
         db.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations(name="015_captures")
+def _captures(db: sqlite_utils.Database) -> None:
+    # evidence: each response an item version was read from (the body itself is in
+    # <state>/captures, named by its SHA-256); never updated, a new fetch is a new row
+    db.executescript(
+        """
+        CREATE TABLE captures (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            url TEXT NOT NULL,
+            final_url TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            headers TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            item_id INTEGER REFERENCES items (id),
+            version INTEGER,
+            run_id INTEGER
+        );
+        CREATE INDEX captures_item ON captures (item_id, version);
+        CREATE INDEX captures_sha256 ON captures (sha256);
+        """
+    )

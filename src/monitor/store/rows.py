@@ -228,6 +228,23 @@ class KnownPage:
 
 
 @dataclass(frozen=True, slots=True)
+class CaptureRow(Row):
+    """A response an item version was read from; its body is `monitor.evidence`'s, by hash."""
+
+    id: int
+    sha256: str
+    url: str
+    final_url: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    fetched_at: str
+    size: int
+    item_id: int | None = None
+    version: int | None = None
+    run_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredTender:
     """What deciding a tender's change needs of its stored version."""
 
