@@ -3,9 +3,14 @@ the response every article version was read from."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import TimedServer
@@ -90,3 +95,109 @@ def test_a_crawl_keeps_the_response_each_article_version_was_read_from(
     assert capture.fetched_at.endswith("+00:00") and capture.run_id == result.run_id
     assert CaptureStore(state_dir).read(capture.sha256) == PAGE
     assert CaptureStore(state_dir).verify() == []
+
+
+# -- export and verify, through the command --------------------------------------------------
+
+
+def warcio(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "warcio"), *args],
+                          capture_output=True, text=True)
+
+
+@pytest.fixture
+def crawled(site: TimedServer, write_config: Callable[..., Config],
+            state_dir: Path) -> tuple[Config, int, str]:
+    """A crawled article that matched, its item id and the body's SHA-256."""
+    site.expect_request("/index.html").respond_with_data(
+        '<a class="s" href="/a/1.html">1</a>', content_type="text/html")
+    site.expect_request("/a/1.html").respond_with_data(
+        PAGE, content_type="text/html; charset=utf-8")
+    config = write_config({
+        "sources": [{"name": "listing", "kind": "page", "url": site.url_for("/index.html"),
+                     "selectors": {"links": "a.s"}}],
+        "watches": [{"name": "Nuctech"}]})
+    [result] = crawl(config, state_dir).results
+    assert result.new_matches >= 1
+    with open_store(state_dir) as store:
+        [item_id] = store.captured_findings("2000-01-01")
+    return config, item_id, hashlib.sha256(PAGE).hexdigest()
+
+
+def run_cli(config: Config, state_dir: Path, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    return CliRunner().invoke(cli, ["--config", str(config.path), "--state", str(state_dir),
+                                    "evidence", *args])
+
+
+def test_evidence_exports_a_warc_whose_payload_is_the_stored_capture(
+    crawled: tuple[Config, int, str], state_dir: Path, tmp_path: Path
+) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    config, item_id, digest = crawled
+    out = tmp_path / "finding.warc.gz"
+    result = run_cli(config, state_dir, str(item_id), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"SHA-256 {digest}" in result.stdout and "Nuctech in title" in result.stdout
+
+    check = warcio("check", "-v", str(out))
+    assert check.returncode == 0 and check.stdout.count("digest pass") == 3, check.stdout
+    index = [json.loads(line) for line in warcio("index", str(out)).stdout.splitlines()]
+    assert [r["warc-type"] for r in index] == ["warcinfo", "response", "request"]
+
+    with open_store(state_dir) as store:
+        [capture] = store.captures(item_id)
+    responses = []
+    with out.open("rb") as fh:
+        for record in ArchiveIterator(fh):
+            if record.rec_type == "response":  # read while the iterator is on it
+                responses.append((record.rec_headers, record.http_headers.get_statuscode(),
+                                  record.content_stream().read()))
+    [(headers, status, payload)] = responses
+    assert hashlib.sha256(payload).hexdigest() == digest and payload == PAGE
+    assert headers.get_header("WARC-Payload-Digest") == "sha256:" + base64.b32encode(
+        bytes.fromhex(digest)).decode("ascii")
+    assert headers.get_header("WARC-Date") == capture.fetched_at.replace("+00:00", "Z")
+    assert status == "200"
+
+    manifest = json.loads((tmp_path / "finding.warc.gz.json").read_text("utf-8"))
+    [finding] = manifest["findings"]
+    assert finding["item_id"] == item_id and finding["captures"][0]["sha256"] == digest
+    assert ["Nuctech", "title", "Nuctech"] == finding["matches"][0][:3]
+    assert digest in (tmp_path / "finding.warc.gz.txt").read_text("utf-8")
+
+
+def test_evidence_all_since_exports_the_periods_findings(
+    crawled: tuple[Config, int, str], state_dir: Path, tmp_path: Path
+) -> None:
+    config, item_id, digest = crawled
+    out = tmp_path / "week.warc.gz"
+    result = run_cli(config, state_dir, "--all", "--since", "2026-01-01", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"Item {item_id} " in result.stdout and warcio("check", str(out)).returncode == 0
+    later = run_cli(config, state_dir, "--all", "--since", "2999-01-01")
+    assert later.exit_code == 0 and "No finding was captured since 2999-01-01" in later.output
+    assert run_cli(config, state_dir, "--all").exit_code == 2  # --since is needed
+    missing = run_cli(config, state_dir, "999", "--out", str(tmp_path / "x.warc.gz"))
+    assert missing.exit_code != 0 and "item 999 is not stored" in missing.output
+
+
+def test_evidence_verify_fails_once_a_capture_is_altered(
+    crawled: tuple[Config, int, str], state_dir: Path
+) -> None:
+    import zstandard
+
+    config, _, digest = crawled
+    ok = run_cli(config, state_dir, "--verify")
+    assert ok.exit_code == 0 and "1 capture(s) verified" in ok.stdout
+
+    path = CaptureStore(state_dir).path(digest)
+    path.write_bytes(zstandard.ZstdCompressor().compress(PAGE.replace(b"Nuctech", b"Nvctech")))
+    bad = run_cli(config, state_dir, "--verify")
+    assert bad.exit_code == 1
+    assert f"{path}: capture {digest} was altered" in bad.output
+    assert "1 of 1 capture(s) no longer match their hash" in bad.output

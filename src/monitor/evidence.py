@@ -11,23 +11,36 @@ evidence of, and `verify` re-hashes the files against their names.
     CaptureStore(state).put(body) -> sha256   keep a body (once per hash)
     CaptureStore(state).read(sha256) -> bytes the body, checked against its hash
     CaptureStore(state).verify() -> problems  every stored body re-hashed
+    export_warc(store, state, item_ids, out)  the captures as a WARC, with a manifest
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
+import json
 import os
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import zstandard
 
-from monitor.errors import EvidenceError
+from monitor.errors import EvidenceError, RecordNotFoundError
 from monitor.models import CapturedResponse
 
-__all__ = ["CAPTURES_DIR", "CaptureStore", "CapturedResponse", "Problem"]
+if TYPE_CHECKING:
+    from monitor.store import Store
+    from monitor.store.rows import CaptureRow
+
+__all__ = ["CAPTURES_DIR", "CaptureStore", "CapturedResponse", "Manifest", "Problem",
+           "export_warc"]
 
 CAPTURES_DIR = "captures"
 # zstd level: ~4x smaller HTML than gzip's default at a few ms a page
@@ -105,3 +118,138 @@ class CaptureStore:
             except EvidenceError as exc:
                 problems.append(Problem(digest, path, str(exc).split(": ", 1)[1]))
         return problems
+
+
+# -- WARC export ------------------------------------------------------------------------------
+
+# hop-by-hop and framing headers: the WARC holds the body as decoded by the crawler (Scrapy
+# undoes gzip and chunking and drops Content-Encoding), so the exported response says its
+# own length
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedCapture:
+    sha256: str
+    url: str
+    final_url: str
+    status: int
+    fetched_at: str
+    size: int
+    version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedFinding:
+    item_id: int
+    source: str
+    title: str
+    url: str
+    captures: tuple[ExportedCapture, ...]
+    # (watch, field, found, snippet)
+    matches: tuple[tuple[str, str, str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What an evidence export holds, for a person (`text()`) and for tools (`to_dict()`)."""
+
+    warc: str
+    exported_at: str
+    findings: tuple[ExportedFinding, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def text(self) -> str:
+        lines = [f"Evidence exported {self.exported_at} to {self.warc}", ""]
+        for f in self.findings:
+            lines.append(f"Item {f.item_id} [{f.source}] {f.title}")
+            lines.append(f"  {f.url}")
+            for c in f.captures:
+                moved = f" (redirected from {c.url})" if c.url != c.final_url else ""
+                lines.append(f"  version {c.version}: fetched {c.fetched_at}, HTTP {c.status}, "
+                             f"{c.size:,} bytes, SHA-256 {c.sha256}{moved}")
+            for watch, field, found, snippet in f.matches:
+                lines.append(f"  {watch} in {field}: “{found}” … {snippet}")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _warc_date(value: str) -> str:
+    return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def export_warc(store: Store, state_dir: str | Path, item_ids: Sequence[int],
+                out: str | Path) -> Manifest:
+    """Write the captures of these items to a gzipped WARC at `out` (a response record per
+    capture, its WARC-Date the fetch time and WARC-Payload-Digest the stored SHA-256, with a
+    request record), and `out` + `.json` / `.txt` manifests; RecordNotFoundError for an
+    item that is not stored or has no capture, EvidenceError for a body missing or altered."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    bodies = CaptureStore(state_dir)
+    out = Path(out)
+    findings = []
+    records: list[tuple[CaptureRow, bytes]] = []
+    for item_id in item_ids:
+        item = store.item(item_id)
+        captures = store.captures(item_id)
+        if item is None or not captures:
+            raise RecordNotFoundError(
+                f"{Path(state_dir)}: item {item_id} " + ("is not stored" if item is None else
+                "has no capture (it was stored before captures were kept)"))
+        records.extend((c, bodies.read(c.sha256)) for c in captures)
+        findings.append(ExportedFinding(
+            item_id=item_id, source=item.source, title=item.title, url=item.url,
+            captures=tuple(ExportedCapture(c.sha256, c.url, c.final_url, c.status,
+                                           c.fetched_at, c.size, c.version) for c in captures),
+            matches=tuple((m.watch, m.field, m.found, m.snippet)
+                          for m in store.item_matches(item_id))))
+    partial = out.with_name(f".{out.name}.tmp")
+    try:
+        with partial.open("wb") as fh:
+            writer = WARCWriter(fh, gzip=True)
+            writer.write_record(writer.create_warcinfo_record(
+                out.name, {"software": "monitor (evidence export)",
+                           "format": "WARC File Format 1.1"}))
+            for capture, body in records:
+                when = _warc_date(capture.fetched_at)
+                headers = [(k, v) for k, v in capture.headers if k.lower() not in _FRAMING]
+                headers.append(("Content-Length", str(len(body))))
+                try:
+                    reason = HTTPStatus(capture.status).phrase
+                except ValueError:
+                    reason = ""
+                response = writer.create_warc_record(
+                    # the length given: without it warcio spools the body to a temp file
+                    capture.final_url, "response", payload=io.BytesIO(body), length=len(body),
+                    http_headers=StatusAndHeaders(f"{capture.status} {reason}".strip(), headers,
+                                                  protocol="HTTP/1.1"),
+                    warc_headers_dict={
+                        "WARC-Date": when,
+                        "WARC-Payload-Digest": "sha256:" + base64.b32encode(
+                            bytes.fromhex(capture.sha256)).decode("ascii")})
+                writer.write_record(response)
+                target = urlsplit(capture.final_url)
+                path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+                writer.write_record(writer.create_warc_record(
+                    capture.final_url, "request",
+                    http_headers=StatusAndHeaders(f"GET {path} HTTP/1.1",
+                                                  [("Host", target.netloc)],
+                                                  is_http_request=True),
+                    warc_headers_dict={
+                        "WARC-Date": when,
+                        "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID")}))
+        os.replace(partial, out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise EvidenceError(f"{out}: cannot write the WARC: {exc}") from None
+    manifest = Manifest(warc=str(out),
+                        exported_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+                        findings=tuple(findings))
+    out.with_name(out.name + ".json").write_text(
+        json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2), "utf-8")
+    out.with_name(out.name + ".txt").write_text(manifest.text(), "utf-8")
+    return manifest

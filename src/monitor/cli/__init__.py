@@ -5,7 +5,7 @@ config or arguments, 1 otherwise). Nothing below the CLI prints or exits.
 
     app.py      the command group, its options, MonitorError -> message and exit code
     output.py   tables and times for the terminal
-    config.py crawl.py digest.py explain.py run.py status.py demo.py: one command group each
+    config.py crawl.py digest.py evidence.py explain.py run.py status.py demo.py: one command group each
 """
 
 from monitor.cli import (  # noqa: F401  (they register their commands)
@@ -13,6 +13,7 @@ from monitor.cli import (  # noqa: F401  (they register their commands)
     crawl,
     demo,
     digest,
+    evidence,
     explain,
     run,
     status,

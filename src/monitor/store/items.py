@@ -9,7 +9,7 @@ from typing import Any
 
 from monitor.models import CapturedResponse, Item, Match, StoreOutcome
 from monitor.store.db import Database, to_json, utcnow
-from monitor.store.rows import CaptureRow, FindingRow, KnownPage
+from monitor.store.rows import ArticleMatchRow, CaptureRow, FindingRow, KnownPage
 
 
 def _item_from_row(row: dict[str, Any]) -> Item:
@@ -117,6 +117,25 @@ class ItemStore(Database):
              to_json([list(h) for h in capture.headers]), capture.fetched_at,
              len(capture.body), item_id, version, run_id),
         )
+
+    def item_matches(self, item_id: int) -> list[ArticleMatchRow]:
+        """Every stored match in an item, with the item's fields, in match order."""
+        return [ArticleMatchRow.from_mapping(r) for r in self._rows(
+            """SELECT m.id AS match_id, m.watch, m.term, m.term_kind, m.field, m.found,
+                      m.snippet, m.snippet_start, m.snippet_end, m.matched_at, m.variant,
+                      m.via, m.origin, i.id AS item_id, i.source, i.url, i.title,
+                      i.published_at, i.first_seen_at, i.version, i.content_hash
+               FROM matches m JOIN items i ON i.id = m.item_id WHERE i.id = ? ORDER BY m.id""",
+            (item_id,))]
+
+    def captured_findings(self, since: str) -> list[int]:
+        """Items that matched a watch and were captured since `since`, in id order."""
+        rows = self.db.conn.execute(
+            """SELECT DISTINCT c.item_id FROM captures c
+               WHERE c.fetched_at >= ? AND c.item_id IS NOT NULL
+                 AND EXISTS (SELECT 1 FROM matches m WHERE m.item_id = c.item_id)
+               ORDER BY c.item_id""", (since,))
+        return [row[0] for row in rows]
 
     def captures(self, item_id: int) -> list[CaptureRow]:
         """The responses an item was read from, oldest first, with the version each is
