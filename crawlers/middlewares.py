@@ -1,20 +1,24 @@
 """Downloader middlewares: honour `Retry-After`, which Scrapy's RetryMiddleware ignores, and
-turn a redirect that goes nowhere into an error that names the chain."""
+turn a redirect that goes nowhere into an error that names the chain. A spider middleware:
+attach to every record the response it was read from, as evidence."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from w3lib.url import safe_url_string
 
+from monitor.models import CapturedResponse, ScrapedItem, TenderRecord
 from monitor.normalise import canonical_url
 
 if TYPE_CHECKING:
@@ -135,3 +139,40 @@ class RedirectGuardMiddleware:
 def _chain(urls: list[str]) -> str:
     shown = urls if len(urls) <= 6 else [*urls[:3], f"... ({len(urls) - 5} more)", *urls[-2:]]
     return " -> ".join(shown)
+
+
+def capture_of(response: Response) -> CapturedResponse:
+    """The response as evidence: its bytes as received (Scrapy has undone gzip and chunking
+    and dropped Content-Encoding), the URL asked for (a redirect's first), the final URL,
+    status, headers and the time now."""
+    return CapturedResponse(
+        url=(response.meta.get("redirect_urls") or [response.url])[0],
+        final_url=response.url, status=response.status,
+        headers=tuple((name.decode("latin-1"), value.decode("latin-1"))
+                      for name, values in response.headers.items() for value in values),
+        fetched_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        body=response.body)
+
+
+class CaptureMiddleware(BaseSpiderMiddleware):
+    """Attaches to every article and tender record a spider yields the response it was read
+    from, kept by the store pipeline as evidence (`monitor.evidence`): a feed entry gets the
+    feed, an article its page, a tender the API response. Markers of unchanged records get
+    none. Off in a dry run, which stores nothing."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CaptureMiddleware:
+        if crawler.settings.getbool("MONITOR_DRY_RUN"):
+            raise NotConfigured
+        return cls(crawler)
+
+    def get_processed_item(self, item: Any, response: Response | None) -> Any:
+        if response is None or getattr(item, "unchanged", True) or response.status == 304:
+            return item
+        if isinstance(item, ScrapedItem) and item.capture is None:
+            return replace(item, capture=capture_of(response))
+        if isinstance(item, TenderRecord) and not item.captures:
+            # responses read earlier in the record's chain, then the one that completed it
+            earlier = tuple(response.meta.get("monitor_captures", ()))
+            return replace(item, captures=(*earlier, capture_of(response)))
+        return item

@@ -44,6 +44,10 @@ DOWNLOADER_MIDDLEWARES = {
     # just outside RedirectMiddleware (600): sees each redirect before it is followed
     "crawlers.middlewares.RedirectGuardMiddleware": 610,
 }
+SPIDER_MIDDLEWARES = {
+    # every record a spider yields carries the response it was read from (evidence)
+    "crawlers.middlewares.CaptureMiddleware": 950,
+}
 # default off, DummyPolicy — RFC 2616 revalidation sends If-None-Match / If-Modified-Since,
 # so an unchanged page costs a 304 and no extraction
 HTTPCACHE_ENABLED = True

@@ -77,3 +77,46 @@ def test_demo_twice_starts_fresh(tmp_path: Path):
     second = json.loads(runner.invoke(cli, args).output)
     assert len(second["findings"]) == len(first["findings"]) > 0
     assert len(second["received_subjects"]) == 1
+
+
+def test_demo_findings_can_be_exported_as_evidence_that_matches_the_digest(tmp_path: Path):
+    """The issue's proof: demo, then `monitor evidence ITEM_ID` of a finding writes a WARC that
+    `warcio check` accepts, whose response payload hashes to what the digest printed; and
+    `--verify` passes, then fails once a capture's bytes are altered."""
+    import hashlib
+    import re
+    import subprocess
+    import sys
+
+    import zstandard
+    from warcio.archiveiterator import ArchiveIterator
+
+    from monitor.evidence import CaptureStore
+    from monitor.store import open_store
+
+    state = tmp_path / "state"
+    report = json.loads(CliRunner().invoke(cli, ["--state", str(state), "demo", "--json"]).output)
+    demo = state / "demo"
+    text = read_eml(Path(report["eml_paths"][0])).get_body(("plain",)).get_content()
+    printed = set(re.findall(r"SHA-256 ([0-9a-f]{16})…", text))
+    with open_store(demo) as store:
+        item_id = store.captured_findings("2000-01-01")[0]
+        [capture] = store.captures(item_id)
+    assert capture.sha256[:16] in printed
+
+    out = tmp_path / "finding.warc.gz"
+    args = ["--config", str(demo / "sources.yaml"), "--state", str(demo)]
+    exported = CliRunner().invoke(cli, [*args, "evidence", str(item_id), "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    check = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", str(out)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    with out.open("rb") as fh:
+        payloads = [r.content_stream().read() for r in ArchiveIterator(fh)
+                    if r.rec_type == "response"]
+    assert [hashlib.sha256(p).hexdigest()[:16] for p in payloads] == [capture.sha256[:16]]
+
+    assert CliRunner().invoke(cli, [*args, "evidence", "--verify"]).exit_code == 0
+    path = CaptureStore(demo).path(capture.sha256)
+    path.write_bytes(zstandard.ZstdCompressor().compress(b"<html>rewritten</html>"))
+    assert CliRunner().invoke(cli, [*args, "evidence", "--verify"]).exit_code == 1

@@ -201,3 +201,40 @@ def test_evidence_verify_fails_once_a_capture_is_altered(
     assert bad.exit_code == 1
     assert f"{path}: capture {digest} was altered" in bad.output
     assert "1 of 1 capture(s) no longer match their hash" in bad.output
+
+
+def test_digest_and_explain_show_the_capture_and_a_name_outside_the_main_text(
+    site: TimedServer, write_config: Callable[..., Config], state_dir: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    page = PAGE.replace(b"</article>", b"</article><aside>Most read: Huawei opens a lab "
+                        b"in Tbilisi</aside>")
+    site.expect_request("/index.html").respond_with_data(
+        '<a class="s" href="/a/1.html">1</a>', content_type="text/html")
+    site.expect_request("/a/1.html").respond_with_data(
+        page, content_type="text/html; charset=utf-8")
+    config = write_config({
+        "sources": [{"name": "listing", "kind": "page", "url": site.url_for("/index.html"),
+                     "selectors": {"links": "a.s"}}],
+        "watches": [{"name": "Nuctech"}, {"name": "Huawei"}],
+        "recipients": [{"email": "desk@example.org"}]})
+    crawl(config, state_dir)
+    digest = hashlib.sha256(page).hexdigest()
+    runner = CliRunner()
+    base = ["--config", str(config.path), "--state", str(state_dir)]
+
+    preview = runner.invoke(cli, [*base, "digest", "--preview"])
+    assert preview.exit_code == 0, preview.output
+    assert "evidence: captured " in preview.output
+    assert f"SHA-256 {digest[:16]}…" in preview.output
+
+    with open_store(state_dir) as store:
+        [item_id] = store.captured_findings("2000-01-01")
+    explained = runner.invoke(cli, [*base, "explain", str(item_id)])
+    assert explained.exit_code == 0, explained.output
+    assert "version 1: captured " in explained.output and f"SHA-256 {digest}" in explained.output
+    assert ("Huawei: “Huawei” is on the page but outside its main text (navigation, sidebar "
+            "or footer), which is not matched") in explained.output

@@ -33,6 +33,7 @@ from crawlers.portals.prozorro.spider import Prozorro
 from crawlers.registry import SPIDERS, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
+from monitor.evidence import CaptureStore
 from monitor.models import PortalCursor
 from monitor.store import open_store
 from monitor.tender import normalise_tender
@@ -692,6 +693,14 @@ def test_crawl_tender_awarded_between_two_crawls_makes_exactly_one_awarded_event
                              "scheme": "UA-EDR"}]
     assert (row.version, row.status, row.record["award_value"]) == (
         2, "active.awarded", 94500000.0)
+    # evidence: each version points at the API response it was read from, kept as received
+    with open_store(state_dir) as store:
+        captures = store.tender_captures(row.id)
+    assert [(c.version, c.status) for c in captures] == [(1, 200), (2, 200)]
+    assert all(c.final_url.endswith(f"/tenders/{AWARDED['data']['id']}") for c in captures)
+    bodies = [json.loads(CaptureStore(state_dir).read(c.sha256)) for c in captures]
+    assert [b["data"]["status"] for b in bodies] == ["active.tendering", "active.awarded"]
+    assert CaptureStore(state_dir).verify() == []
 
 
 def test_crawl_429_waits_as_asked_and_goes_on(

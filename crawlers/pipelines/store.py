@@ -42,6 +42,8 @@ class StorePipeline:
         elif isinstance(item, TenderRecord) and item.unchanged:
             store.touch_tender(item.source, item.native_id)
         elif isinstance(item, Found) and isinstance(item.record, TenderRecord):
+            for capture in item.record.captures:
+                self.captures.put(capture.body)  # before the rows that name them
             # in a portal's baseline run a tender first seen awarded makes no event, and its
             # matches are stored as old news, not counted as new
             outcome = record_tender(store, item.record, result.run_id,

@@ -56,7 +56,7 @@ from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from crawlers.extract import extract_async, warm_up
 from crawlers.middlewares import RedirectError
 from monitor.config import Config, Source, load_config
-from monitor.models import CapturedResponse, ScrapedItem
+from monitor.models import ScrapedItem
 from monitor.normalise import canonical_url, decode_html
 from monitor.revisit import is_due
 
@@ -338,14 +338,6 @@ class SourceSpider(scrapy.Spider):
             etag=etag,
             last_modified=last_modified,
             listed_at=response.meta.get("monitor_listed_at"),
-            capture=CapturedResponse(
-                # the URL asked for: a redirect's first (Scrapy lists them in meta)
-                url=(response.meta.get("redirect_urls") or [response.url])[0],
-                final_url=response.url, status=response.status,
-                headers=tuple((k.decode("latin-1"), v.decode("latin-1"))
-                              for k, values in response.headers.items() for v in values),
-                fetched_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
-                body=response.body),
         )
 
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 __all__ = [
@@ -269,9 +269,13 @@ class TenderRecord:
     raw_hash: str | None = None
     # True for a marker that says "seen again, not fetched": nothing to compare or store
     unchanged: bool = False
+    # the API responses the record was built from, kept as evidence of its version
+    captures: tuple[CapturedResponse, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(replace(self, captures=()))
+        data.pop("captures")  # bytes: evidence is stored, not sent around as JSON
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TenderRecord:

@@ -64,7 +64,7 @@ __all__ = [
 # status codes (or their last dotted part) that mean the procurement was called off
 CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "withdrawn"})
 # fields that say nothing about the tender itself: left out of the content hash
-_BOOKKEEPING = ("raw_hash", "modified", "unchanged")
+_BOOKKEEPING = ("raw_hash", "modified", "unchanged", "captures")
 
 
 def is_cancelled(status: str | None) -> bool:
@@ -263,7 +263,8 @@ def record_tender(store: Store, record: TenderRecord, run_id: int | None = None,
         stored = store.stored_tender(record.source, record.native_id)
         change = compare(stored, record, baseline=baseline)
         outcome = store.save_tender(record, change, stored=stored, run_id=run_id,
-                                    matches=matches, baseline=baseline)
+                                    matches=matches, baseline=baseline,
+                                    captures=record.captures)
         if outcome is not None:
             return outcome
     raise StoreConflictError(

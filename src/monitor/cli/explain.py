@@ -47,8 +47,15 @@ def explain(obj: Context, item_id: str, tender: bool, as_json: bool) -> None:
         click.echo(json.dumps(data if tender else data[0], ensure_ascii=False, indent=2))
         return
     for record in explained:
-        click.echo(click.style(record.title, bold=True) + f"\n  {record.url}\n")
+        click.echo(click.style(record.title, bold=True) + f"\n  {record.url}")
+        for c in record.captures:
+            moved = f" (asked for {c.url})" if c.url != c.final_url else ""
+            click.echo(f"  version {c.version}: captured {c.fetched_at}, HTTP {c.status}, "
+                       f"{c.size:,} bytes, SHA-256 {c.sha256}{moved}")
+        click.echo()
         _print_explanations(record.explanations)
+        for watch, where in record.outside_text.items():
+            click.echo(f"{watch}: {where}")
 
 
 def _print_explanations(explained: Sequence[Any]) -> None:

@@ -1,7 +1,7 @@
 """Findings as a person sees them (the digest renders them; the web and alerts will).
 
     model.py  Finding (a match with its snippet), DigestEntry (an article), TenderEntry,
-              Party, OtherWatch, AlsoAt
+              Party, OtherWatch, AlsoAt, Evidence (the capture it was read from)
     build.py  store rows -> entries; the wording of tender events and money
 """
 
@@ -9,6 +9,7 @@ from monitor.findings.build import describe_event, money
 from monitor.findings.model import (
     AlsoAt,
     DigestEntry,
+    Evidence,
     Finding,
     OtherWatch,
     Party,
@@ -16,5 +17,5 @@ from monitor.findings.model import (
     when,
 )
 
-__all__ = ["AlsoAt", "DigestEntry", "Finding", "OtherWatch", "Party", "TenderEntry",
+__all__ = ["AlsoAt", "DigestEntry", "Evidence", "Finding", "OtherWatch", "Party", "TenderEntry",
            "describe_event", "money", "when"]

@@ -13,6 +13,7 @@ from monitor.findings.model import (
     ROLE_ORDER,
     AlsoAt,
     DigestEntry,
+    Evidence,
     Finding,
     Party,
     TenderEntry,
@@ -47,6 +48,8 @@ def article_entries(watch: str, rows: list[ArticleMatchRow]) -> tuple[DigestEntr
                 first_seen_at=first.first_seen_at,
                 findings=tuple(_finding(r) for r in matches),
                 match_ids=tuple(r.match_id for r in matches),
+                evidence=(Evidence(first.capture_sha256, first.captured_at or "")
+                          if first.capture_sha256 else None),
             )
         )
     entries = _same_story(entries, {r.item_id: r.content_hash for r in rows})
@@ -219,6 +222,8 @@ def tender_entry(row: TenderNews, window_start: str) -> TenderEntry:
         first_report=first_report,
         tracked_since=(tender.first_seen_at
                        if first_report and tender.first_seen_at <= window_start else None),
+        evidence=(Evidence(tender.capture_sha256, tender.captured_at or "")
+                  if tender.capture_sha256 else None),
         last_match_id=max((r.id for r in row.matches), default=0),
         last_event_id=max((e.id for e in events), default=0),
     )

@@ -53,6 +53,20 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """The capture a finding was read from (`monitor evidence` exports it): its SHA-256 and
+    when it was fetched."""
+
+    sha256: str
+    fetched_at: str
+
+    @property
+    def short(self) -> str:
+        """Enough of the hash to find the capture again (`monitor explain` shows it all)."""
+        return self.sha256[:16]
+
+
+@dataclass(frozen=True, slots=True)
 class AlsoAt:
     """The same story at another source (republished, syndicated, translated by a wire)."""
 
@@ -95,6 +109,8 @@ class DigestEntry:
     also: tuple[AlsoAt, ...] = ()
     # the other watches this item concerns (their matches are delivered with it)
     other_watches: tuple[OtherWatch, ...] = ()
+    # the response the item's current version was read from
+    evidence: Evidence | None = None
 
     @property
     def date(self) -> str:
@@ -168,6 +184,8 @@ class TenderEntry:
     # set when the recipient first hears of a tender that was stored earlier (a silent
     # baseline, or a watch added later): when it was first seen
     tracked_since: str | None = None
+    # the last API response the tender's current version was built from
+    evidence: Evidence | None = None
 
     @property
     def date(self) -> str:

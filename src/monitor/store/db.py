@@ -20,7 +20,9 @@ from typing import Any, Self
 import sqlite_utils
 
 from monitor.errors import StoreError
+from monitor.models import CapturedResponse
 from monitor.store.migrations import migrations
+from monitor.store.rows import CaptureRow
 
 DB_NAME = "monitor.db"
 BUSY_TIMEOUT_S = 60
@@ -98,6 +100,24 @@ class Database:
         cursor = self.db.conn.execute(sql, params)
         columns = [c[0] for c in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    @staticmethod
+    def _insert_captures(conn: sqlite3.Connection, captures: Sequence[CapturedResponse],
+                         run_id: int | None, *, item_id: int | None = None,
+                         tender_id: int | None = None, version: int) -> None:
+        """Capture rows: what the responses an item or tender version was read from were."""
+        conn.executemany(
+            """INSERT INTO captures (sha256, url, final_url, status, headers, fetched_at, size,
+               item_id, tender_id, version, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(c.sha256, c.url, c.final_url, c.status, to_json([list(h) for h in c.headers]),
+              c.fetched_at, len(c.body), item_id, tender_id, version, run_id)
+             for c in captures],
+        )
+
+    def _capture_rows(self, sql: str, params: Sequence[Any]) -> list[CaptureRow]:
+        return [CaptureRow.from_mapping(
+                    {**r, "headers": tuple(tuple(h) for h in json.loads(r["headers"]))})
+                for r in self._rows(sql, params)]
 
     def count(self, table: str) -> int:
         return int(self.db.conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from monitor.models import CapturedResponse, Item, Match, StoreOutcome
-from monitor.store.db import Database, to_json, utcnow
+from monitor.store.db import Database, utcnow
 from monitor.store.rows import ArticleMatchRow, CaptureRow, FindingRow, KnownPage
 
 
@@ -80,7 +79,8 @@ class ItemStore(Database):
                        WHERE id = ?""",
                     (now, item.raw_hash, item.etag, item.last_modified, item.listed_at, row[0]),
                 )
-                self._insert_capture(conn, row[0], row[2], capture, run_id)
+                self._insert_captures(conn, [capture] if capture else [], run_id,
+                                      item_id=row[0], version=row[2])
                 return StoreOutcome(item_id=row[0], state="unchanged", new_matches=0)
             else:
                 item_id, state, version = row[0], "changed", row[2] + 1
@@ -102,21 +102,9 @@ class ItemStore(Database):
                  item.published_at, now),
             )
             new_matches = len(self._insert_matches(conn, item_id, matches, run_id, "crawl"))
-            self._insert_capture(conn, item_id, version, capture, run_id)
+            self._insert_captures(conn, [capture] if capture else [], run_id, item_id=item_id,
+                                  version=version)
         return StoreOutcome(item_id=item_id, state=state, new_matches=new_matches)
-
-    @staticmethod
-    def _insert_capture(conn: sqlite3.Connection, item_id: int, version: int,
-                        capture: CapturedResponse | None, run_id: int | None) -> None:
-        if capture is None:
-            return
-        conn.execute(
-            """INSERT INTO captures (sha256, url, final_url, status, headers, fetched_at, size,
-               item_id, version, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (capture.sha256, capture.url, capture.final_url, capture.status,
-             to_json([list(h) for h in capture.headers]), capture.fetched_at,
-             len(capture.body), item_id, version, run_id),
-        )
 
     def item_matches(self, item_id: int) -> list[ArticleMatchRow]:
         """Every stored match in an item, with the item's fields, in match order."""
@@ -140,10 +128,8 @@ class ItemStore(Database):
     def captures(self, item_id: int) -> list[CaptureRow]:
         """The responses an item was read from, oldest first, with the version each is
         evidence of."""
-        return [CaptureRow.from_mapping({**r, "headers": tuple(
-                    tuple(h) for h in json.loads(r["headers"]))})
-                for r in self._rows("SELECT * FROM captures WHERE item_id = ? ORDER BY id",
-                                    (item_id,))]
+        return self._capture_rows("SELECT * FROM captures WHERE item_id = ? ORDER BY id",
+                                  (item_id,))
 
     @staticmethod
     def _insert_matches(conn: sqlite3.Connection, item_id: int, matches: Sequence[Match],

@@ -314,3 +314,14 @@ def _captures(db: sqlite_utils.Database) -> None:
         CREATE INDEX captures_sha256 ON captures (sha256);
         """
     )
+
+
+@migrations(name="016_tender_captures")
+def _tender_captures(db: sqlite_utils.Database) -> None:
+    # a tender version points at every API response it was built from
+    db.executescript(
+        """
+        ALTER TABLE captures ADD COLUMN tender_id INTEGER REFERENCES tenders (id);
+        CREATE INDEX captures_tender ON captures (tender_id, version);
+        """
+    )

@@ -44,8 +44,11 @@ class OutboxStore(Database):
                        m.snippet, m.snippet_start, m.snippet_end, m.matched_at, m.variant,
                        m.via, m.origin,
                        i.id AS item_id, i.source, i.url, i.title, i.published_at,
-                       i.first_seen_at, i.version, i.content_hash
+                       i.first_seen_at, i.version, i.content_hash, c.sha256 AS capture_sha256,
+                       c.fetched_at AS captured_at
                 FROM matches m JOIN items i ON i.id = m.item_id
+                LEFT JOIN captures c ON c.id = (SELECT MAX(id) FROM captures
+                                                WHERE item_id = i.id)
                 WHERE m.watch IN ({marks}) AND m.matched_at >= COALESCE(?, '')
                   AND NOT EXISTS (SELECT 1 FROM deliveries d
                                   WHERE d.match_id = m.id AND d.recipient = ?)
@@ -88,8 +91,11 @@ class OutboxStore(Database):
         )
         out = []
         for pair in pairs:
-            tender = tender_row(self._rows("SELECT * FROM tenders WHERE id = ?",
-                                           (pair["tender_id"],))[0])
+            tender = tender_row(self._rows(
+                """SELECT t.*, c.sha256 AS capture_sha256, c.fetched_at AS captured_at
+                   FROM tenders t LEFT JOIN captures c ON c.id = (
+                       SELECT MAX(id) FROM captures WHERE tender_id = t.id)
+                   WHERE t.id = ?""", (pair["tender_id"],))[0])
             matches = tuple(
                 TenderMatchRow.from_mapping(
                     m, new=(m["id"] > pair["told_match"] and m["origin"] != "baseline"

@@ -106,6 +106,9 @@ class ArticleMatchRow(Row):
     variant: str | None = None
     via: str | None = None
     origin: str = "crawl"
+    # the item's latest capture (`monitor.evidence`), when one was kept
+    capture_sha256: str | None = None
+    captured_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,9 @@ class TenderRow(Row):
     raw_hash: str | None = None
     changed_at: str | None = None
     first_run_id: int | None = None
+    # the latest capture of the tender (`monitor.evidence`), when one was kept
+    capture_sha256: str | None = None
+    captured_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +235,8 @@ class KnownPage:
 
 @dataclass(frozen=True, slots=True)
 class CaptureRow(Row):
-    """A response an item version was read from; its body is `monitor.evidence`'s, by hash."""
+    """A response an item or tender version was read from; its body is `monitor.evidence`'s,
+    by hash."""
 
     id: int
     sha256: str
@@ -240,6 +247,7 @@ class CaptureRow(Row):
     fetched_at: str
     size: int
     item_id: int | None = None
+    tender_id: int | None = None
     version: int | None = None
     run_id: int | None = None
 

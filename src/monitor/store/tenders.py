@@ -7,9 +7,10 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from monitor.models import Match, TenderChange, TenderOutcome, TenderRecord
+from monitor.models import CapturedResponse, Match, TenderChange, TenderOutcome, TenderRecord
 from monitor.store.db import Database, to_json, utcnow
 from monitor.store.rows import (
+    CaptureRow,
     StoredTender,
     TenderEventRow,
     TenderMatchRow,
@@ -36,12 +37,14 @@ class TenderStore(Database):
 
     def save_tender(self, record: TenderRecord, change: TenderChange, *,
                     stored: StoredTender | None, run_id: int | None = None,
-                    matches: Sequence[Match] = (), baseline: bool = False
-                    ) -> TenderOutcome | None:
+                    matches: Sequence[Match] = (), baseline: bool = False,
+                    captures: Sequence[CapturedResponse] = ()) -> TenderOutcome | None:
         """Write what `change` (decided against `stored`) says, with the matches not stored
         yet, in one transaction: a new tender, a new version with its events, or only the
-        time it was seen. None, writing nothing, when the stored version is no longer
-        `stored` (another process stored the tender meanwhile): decide again."""
+        time it was seen; `captures`, the responses it was built from (their bodies already
+        kept by `monitor.evidence`), recorded as evidence of the version it is. None, writing
+        nothing, when the stored version is no longer `stored` (another process stored the
+        tender meanwhile): decide again."""
         now = utcnow()
         text = to_json(change.stored)
         buyer = record.buyer
@@ -79,6 +82,8 @@ class TenderStore(Database):
                 )
                 added = self._insert_tender_matches(conn, stored.id, stored.version, matches,
                                                     run_id, origin)
+                self._insert_captures(conn, captures, run_id, tender_id=stored.id,
+                                      version=stored.version)
                 return TenderOutcome(tender_id=stored.id, state="unchanged",
                                      version=stored.version, new_matches=len(added))
             else:
@@ -103,6 +108,7 @@ class TenderStore(Database):
             )
             added = self._insert_tender_matches(conn, tender_id, version, matches, run_id,
                                                 origin)
+            self._insert_captures(conn, captures, run_id, tender_id=tender_id, version=version)
         return TenderOutcome(tender_id=tender_id, state=change.state, version=version,
                              events=change.events, new_matches=len(added))
 
@@ -125,6 +131,11 @@ class TenderStore(Database):
             if cursor.rowcount:
                 added.append(m)
         return added
+
+    def tender_captures(self, tender_id: int) -> list[CaptureRow]:
+        """The responses a tender's versions were built from, oldest first."""
+        return self._capture_rows("SELECT * FROM captures WHERE tender_id = ? ORDER BY id",
+                                  (tender_id,))
 
     def add_tender_rematches(self, tender_id: int, matches: Sequence[Match]) -> list[Match]:
         """Matches found by re-matching a stored tender (`monitor rematch`)."""
