@@ -8,6 +8,7 @@
     ├── StoreError                  the SQLite database cannot be opened or written
     │   └── StoreConflictError      a record kept changing while it was being stored
     ├── EvidenceError               a capture cannot be stored, or is missing or altered
+    ├── BackupError                 a backup cannot be written, or an archive restored
     ├── CrawlError                  the crawler process could not be started or died
     └── DeliveryError               a digest could not be handed to the SMTP server
 
@@ -56,6 +57,11 @@ class StoreConflictError(StoreError):
 class EvidenceError(MonitorError):
     """Raised when a capture cannot be stored, or a stored one is missing or altered, from
     `monitor.evidence`."""
+
+
+class BackupError(MonitorError):
+    """Raised when a backup cannot be written or an archive cannot be restored, from
+    `monitor.backup`."""
 
 
 class CrawlError(MonitorError):

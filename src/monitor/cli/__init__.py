@@ -5,10 +5,11 @@ config or arguments, 1 otherwise). Nothing below the CLI prints or exits.
 
     app.py      the command group, its options, MonitorError -> message and exit code
     output.py   tables and times for the terminal
-    config.py crawl.py digest.py evidence.py explain.py run.py status.py demo.py: one command group each
+    backup.py config.py crawl.py digest.py evidence.py explain.py run.py status.py demo.py: one command group each
 """
 
 from monitor.cli import (  # noqa: F401  (they register their commands)
+    backup,
     config,
     crawl,
     demo,
