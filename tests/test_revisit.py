@@ -263,3 +263,67 @@ def test_revisit_is_checked_in_the_config(write_config: Callable[..., Config]) -
     with pytest.raises(ConfigError, match="`revisit` only applies to sources that fetch"):
         write_config({"sources": [{"name": "f", "kind": "feed", "url": "https://x.example/",
                                    "revisit": "always"}]})
+
+
+# -- taken down ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", ["404", "410", "front page"])
+def test_a_finding_taken_down_is_recorded_and_told_once_not_a_failure(
+    answer: str, site: TimedServer, write_config: Callable[..., Config], state_dir: Path
+) -> None:
+    from monitor.digest import build_digest, render_html, render_text
+    from monitor.mail import queue_digests
+
+    gone = {"on": False}
+
+    def article(request: Request) -> Response:
+        if gone["on"] and answer == "front page":
+            return Response("", status=302, headers={"Location": site.url_for("/")})
+        if gone["on"]:
+            return Response("not here", status=int(answer))
+        return Response(ARTICLE.format(title="Nuctech wins", body="Nuctech scanners."),
+                        content_type="text/html; charset=utf-8")
+
+    site.expect_request("/").respond_with_data("<html>front page</html>",
+                                               content_type="text/html")
+    site.expect_request("/index.html").respond_with_data(
+        '<a class="s" href="/a/1.html">1</a>', content_type="text/html")
+    site.expect_request("/a/1.html").respond_with_handler(article)
+    config = write_config({
+        "sources": [{"name": "listing", "kind": "page", "url": site.url_for("/index.html"),
+                     "selectors": {"links": "a.s"}}],
+        "watches": WATCHES, "recipients": [{"email": "desk@example.org"}]})
+    one(config, state_dir)
+    recipient = config.recipients[0]
+    with open_store(state_dir) as store:
+        [first] = queue_digests(store, config, state_dir)  # the finding is told
+    assert first.subject == "monitor: 1 new (Nuctech 1)"
+    gone["on"] = True
+    age(state_dir, hours=2)
+
+    result = one(config, state_dir)  # status ok: a page taken down is news, not a failure
+    assert (result.errors, result.changed_items) == (0, 0)
+    with open_store(state_dir) as store:
+        [row] = store._rows("SELECT removed_at, removed_reason FROM items")
+        reason = {"404": "HTTP 404", "410": "HTTP 410",
+                  "front page": f"redirects to the front page {site.url_for('/')}"}[answer]
+        assert row["removed_reason"] == reason and row["removed_at"]
+        [capture] = store.captures(1)
+        digest = build_digest(store, config, recipient)
+    [entry] = digest.removed
+    assert (entry.source, entry.watches, entry.reason) == ("listing", ("Nuctech",), reason)
+    assert digest.subject == "monitor: 1 finding taken down" and not digest.is_empty
+    text = render_text(digest)
+    assert "== Taken down ==" in text and f"({reason}); captured " in text
+    assert f"SHA-256 {capture.sha256[:16]}…" in text and "removed from listing on" in text
+    assert "Taken down" in render_html(digest)
+    with open_store(state_dir) as store:
+        [told] = queue_digests(store, config, state_dir)
+        assert told.subject == "monitor: 1 finding taken down"
+        assert build_digest(store, config, recipient).removed == ()  # told once
+
+    age(state_dir, hours=30)
+    site.timeline.clear()
+    assert one(config, state_dir).not_due == 1  # never asked for again
+    assert [p for _, p, _ in site.timeline if p.startswith("/a/")] == []

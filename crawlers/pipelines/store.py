@@ -36,6 +36,8 @@ class StorePipeline:
         assert store is not None
         if isinstance(item, PortalCursor):
             store.save_portal_cursor(item)
+        elif isinstance(item, ScrapedItem) and item.removed:
+            store.mark_removed(item.source, canonical_url(item.url), item.removed)
         elif isinstance(item, ScrapedItem) and item.unchanged:
             store.touch(item.source, canonical_url(item.url), etag=item.etag,
                         last_modified=item.last_modified, listed_at=parse_date(item.listed_at))

@@ -203,7 +203,9 @@ class SourceSpider(scrapy.Spider):
         as "unchanged". `listed_at`: the date the listing gives the entry (a feed's
         `updated`, a sitemap's `lastmod`); a newer one than last time makes it due."""
         known = self.known_pages.get(canonical_url(url))
-        if not is_due(self.source.revisit, known, datetime.now(UTC), listed_at):
+        # a page found taken down is not asked for again: its last capture is the record
+        if (known is not None and known.removed_at) or not is_due(
+                self.source.revisit, known, datetime.now(UTC), listed_at):
             self.not_due += 1
             return None
         headers = {}
@@ -218,8 +220,10 @@ class SourceSpider(scrapy.Spider):
             self._warmed = True
             warm_up()
         # the store keeps what a revisit needs: Scrapy's cache would only keep a second copy
-        meta = {"monitor_listed_at": listed_at, "handle_httpstatus_list": [304],
-                "dont_cache": True}
+        meta: dict[str, Any] = {"monitor_listed_at": listed_at, "dont_cache": True}
+        if known is not None:
+            # a revisit: "not modified", and "gone" (taken down, news) reach the callback
+            meta["handle_httpstatus_list"] = [304, 404, 410]
         return self.request(url, callback, headers=headers, meta=meta, cb_kwargs=cb_kwargs)
 
     def take_article(self) -> bool:
@@ -266,6 +270,11 @@ class SourceSpider(scrapy.Spider):
         bytes match the stored ones."""
         url = canonical_url(response.url)
         known = self.known_pages.get(url)
+        removed = self._taken_down(response)
+        if removed is not None:
+            url, reason = removed
+            self.fetched += 1
+            return ScrapedItem(source=self.source.name, url=url, unchanged=True, removed=reason)
         if response.status == 304:
             self.fetched += 1
             self.not_modified += 1
@@ -274,6 +283,20 @@ class SourceSpider(scrapy.Spider):
         if known is not None and known.raw_hash == digest:
             self.fetched += 1
             return self._unchanged_marker(response, url, digest)
+        return None
+
+    def _taken_down(self, response: Response) -> tuple[str, str] | None:
+        """(the stored page's URL, what the site answered) when a revisit finds the page
+        gone: 404 or 410, or a redirect to the site's front page."""
+        asked = canonical_url((response.meta.get("redirect_urls") or [response.url])[0])
+        if asked not in self.known_pages:
+            return None
+        if response.status in (404, 410):
+            return asked, f"HTTP {response.status}"
+        final = urlsplit(response.url)
+        if (response.meta.get("redirect_urls") and final.path in ("", "/")
+                and urlsplit(asked).path not in ("", "/") and not final.query):
+            return asked, f"redirects to the front page {response.url}"
         return None
 
     def _unchanged_marker(self, response: Response, url: str,

@@ -56,6 +56,9 @@ class ScrapedItem:
     listed_at: str | None = None
     # the response the item was read from, kept as evidence
     capture: CapturedResponse | None = field(default=None, repr=False, compare=False)
+    # on an unchanged marker: the stored page is gone ("HTTP 404", "redirects to the front
+    # page ..."): taken down, which is news, not a failed fetch
+    removed: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

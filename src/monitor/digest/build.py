@@ -26,7 +26,7 @@ from monitor.digest.model import (
     WatchSection,
 )
 from monitor.findings.build import article_entries, for_watch, tender_entry
-from monitor.findings.model import DigestEntry, OtherWatch, TenderEntry
+from monitor.findings.model import DigestEntry, Evidence, OtherWatch, RemovedEntry, TenderEntry
 from monitor.health import HealthNotice, assess, health_news
 from monitor.store import Store
 from monitor.store.rows import RunRow
@@ -83,6 +83,13 @@ def build_digest(
                           created_at=r.created_at, attempts=r.attempts,
                           error=r.last_error or "", eml_path=r.eml_path)
         for r in store.failed_messages(after=window_start) if r.last_attempt_at <= until)
+    removed = tuple(
+        RemovedEntry(item_id=r.item_id, source=r.source, title=r.title, url=r.url,
+                     removed_at=r.removed_at, reason=r.removed_reason,
+                     watches=tuple(sorted(r.watches.split(","))),
+                     evidence=(Evidence(r.capture_sha256, r.captured_at or "")
+                               if r.capture_sha256 else None))
+        for r in store.removed_findings(window_start, until, [w.name for w in wanted]))
     prefix = config.digest.subject_prefix
     return Digest(
         recipient=recipient.email,
@@ -91,10 +98,11 @@ def build_digest(
         until=until,
         sections=tuple(sections),
         coverage=coverage,
-        subject=_subject(prefix, sections, notices, undelivered, backfill_since),
+        subject=_subject(prefix, sections, notices, undelivered, backfill_since, len(removed)),
         health=notices,
         undelivered=undelivered,
         backfill_since=backfill_since,
+        removed=removed,
     ).limited(config.digest.max_per_watch)
 
 
@@ -173,7 +181,7 @@ def _coverage(runs: list[RunRow], shown: dict[str, int]) -> tuple[CoverageLine, 
 
 def _subject(prefix: str, sections: list[WatchSection], notices: tuple[HealthNotice, ...],
              undelivered: tuple[UndeliveredDigest, ...] = (),
-             backfill_since: str | None = None) -> str:
+             backfill_since: str | None = None, removed: int = 0) -> str:
     total = sum(s.count for s in sections)
     if backfill_since and total:
         # a backfill's findings are old news found now: say so before anyone reads it as a day
@@ -192,6 +200,8 @@ def _subject(prefix: str, sections: list[WatchSection], notices: tuple[HealthNot
     elif recovered:
         sources = "source" if recovered == 1 else "sources"
         subject = f"{prefix}: nothing new; {recovered} {sources} recovered"
+    elif removed:
+        subject = f"{prefix}: {removed} finding{'s' if removed != 1 else ''} taken down"
     else:
         subject = f"{prefix}: nothing new"
     # one header line whatever the watch names hold

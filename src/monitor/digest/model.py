@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from monitor.findings.model import DigestEntry, TenderEntry
+from monitor.findings.model import DigestEntry, RemovedEntry, TenderEntry
 from monitor.health import HealthNotice
 
 # a recipient's first digest only reaches this far back: adding a recipient to a long-running
@@ -108,6 +108,8 @@ class Digest:
     undelivered: tuple[UndeliveredDigest, ...] = ()
     # the earliest `--since` date of a backfill crawl among this digest's runs
     backfill_since: str | None = None
+    # findings whose pages were taken down since the last digest
+    removed: tuple[RemovedEntry, ...] = ()
 
     def limited(self, limit: int) -> Digest:
         """The same digest showing at most `limit` entries per watch."""
@@ -160,6 +162,7 @@ class Digest:
     def is_empty(self) -> bool:
         """Nothing to mail: no findings and nothing to say about any source's health (a
         failed run alone is not news; a source that is failing is)."""
-        return self.findings_count == 0 and not self.health and not self.undelivered
+        return (self.findings_count == 0 and not self.health and not self.undelivered
+                and not self.removed)
 
 

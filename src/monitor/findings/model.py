@@ -67,6 +67,22 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class RemovedEntry:
+    """An article that concerned a watch and was then taken down from its site: news in
+    itself, with the last capture of what it said."""
+
+    item_id: int
+    source: str
+    title: str
+    url: str
+    removed_at: str
+    # what the site answered: "HTTP 404", "redirects to the front page ..."
+    reason: str
+    watches: tuple[str, ...]
+    evidence: Evidence | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AlsoAt:
     """The same story at another source (republished, syndicated, translated by a wire)."""
 

@@ -8,7 +8,13 @@ from typing import Any
 
 from monitor.models import CapturedResponse, Item, Match, StoreOutcome
 from monitor.store.db import Database, utcnow
-from monitor.store.rows import ArticleMatchRow, CaptureRow, FindingRow, KnownPage
+from monitor.store.rows import (
+    ArticleMatchRow,
+    CaptureRow,
+    FindingRow,
+    KnownPage,
+    RemovedRow,
+)
 
 
 def _item_from_row(row: dict[str, Any]) -> Item:
@@ -27,7 +33,8 @@ class ItemStore(Database):
         were first seen and last fetched, their validators and listed date, so spiders fetch
         only what is due again, conditionally."""
         rows = self.db.conn.execute(
-            """SELECT url, raw_hash, first_seen_at, last_seen_at, etag, last_modified, listed_at
+            """SELECT url, raw_hash, first_seen_at, last_seen_at, etag, last_modified, listed_at,
+                      removed_at
                FROM items WHERE source = ?""",
             (source,),
         )
@@ -105,6 +112,38 @@ class ItemStore(Database):
             self._insert_captures(conn, [capture] if capture else [], run_id, item_id=item_id,
                                   version=version)
         return StoreOutcome(item_id=item_id, state=state, new_matches=new_matches)
+
+    def mark_removed(self, source: str, url: str, reason: str) -> bool:
+        """Record that a stored page was taken down (once: the first time counts). False
+        when no item has that URL or it was already marked."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                """UPDATE items SET removed_at = ?, removed_reason = ?, last_seen_at = ?
+                   WHERE source = ? AND url = ? AND removed_at IS NULL""",
+                (utcnow(), reason, utcnow(), source, url))
+            return cursor.rowcount > 0
+
+    def removed_findings(self, after: str | None, until: str,
+                         watches: Sequence[str]) -> list[RemovedRow]:
+        """Items that matched one of `watches` and were taken down in (after, until], with
+        their last capture."""
+        if not watches:
+            return []
+        marks = ", ".join("?" for _ in watches)
+        return [RemovedRow.from_mapping(r) for r in self._rows(
+            f"""SELECT i.id AS item_id, i.source, i.url, i.title, i.removed_at,
+                       i.removed_reason,
+                       (SELECT GROUP_CONCAT(DISTINCT watch) FROM matches
+                        WHERE item_id = i.id AND watch IN ({marks})) AS watches,
+                       c.sha256 AS capture_sha256, c.fetched_at AS captured_at
+                FROM items i
+                LEFT JOIN captures c ON c.id = (SELECT MAX(id) FROM captures
+                                                WHERE item_id = i.id)
+                WHERE i.removed_at > COALESCE(?, '') AND i.removed_at <= ?
+                  AND EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id
+                              AND m.watch IN ({marks}))
+                ORDER BY i.removed_at, i.id""",
+            (*watches, after, until, *watches))]
 
     def item_matches(self, item_id: int) -> list[ArticleMatchRow]:
         """Every stored match in an item, with the item's fields, in match order."""

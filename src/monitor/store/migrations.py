@@ -325,3 +325,11 @@ def _tender_captures(db: sqlite_utils.Database) -> None:
         CREATE INDEX captures_tender ON captures (tender_id, version);
         """
     )
+
+
+@migrations(name="017_removed_items")
+def _removed_items(db: sqlite_utils.Database) -> None:
+    # a stored article whose page was taken down (404/410, or a redirect to the front page)
+    # on a revisit: when, and what the site answered; its captures are kept
+    db.execute("ALTER TABLE items ADD COLUMN removed_at TEXT")
+    db.execute("ALTER TABLE items ADD COLUMN removed_reason TEXT")

@@ -231,6 +231,24 @@ class KnownPage:
     last_modified: str | None = None
     # the feed entry's `updated` (or the sitemap's `lastmod`) when it was last fetched
     listed_at: str | None = None
+    # when a revisit found it taken down
+    removed_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedRow(Row):
+    """A stored article that matched a watch and was then taken down from its site."""
+
+    item_id: int
+    source: str
+    url: str
+    title: str
+    removed_at: str
+    removed_reason: str
+    # the watches it had matched, comma-separated
+    watches: str
+    capture_sha256: str | None = None
+    captured_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
