@@ -238,3 +238,91 @@ def test_digest_and_explain_show_the_capture_and_a_name_outside_the_main_text(
     assert "version 1: captured " in explained.output and f"SHA-256 {digest}" in explained.output
     assert ("Huawei: “Huawei” is on the page but outside its main text (navigation, sidebar "
             "or footer), which is not matched") in explained.output
+
+
+# -- retention -------------------------------------------------------------------------------
+
+
+def _capture(body: bytes, when: str) -> Any:
+    from monitor.models import CapturedResponse
+
+    return CapturedResponse(url="https://news.example/a", final_url="https://news.example/a",
+                            status=200, headers=(), fetched_at=when, body=body)
+
+
+def test_prune_keeps_what_matched_forever_and_the_rest_for_its_days(
+    state_dir: Path, write_config: Callable[..., Config]
+) -> None:
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.config import EvidenceSettings
+    from monitor.evidence import prune
+    from monitor.models import Item, Match
+
+    old = (datetime.now(UTC) - timedelta(days=40)).replace(microsecond=0).isoformat()
+    recent = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0).isoformat()
+    bodies = CaptureStore(state_dir)
+    match = Match(watch="Nuctech", term="Nuctech", term_kind="name", field="title",
+                  start=0, end=7, found="Nuctech", snippet="Nuctech", snippet_start=0,
+                  snippet_end=7)
+    with open_store(state_dir) as store:
+        for key, body, when, matches in (("matched", b"<p>Nuctech</p>", old, [match]),
+                                         ("old", b"<p>old news</p>", old, []),
+                                         ("recent", b"<p>recent news</p>", recent, [])):
+            bodies.put(body)
+            store.add(Item(source="s", key=key, url=f"https://news.example/{key}",
+                           title=key, text=key, published_at=None, content_hash=key),
+                      matches, capture=_capture(body, when))
+        for _, path in bodies:  # bodies written an hour ago or more
+            os.utime(path, (0, 0))
+
+        assert prune(store, state_dir, EvidenceSettings(keep="all")).rows == 0
+        pruned = prune(store, state_dir, EvidenceSettings(days=30))
+        assert (pruned.rows, pruned.files) == (1, 1) and pruned.bytes > 0
+        kept = {c.item_id: c.sha256 for i in (1, 2, 3) for c in store.captures(i)}
+    assert set(kept) == {1, 3}  # the finding (forever) and the recent one (within 30 days)
+    assert {d for d, _ in bodies} == set(kept.values())
+    assert bodies.verify() == []
+
+    config = write_config({"evidence": {"keep": "matched", "days": 30}})
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    shown = CliRunner().invoke(cli, ["--config", str(config.path), "--state", str(state_dir),
+                                     "status"])
+    assert "Evidence: 2 capture(s)" in shown.output
+    assert "keeping matched (the rest 30 days)" in shown.output
+
+
+def test_a_body_written_just_now_without_its_row_yet_is_not_pruned(state_dir: Path) -> None:
+    bodies = CaptureStore(state_dir)
+    digest = bodies.put(b"a crawl is about to record me")
+    assert bodies.remove_unreferenced(set()) == (0, 0)
+    assert [d for d, _ in bodies] == [digest]
+
+
+def test_the_daemons_prune_job_applies_the_configs_retention(
+    state_dir: Path, write_config: Callable[..., Config]
+) -> None:
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.models import Item
+    from monitor.scheduler import Daemon
+
+    config = write_config({"evidence": {"days": 7}})
+    old = (datetime.now(UTC) - timedelta(days=8)).replace(microsecond=0).isoformat()
+    with open_store(state_dir) as store:
+        CaptureStore(state_dir).put(PAGE)
+        store.add(Item(source="s", key="k", url="https://news.example/k", title="t", text="t",
+                       published_at=None, content_hash="c"), [], capture=_capture(PAGE, old))
+    for _, path in CaptureStore(state_dir):
+        os.utime(path, (0, 0))
+    daemon = Daemon(config.path, state_dir)
+    daemon.config = config
+    daemon._prune_job()
+    with open_store(state_dir) as store:
+        assert store.captures(1) == []
+    assert list(CaptureStore(state_dir)) == []

@@ -12,6 +12,7 @@ evidence of, and `verify` re-hashes the files against their names.
     CaptureStore(state).read(sha256) -> bytes the body, checked against its hash
     CaptureStore(state).verify() -> problems  every stored body re-hashed
     export_warc(store, state, item_ids, out)  the captures as a WARC, with a manifest
+    prune(store, state, settings)            drop what `evidence.keep` does not keep
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import io
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,15 +38,45 @@ from monitor.errors import EvidenceError, RecordNotFoundError
 from monitor.models import CapturedResponse
 
 if TYPE_CHECKING:
+    from monitor.config import EvidenceSettings
     from monitor.store import Store
     from monitor.store.rows import CaptureRow
 
 __all__ = ["CAPTURES_DIR", "CaptureStore", "CapturedResponse", "Manifest", "Problem",
-           "export_warc"]
+           "Pruned", "Usage", "export_warc", "prune"]
 
 CAPTURES_DIR = "captures"
 # zstd level: ~4x smaller HTML than gzip's default at a few ms a page
 _LEVEL = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Captures stored, and their size on disk (compressed)."""
+
+    captures: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    rows: int
+    files: int
+    bytes: int
+
+
+def prune(store: Store, state_dir: str | Path, settings: EvidenceSettings,
+          now: datetime | None = None) -> Pruned:
+    """Apply `evidence.keep`: with `matched`, capture rows older than `evidence.days` of items
+    and tenders that never matched a watch are dropped (a capture a finding points to is
+    kept forever, delivered or not), then the bodies no row names any more."""
+    if settings.keep == "all":
+        return Pruned(0, 0, 0)
+    now = now or datetime.now(UTC)
+    before = (now - timedelta(days=settings.days)).replace(microsecond=0).isoformat()
+    rows = store.prune_unmatched_captures(before)
+    files, size = CaptureStore(state_dir).remove_unreferenced(store.capture_hashes())
+    return Pruned(rows, files, size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +140,34 @@ class CaptureStore:
             return
         for path in sorted(self.root.glob("??/??/*.zst")):
             yield path.name.removesuffix(".zst"), path
+
+    def usage(self) -> Usage:
+        """How many captures are stored and how many bytes they take on disk."""
+        count = size = 0
+        for _, path in self:
+            count += 1
+            size += path.stat().st_size
+        return Usage(count, size)
+
+    def remove_unreferenced(self, referenced: set[str], *,
+                            older_than: timedelta = timedelta(hours=1)) -> tuple[int, int]:
+        """Delete bodies no capture row names (and older than `older_than`: a crawl writes a
+        body just before the row that names it). Returns (files, bytes) removed."""
+        cutoff = time.time() - older_than.total_seconds()
+        files = size = 0
+        for digest, path in self:
+            if digest in referenced:
+                continue
+            try:
+                stat = path.stat()
+                if stat.st_mtime > cutoff:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            files += 1
+            size += stat.st_size
+        return files, size
 
     def verify(self) -> list[Problem]:
         """Every stored capture re-hashed: those whose bytes no longer match their name."""

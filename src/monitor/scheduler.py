@@ -26,7 +26,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -38,6 +38,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from monitor.config import Config, ScheduleSpec, Source, load_config
 from monitor.crawl import crawl
 from monitor.errors import MonitorError
+from monitor.evidence import prune
 from monitor.mail import deliver, queue_digests
 from monitor.store import open_store
 
@@ -352,6 +353,11 @@ class Daemon:
         if self.scheduler.get_job("outbox:retry") is None:
             self.scheduler.add_job(self._outbox_job, "interval", seconds=OUTBOX_RETRY_S,
                                    id="outbox:retry", name="outbox:retry")
+        if self.scheduler.get_job("evidence:prune") is None:
+            # captures `evidence.keep` no longer keeps: daily, first an hour after start
+            self.scheduler.add_job(self._prune_job, "interval", hours=24,
+                                   next_run_time=now + timedelta(hours=1),
+                                   id="evidence:prune", name="evidence:prune")
 
     def _on_job_event(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_MAX_INSTANCES:
@@ -439,6 +445,18 @@ class Daemon:
             while (self._catch_up and not self._cancel.is_set()
                    and time.monotonic() < deadline):
                 self._caught_up.wait(timeout=1.0)
+
+    def _prune_job(self) -> None:
+        config = self.config
+        if config is None or self._cancel.is_set():
+            return
+        try:
+            with open_store(self.state_dir) as store:
+                pruned = prune(store, self.state_dir, config.evidence)
+        except Exception as exc:  # noqa: BLE001  (tried again the next day)
+            log_event("evidence_pruned", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+            return
+        log_event("evidence_pruned", rows=pruned.rows, files=pruned.files, bytes=pruned.bytes)
 
     def _outbox_job(self) -> None:
         config = self.config

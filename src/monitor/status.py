@@ -1,5 +1,5 @@
 """The state of an installation, as `monitor status` shows it (and the web will): every
-source's health, worst first, and the outbox."""
+source's health, worst first, the outbox, and the evidence kept."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.config import Config
+from monitor.evidence import CaptureStore, Usage
 from monitor.health import RANK, SourceHealth, assess
 from monitor.store import Store
 
@@ -31,10 +32,15 @@ class Status:
     now: str
     sources: list[SourceHealth]  # unhealthy first, disabled last, config order within
     outbox: OutboxState
+    # captures kept and their size on disk, and what `evidence.keep` says
+    evidence: Usage | None = None
+    keep: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"now": self.now, "sources": [h.to_dict() for h in self.sources],
-                "outbox": asdict(self.outbox)}
+                "outbox": asdict(self.outbox),
+                "evidence": {**asdict(self.evidence), "keep": self.keep}
+                if self.evidence else None}
 
 
 def status(store: Store, config: Config, *, now: datetime | None = None) -> Status:
@@ -50,4 +56,7 @@ def status(store: Store, config: Config, *, now: datetime | None = None) -> Stat
         failed=[{key: getattr(row, key) for key in _FAILED_FIELDS}
                 for row in store.failed_messages()],
     )
-    return Status(now=now.isoformat(), sources=assessed, outbox=outbox)
+    keep = config.evidence.keep
+    return Status(now=now.isoformat(), sources=assessed, outbox=outbox,
+                  evidence=CaptureStore(store.state_dir).usage(),
+                  keep=keep if keep == "all" else f"matched (the rest {config.evidence.days} days)")

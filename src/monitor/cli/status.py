@@ -84,5 +84,9 @@ def status(obj: Context, as_json: bool) -> None:
         click.echo(f"Outbox: digest #{row['id']} to {row['recipient']} of "
                    f"{_at(row['created_at'])} FAILED after {row['attempts']} attempt(s), not "
                    f"retried: {_short(row['last_error'], 160)} (kept: {row['eml_path']})")
+    if report.evidence is not None:
+        click.echo(f"Evidence: {report.evidence.captures:,} capture(s), "
+                   f"{report.evidence.bytes / 1e6:.1f} MB on disk; keeping {report.keep} "
+                   "(`monitor evidence --verify` checks them)")
     click.echo(f"Daemon: running (pid {pid})" if pid else
                f"Daemon: not running on {obj.state} (start it with `monitor run`)")

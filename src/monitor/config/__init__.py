@@ -6,7 +6,7 @@ name the file, the key path (`sources[3].url`), the problem and the value.
     load.py      YAML -> Config, error messages, watchlist includes, snapshots
     model.py     Config
     sources.py   Source (every kind), Selectors
-    settings.py  recipients, smtp, crawl, digest, daemon, health
+    settings.py  recipients, smtp, crawl, digest, daemon, health, evidence
     schedule.py  ScheduleSpec, parse_schedule
     types.py     checked value types, the frozen base model
 """
@@ -18,6 +18,7 @@ from monitor.config.settings import (
     CrawlSettings,
     DaemonSettings,
     DigestSettings,
+    EvidenceSettings,
     HealthSettings,
     Recipient,
     SmtpSettings,
@@ -30,6 +31,7 @@ __all__ = [
     "CrawlSettings",
     "DaemonSettings",
     "DigestSettings",
+    "EvidenceSettings",
     "HealthSettings",
     "Recipient",
     "ScheduleSpec",

@@ -20,6 +20,7 @@ from monitor.config.settings import (
     CrawlSettings,
     DaemonSettings,
     DigestSettings,
+    EvidenceSettings,
     HealthSettings,
     Recipient,
     SmtpSettings,
@@ -77,6 +78,7 @@ def _allowed_keys(data: Any) -> dict[tuple[int | str, ...], list[str]]:
         table[("digest",)] = list(DigestSettings.model_fields)
         table[("daemon",)] = list(DaemonSettings.model_fields)
         table[("health",)] = list(HealthSettings.model_fields)
+        table[("evidence",)] = list(EvidenceSettings.model_fields)
     return table
 
 

@@ -15,6 +15,7 @@ from monitor.config.settings import (
     CrawlSettings,
     DaemonSettings,
     DigestSettings,
+    EvidenceSettings,
     HealthSettings,
     Recipient,
     SmtpSettings,
@@ -34,6 +35,7 @@ class Config(_Frozen):
     digest: DigestSettings = DigestSettings()
     daemon: DaemonSettings = DaemonSettings()
     health: HealthSettings = HealthSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     # files (YAML or CSV, relative to this config) whose watches are added to `watches`;
     # parse_config reads them (see monitor.watches)
     watchlist: str | tuple[str, ...] | None = None

@@ -110,3 +110,12 @@ class HealthSettings(_Frozen):
     stale_after_intervals: float = Field(default=2, gt=1)
     # a source that stays unhealthy is named in the digest again after this many days
     remind_after_days: float = Field(default=7, gt=0)
+
+
+class EvidenceSettings(_Frozen):
+    """How long captures (`monitor.evidence`) are kept."""
+
+    # matched: captures of items and tenders that matched a watch forever, the rest for
+    # `days`; all: everything forever
+    keep: Literal["matched", "all"] = "matched"
+    days: int = Field(default=30, ge=1)

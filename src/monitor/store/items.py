@@ -113,6 +113,21 @@ class ItemStore(Database):
                                   version=version)
         return StoreOutcome(item_id=item_id, state=state, new_matches=new_matches)
 
+    def prune_unmatched_captures(self, before: str) -> int:
+        """Delete capture rows fetched before `before` of items and tenders no watch matched;
+        how many."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                """DELETE FROM captures WHERE fetched_at < ?
+                   AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.item_id = captures.item_id)
+                   AND NOT EXISTS (SELECT 1 FROM tender_matches t
+                                   WHERE t.tender_id = captures.tender_id)""", (before,))
+            return cursor.rowcount
+
+    def capture_hashes(self) -> set[str]:
+        """Every body hash a capture row names."""
+        return {row[0] for row in self.db.conn.execute("SELECT DISTINCT sha256 FROM captures")}
+
     def mark_removed(self, source: str, url: str, reason: str) -> bool:
         """Record that a stored page was taken down (once: the first time counts). False
         when no item has that URL or it was already marked."""
