@@ -326,3 +326,26 @@ def test_the_daemons_prune_job_applies_the_configs_retention(
     with open_store(state_dir) as store:
         assert store.captures(1) == []
     assert list(CaptureStore(state_dir)) == []
+
+
+def test_a_capture_that_cannot_be_written_fails_the_item_loudly_and_keeps_what_is_stored(
+    site: TimedServer, write_config: Callable[..., Config], state_dir: Path
+) -> None:
+    site.expect_request("/index.html").respond_with_data(
+        '<a class="s" href="/a/1.html">1</a>', content_type="text/html")
+    site.expect_request("/a/1.html").respond_with_data(
+        PAGE, content_type="text/html; charset=utf-8")
+    config = write_config({
+        "sources": [{"name": "listing", "kind": "page", "url": site.url_for("/index.html"),
+                     "selectors": {"links": "a.s"}}],
+        "watches": [{"name": "Nuctech"}]})
+    with open_store(state_dir) as store:  # something stored earlier
+        store.start_run("listing")
+    (state_dir / "captures").write_text("a file where the directory should be (a full disk)")
+
+    [result] = crawl(config, state_dir).results
+    assert (result.status, result.new_items, result.errors) == ("partial", 0, 1)
+    assert "a/1.html was not stored: EvidenceError: " in result.error
+    assert "cannot store the capture" in result.error
+    with open_store(state_dir) as store:
+        assert store.count("runs") == 2 and store.count("items") == 0

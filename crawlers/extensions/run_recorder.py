@@ -65,6 +65,9 @@ class RunRecorder:
         # spider_closed carries the reason (finished / shutdown), close_spider does not
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(recorder.item_scraped, signal=signals.item_scraped)
+        # a pipeline that fails (the disk is full, a capture cannot be written) loses that
+        # item: Scrapy only logs it, the run must say so
+        crawler.signals.connect(recorder.item_error, signal=signals.item_error)
         return recorder
 
     def spider_opened(self, spider: SourceSpider) -> None:
@@ -90,6 +93,13 @@ class RunRecorder:
         state = run_state(self.crawler)
         state.result.items += 1
         self.progress(state, spider)
+
+    def item_error(self, item: Any, response: Any, spider: SourceSpider,
+                   failure: Any) -> None:
+        record = getattr(item, "record", item)
+        where = getattr(record, "url", None) or getattr(response, "url", "?")
+        spider.record_error(f"{where} was not stored: {type(failure.value).__name__}: "
+                            f"{failure.value}")
 
     def progress(self, state: RunState, spider: SourceSpider) -> None:
         now = time.monotonic()
