@@ -116,6 +116,17 @@ def test_demo_findings_can_be_exported_as_evidence_that_matches_the_digest(tmp_p
                     if r.rec_type == "response"]
     assert [hashlib.sha256(p).hexdigest()[:16] for p in payloads] == [capture.sha256[:16]]
 
+    # a tender: every API response its versions were built from
+    tender_out = tmp_path / "tender.warc.gz"
+    tender = CliRunner().invoke(cli, [*args, "evidence", "--tender", "ocds-demo01-NAT260001001",
+                                      "--out", str(tender_out)])
+    assert tender.exit_code == 0, tender.output
+    assert "Tender " in tender.output and "Nuctech in winner" in tender.output
+    manifest = json.loads((tmp_path / "tender.warc.gz.json").read_text("utf-8"))
+    assert [f["kind"] for f in manifest["findings"]] == ["tender"]
+    assert subprocess.run([str(Path(sys.executable).parent / "warcio"), "check",
+                           str(tender_out)], capture_output=True).returncode == 0
+
     assert CliRunner().invoke(cli, [*args, "evidence", "--verify"]).exit_code == 0
     path = CaptureStore(demo).path(capture.sha256)
     path.write_bytes(zstandard.ZstdCompressor().compress(b"<html>rewritten</html>"))

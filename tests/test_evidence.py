@@ -166,7 +166,8 @@ def test_evidence_exports_a_warc_whose_payload_is_the_stored_capture(
 
     manifest = json.loads((tmp_path / "finding.warc.gz.json").read_text("utf-8"))
     [finding] = manifest["findings"]
-    assert finding["item_id"] == item_id and finding["captures"][0]["sha256"] == digest
+    assert (finding["kind"], finding["id"]) == ("item", item_id)
+    assert finding["captures"][0]["sha256"] == digest
     assert ["Nuctech", "title", "Nuctech"] == finding["matches"][0][:3]
     assert digest in (tmp_path / "finding.warc.gz.txt").read_text("utf-8")
 

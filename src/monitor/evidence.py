@@ -201,7 +201,9 @@ class ExportedCapture:
 
 @dataclass(frozen=True, slots=True)
 class ExportedFinding:
-    item_id: int
+    kind: str  # item, tender
+    # the item's or tender's id in the store (`monitor explain` takes it)
+    id: int
     source: str
     title: str
     url: str
@@ -224,7 +226,7 @@ class Manifest:
     def text(self) -> str:
         lines = [f"Evidence exported {self.exported_at} to {self.warc}", ""]
         for f in self.findings:
-            lines.append(f"Item {f.item_id} [{f.source}] {f.title}")
+            lines.append(f"{f.kind.capitalize()} {f.id} [{f.source}] {f.title}")
             lines.append(f"  {f.url}")
             for c in f.captures:
                 moved = f" (redirected from {c.url})" if c.url != c.final_url else ""
@@ -241,18 +243,28 @@ def _warc_date(value: str) -> str:
 
 
 def export_warc(store: Store, state_dir: str | Path, item_ids: Sequence[int],
-                out: str | Path) -> Manifest:
-    """Write the captures of these items to a gzipped WARC at `out` (a response record per
-    capture, its WARC-Date the fetch time and WARC-Payload-Digest the stored SHA-256, with a
-    request record), and `out` + `.json` / `.txt` manifests; RecordNotFoundError for an
-    item that is not stored or has no capture, EvidenceError for a body missing or altered."""
+                out: str | Path, *, tender_numbers: Sequence[str] = ()) -> Manifest:
+    """Write the captures of these items and tenders (by number or OCID, every source) to a
+    gzipped WARC at `out` (a response record per capture, its WARC-Date the fetch time and
+    WARC-Payload-Digest the stored SHA-256, with a request record), and `out` + `.json` /
+    `.txt` manifests; RecordNotFoundError for a record that is not stored or has no capture,
+    EvidenceError for a body missing or altered."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
     bodies = CaptureStore(state_dir)
     out = Path(out)
     findings = []
-    records: list[tuple[CaptureRow, bytes]] = []
+    records: dict[tuple[str, str, str], tuple[CaptureRow, bytes]] = {}
+
+    def keep(captures: Sequence[CaptureRow]) -> tuple[ExportedCapture, ...]:
+        for c in captures:
+            # one response shared by several records (a search page) is written once
+            records.setdefault((c.sha256, c.fetched_at, c.final_url),
+                               (c, bodies.read(c.sha256)))
+        return tuple(ExportedCapture(c.sha256, c.url, c.final_url, c.status, c.fetched_at,
+                                     c.size, c.version) for c in captures)
+
     for item_id in item_ids:
         item = store.item(item_id)
         captures = store.captures(item_id)
@@ -260,13 +272,27 @@ def export_warc(store: Store, state_dir: str | Path, item_ids: Sequence[int],
             raise RecordNotFoundError(
                 f"{Path(state_dir)}: item {item_id} " + ("is not stored" if item is None else
                 "has no capture (it was stored before captures were kept)"))
-        records.extend((c, bodies.read(c.sha256)) for c in captures)
         findings.append(ExportedFinding(
-            item_id=item_id, source=item.source, title=item.title, url=item.url,
-            captures=tuple(ExportedCapture(c.sha256, c.url, c.final_url, c.status,
-                                           c.fetched_at, c.size, c.version) for c in captures),
+            kind="item", id=item_id, source=item.source, title=item.title, url=item.url,
+            captures=keep(captures),
             matches=tuple((m.watch, m.field, m.found, m.snippet)
                           for m in store.item_matches(item_id))))
+    for number in tender_numbers:
+        tenders = store.find_tenders(number)
+        if not tenders:
+            raise RecordNotFoundError(f"{Path(state_dir)}: no tender numbered {number!r}")
+        for tender in tenders:
+            captures = store.tender_captures(tender.id)
+            if not captures:
+                raise RecordNotFoundError(
+                    f"{Path(state_dir)}: tender {number} of {tender.source} has no capture "
+                    "(it was stored before captures were kept)")
+            findings.append(ExportedFinding(
+                kind="tender", id=tender.id, source=tender.source,
+                title=f"{tender.native_id}: {tender.title}", url=tender.url,
+                captures=keep(captures),
+                matches=tuple((m.watch, m.field, m.found, m.snippet)
+                              for m in store.tender_matches(tender.id))))
     partial = out.with_name(f".{out.name}.tmp")
     try:
         with partial.open("wb") as fh:
@@ -274,7 +300,7 @@ def export_warc(store: Store, state_dir: str | Path, item_ids: Sequence[int],
             writer.write_record(writer.create_warcinfo_record(
                 out.name, {"software": "monitor (evidence export)",
                            "format": "WARC File Format 1.1"}))
-            for capture, body in records:
+            for capture, body in records.values():
                 when = _warc_date(capture.fetched_at)
                 headers = [(k, v) for k, v in capture.headers if k.lower() not in _FRAMING]
                 headers.append(("Content-Length", str(len(body))))

@@ -13,6 +13,8 @@ from monitor.cli.app import Context, cli, handle_errors
 
 @cli.command()
 @click.argument("item_ids", nargs=-1, type=int)
+@click.option("--tender", "tenders", multiple=True, metavar="NUMBER",
+              help="A tender's number or OCID (as in the digest); repeatable.")
 @click.option("--all", "every", is_flag=True,
               help="Every finding captured since --since (items that matched a watch).")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
@@ -24,8 +26,8 @@ from monitor.cli.app import Context, cli, handle_errors
               help="Re-hash every stored capture instead; exit 1 if any was altered or lost.")
 @click.pass_obj
 @handle_errors
-def evidence(obj: Context, item_ids: tuple[int, ...], every: bool, since: datetime | None,
-             out: Path | None, verify: bool) -> None:
+def evidence(obj: Context, item_ids: tuple[int, ...], tenders: tuple[str, ...], every: bool,
+             since: datetime | None, out: Path | None, verify: bool) -> None:
     """Export what the sources said: the responses stored items were read from, as a WARC
     (the web-archiving standard: pywb, ReplayWeb.page and `warcio` read it) with each
     response's fetch time and SHA-256, and a manifest of the items, their versions and which
@@ -34,6 +36,7 @@ def evidence(obj: Context, item_ids: tuple[int, ...], every: bool, since: dateti
     \b
     Example:
         monitor evidence 1234 --out nuctech-sarpi.warc.gz
+        monitor evidence --tender NAT230021830
         monitor evidence --all --since 2026-12-01
         monitor evidence --verify
     """
@@ -52,14 +55,18 @@ def evidence(obj: Context, item_ids: tuple[int, ...], every: bool, since: dateti
             sys.exit(1)
         click.echo(f"{checked} capture(s) verified: every one matches its SHA-256.")
         return
-    if every == bool(item_ids) or (every and since is None):
-        raise click.UsageError("give item ids, or --all with --since YYYY-MM-DD")
+    if every == bool(item_ids or tenders) or (every and since is None):
+        raise click.UsageError("give item ids or --tender NUMBER, or --all with --since "
+                               "YYYY-MM-DD")
     with open_store(obj.state) as store:
-        ids = list(item_ids) if item_ids else store.captured_findings(since.date().isoformat())
-        if not ids:
+        ids = list(item_ids) if not every else store.captured_findings(
+            since.date().isoformat())
+        if every and not ids:
             click.echo(f"No finding was captured since {since:%Y-%m-%d}.", err=True)
             return
-        name = "-".join(map(str, item_ids)) if item_ids else f"since-{since:%Y-%m-%d}"
-        manifest = export_warc(store, obj.state, ids, out or Path(f"evidence-{name}.warc.gz"))
+        name = ("-".join([*map(str, item_ids), *tenders]) if not every
+                else f"since-{since:%Y-%m-%d}")
+        manifest = export_warc(store, obj.state, ids, out or Path(f"evidence-{name}.warc.gz"),
+                               tender_numbers=tenders)
     click.echo(manifest.text())
     click.echo(f"Written: {manifest.warc} (+ .json, .txt manifests)")
