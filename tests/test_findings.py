@@ -24,6 +24,9 @@ from monitor.findings import describe_event, money, when
     ("cancelled", "status", "active", "cancelled", "cancelled (status cancelled)"),
     ("deadline_changed", "deadline", "2026-12-01T10:00:00+00:00", "2026-12-15T10:00:00+00:00",
      "deadline 2026-12-01 -> 2026-12-15"),
+    ("document_removed", "documents", {"url": "https://p.example/a.pdf", "title": "Award",
+                                       "kind": "awardNotice"}, None,
+     "document removed from the portal: Award (https://p.example/a.pdf)"),
 ])
 def test_describe_event(kind: str, field: str, old: Any, new: Any, sentence: str) -> None:
     assert describe_event(kind, field, old, new) == sentence

@@ -179,7 +179,7 @@ class RunResult:
 
 TenderEventKind = Literal[
     "awarded", "winner_changed", "value_changed", "status_changed", "deadline_changed",
-    "cancelled",
+    "cancelled", "document_removed",
 ]
 
 

@@ -4,7 +4,8 @@
     normalise_tender(record) -> record       text cleaned, dates in UTC, duplicates dropped
     hash_tender(record) -> str               equal for records that say the same thing
     diff_tenders(old, new) -> [TenderEvent]  awarded / winner_changed / value_changed /
-                                             status_changed / deadline_changed / cancelled
+                                             status_changed / deadline_changed / cancelled /
+                                             document_removed
     compare(stored, record) -> TenderChange  new / changed (with its events) / unchanged
     record_tender(store, record)             compare with the stored version, then store
 
@@ -21,6 +22,9 @@ The rules `diff_tenders` follows (tests/cases/tender.yaml has a case for each):
 - `cancelled`: the status became a cancellation (`cancelled`, `*.cancelled`, OCDS
   `withdrawn`); any other status change is `status_changed`.
 - `deadline_changed`: the deadline was set or moved (not when it disappears).
+- `document_removed`: a document the portal listed is no longer listed, while the record
+  still lists others (an empty list is a view without documents, not a removal); one event
+  per document, `old` its URL, title and type.
 """
 
 from __future__ import annotations
@@ -203,7 +207,7 @@ def _money(amount: float | None, currency: str | None) -> dict[str, Any] | None:
 def diff_tenders(old: TenderRecord | None, new: TenderRecord, *,
                  baseline: bool = False) -> tuple[TenderEvent, ...]:
     """What changed from `old` (None: first seen) to `new`, as events in a fixed order:
-    status, winners, value, deadline. `baseline`: the source's first run, where a tender
+    status, winners, value, deadline, documents. `baseline`: the source's first run, where a tender
     first seen already awarded is stored without an event."""
     if old is None:
         if new.winners and not baseline:
@@ -232,6 +236,13 @@ def diff_tenders(old: TenderRecord | None, new: TenderRecord, *,
                                   _money(new.award_value, new.award_currency)))
     if new.deadline and new.deadline != old.deadline:
         events.append(TenderEvent("deadline_changed", "deadline", old.deadline, new.deadline))
+    if new.documents:
+        listed = {d.url for d in new.documents}
+        for doc in old.documents:
+            if doc.url not in listed:
+                events.append(TenderEvent("document_removed", "documents",
+                                          {"url": doc.url, "title": doc.title,
+                                           "kind": doc.kind}, None))
     return tuple(events)
 
 

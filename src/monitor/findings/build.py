@@ -179,6 +179,10 @@ def describe_event(kind: str, field: str, old: Any, new: Any) -> str:
         return f"cancelled (status {new})"
     if kind == "status_changed":
         return f"status {old} -> {new}" if old else f"status {new}"
+    if kind == "document_removed":
+        doc = old or {}
+        label = doc.get("title") or doc.get("kind") or "a document"
+        return f"document removed from the portal: {label} ({doc.get('url')})"
     if kind == "deadline_changed":
         return f"deadline {_day(old)} -> {_day(new)}" if old else f"deadline set: {_day(new)}"
     return f"{kind}: {field} {old} -> {new}"
