@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import collect, cursors_of, page, query, records_of, requests_of
@@ -35,6 +35,7 @@ from crawlers.portals.georgia_spa.spider import SEARCH_FORM, GeorgiaSpa
 from crawlers.registry import SPIDERS, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
+from monitor.evidence import CaptureStore
 from monitor.models import Organisation, PortalCursor, TenderRecord
 from monitor.store import open_store
 from monitor.tender import normalise_tender
@@ -703,6 +704,13 @@ def test_crawl_tender_awarded_between_two_crawls_makes_exactly_one_awarded_event
     assert event.new == [{"name": NUCTECH, "id": "404612288", "scheme": "GE-NAPR"}]
     assert (row.version, row.status, row.record["award_value"]) == (
         2, "complete", 3987500.0)
+    # evidence: each version points at every fragment and company profile it was read from
+    with open_store(state_dir) as store:
+        captures = store.tender_captures(row.id)
+    latest = {parse_qs(urlsplit(c.final_url).query)["action"][0]
+              for c in captures if c.version == 2}
+    assert latest == {"app_main", "app_bids", "agency_docs", "app_statushistory", "profile"}
+    assert CaptureStore(state_dir).verify() == []
 
 
 def test_crawl_failures_one_source_at_a_time_and_the_failed_tender_next_run(

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from conftest import collect, cursors_of, page, query, records_of, requests_of
@@ -36,6 +36,7 @@ from crawlers.portals.goszakup.spider import Goszakup
 from crawlers.registry import SPIDERS, spider_for
 from monitor.config import parse_config
 from monitor.crawl import crawl
+from monitor.evidence import CaptureStore
 from monitor.models import PortalCursor
 from monitor.store import open_store
 from monitor.tender import normalise_stamp, normalise_tender
@@ -668,6 +669,15 @@ def test_crawl_reads_the_journal_then_an_award_makes_exactly_one_awarded_event(
         runs = store.recent_runs("goszakup")
     assert event.new == [{"name": 'ТОО "Nuctech Kazakhstan"', "id": "180640027731",
                              "scheme": "KZ-BIN"}]
+    # evidence: the awarded version points at every response of its chain (announcement,
+    # lots, contracts, the supplier's registry entry)
+    with open_store(state_dir) as store:
+        [tender] = [t for t in store.tenders() if t.native_id == NUMBER]
+        captures = [c for c in store.tender_captures(tender.id) if c.version == tender.version]
+    paths = [urlsplit(c.final_url).path for c in captures]
+    assert "/v3/trd-buy/" in paths[0] and len(paths) >= 3
+    assert any("/v3/lots/" in p for p in paths) and any("/v3/contract/" in p for p in paths)
+    assert CaptureStore(state_dir).verify() == []
     # the token goes to the API and nowhere else
     assert TOKEN not in logs_of(state_dir)
     assert all(TOKEN not in (run.error or "") for run in runs)

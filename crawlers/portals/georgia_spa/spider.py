@@ -5,7 +5,7 @@ fragments."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import scrapy
 from scrapy.http import Response
 
+from crawlers.middlewares import capture_of
 from crawlers.portals.base import PortalSpider
 from crawlers.portals.common import today_in
 from crawlers.portals.georgia_spa.parse import (
@@ -29,7 +30,7 @@ from crawlers.portals.georgia_spa.parse import (
     read_search,
     tender_record,
 )
-from monitor.models import Organisation, PortalCursor, TenderRecord
+from monitor.models import CapturedResponse, Organisation, PortalCursor, TenderRecord
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -64,6 +65,8 @@ class _Tender(Fragments):
     raw_hash: str | None = None
     # profile ids still being fetched
     waiting: set[str] = field(default_factory=set)
+    # the fragments read, as evidence of the record they make
+    captures: list[CapturedResponse] = field(default_factory=list)
 
 
 class GeorgiaSpa(PortalSpider):
@@ -131,6 +134,8 @@ class GeorgiaSpa(PortalSpider):
         self.fetched_ids: set[str] = set()
         # profile id -> the company (None: the profile failed), once per run
         self.profiles: dict[str, Organisation | None] = {}
+        # profile id -> its response, evidence of every record naming the company
+        self.profile_captures: dict[str, CapturedResponse] = {}
         self.waiting: dict[str, list[_Tender]] = {}
 
     def load_position(self, saved: PortalCursor | None, stamps: dict[str, str]) -> None:
@@ -315,6 +320,7 @@ class GeorgiaSpa(PortalSpider):
         """Read one fragment into the tender; then ask for the next one, or the profiles."""
         tender: _Tender = response.meta["georgia_tender"]
         fragment = response.meta.get("georgia_step", "app_main")
+        tender.captures.append(capture_of(response))
         try:
             ok = read(tender, response, fragment)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
@@ -353,6 +359,7 @@ class GeorgiaSpa(PortalSpider):
         """Expects `div#profile_dialog` with `table.with-label`: the role row (შემსყიდველი
         or მიმწოდებელი, name in <strong>) and საიდენტიფიკაციო კოდი (the registry code)."""
         org_id = str(response.meta["georgia_profile"])
+        self.profile_captures[org_id] = capture_of(response)
         try:
             org = self._read(response, "profile", read_profile)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
@@ -382,7 +389,10 @@ class GeorgiaSpa(PortalSpider):
         if tender.day and tender.code:
             self.seen_codes.setdefault(tender.day, {})[tender.number or record.native_id] = \
                 tender.code
-        yield record
+        # evidence: every fragment and company profile the record was read from
+        profiles = [self.profile_captures[o] for o in tender.org_ids()
+                    if o in self.profile_captures]
+        yield replace(record, captures=(*tender.captures, *profiles))
         yield from self.detail_done(tender.origin)
 
     def on_error(self, failure: Failure) -> Iterator[Any]:  # type: ignore[override]

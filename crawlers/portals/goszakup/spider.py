@@ -16,6 +16,7 @@ import scrapy
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawlers.middlewares import capture_of
 from crawlers.portals.base import PortalSpider
 from crawlers.portals.common import dicts
 from crawlers.portals.goszakup.parse import (
@@ -212,7 +213,11 @@ class Goszakup(PortalSpider):
         retries the chain's first request next run."""
         root = response.meta.get("goszakup_root") or response.url
         meta = {"portal_page": response.meta.get("portal_page"), "portal_detail": True,
-                "goszakup_root": root, "handle_httpstatus_list": list(handle)}
+                "goszakup_root": root, "handle_httpstatus_list": list(handle),
+                # evidence: the chain's responses so far, for the record its last one makes
+                # (crawlers.middlewares.CaptureMiddleware adds that one)
+                "monitor_captures": [*response.meta.get("monitor_captures", ()),
+                                     capture_of(response)]}
         return self.request(url, callback, meta=meta, cb_kwargs=cb_kwargs)
 
     def detail_done(self, response_or_request: Any, *, failed: bool = False) -> Iterator[Any]:
