@@ -488,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         print("... and on a copy of it aged by 2 h (every stored article due)...", flush=True)
         runs.append(run_counted(server, lambda: run_monitor(
             "due", config, work / "aged", expected + added)))
+        captures = [p for p in (work / "state1" / "captures").rglob("*.zst")]
+        evidence = (len(captures), sum(p.stat().st_size for p in captures))
     finally:
         server.shutdown()
         server.server_close()
@@ -510,6 +512,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{run.note}")
     print(f"expected on 'changed': {added} new, {mentions} of them naming a watched company "
           f"(2 matches each: title and text); on 'due': also {edited} changed")
+    count, size = evidence
+    print(f"evidence: {count} captures (run 1's pages, the edits and additions) take "
+          f"{size / 1e6:.1f} MB on disk, {size / max(count, 1) * 1000 / 1e6:.1f} MB per 1,000 "
+          f"pages (site: {sum(sizes) / len(sizes) / 1024:.1f} KB a page before compression)")
     cpu_ratio = (min(r.cpu for r in cold) / args.pages) / (min(r.cpu for r in bare) / args.pages)
     print(f"CPU per page, monitor crawl / bare: {cpu_ratio:.1f}x; total bench time "
           f"{time.perf_counter() - started:.0f} s")

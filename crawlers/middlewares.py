@@ -166,13 +166,23 @@ class CaptureMiddleware(BaseSpiderMiddleware):
             raise NotConfigured
         return cls(crawler)
 
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        # a feed's or a search page's records share their response: captured (hashed) once
+        self._last: tuple[Response, CapturedResponse] | None = None
+
+    def _capture(self, response: Response) -> CapturedResponse:
+        if self._last is None or self._last[0] is not response:
+            self._last = (response, capture_of(response))
+        return self._last[1]
+
     def get_processed_item(self, item: Any, response: Response | None) -> Any:
         if response is None or getattr(item, "unchanged", True) or response.status == 304:
             return item
         if isinstance(item, ScrapedItem) and item.capture is None:
-            return replace(item, capture=capture_of(response))
+            return replace(item, capture=self._capture(response))
         if isinstance(item, TenderRecord) and not item.captures:
             # responses read earlier in the record's chain, then the one that completed it
             earlier = tuple(response.meta.get("monitor_captures", ()))
-            return replace(item, captures=(*earlier, capture_of(response)))
+            return replace(item, captures=(*earlier, self._capture(response)))
         return item

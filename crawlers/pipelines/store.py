@@ -45,7 +45,7 @@ class StorePipeline:
             store.touch_tender(item.source, item.native_id)
         elif isinstance(item, Found) and isinstance(item.record, TenderRecord):
             for capture in item.record.captures:
-                self.captures.put(capture.body)  # before the rows that name them
+                self.captures.put(capture.body, capture.sha256)  # before the rows naming them
             # in a portal's baseline run a tender first seen awarded makes no event, and its
             # matches are stored as old news, not counted as new
             outcome = record_tender(store, item.record, result.run_id,
@@ -56,7 +56,7 @@ class StorePipeline:
         elif isinstance(item, Found):
             if item.capture is not None:
                 # the bytes first: a capture row never names a body that is not on disk
-                self.captures.put(item.capture.body)
+                self.captures.put(item.capture.body, item.capture.sha256)
             added = store.add(item.record, item.matches, run_id=result.run_id,
                               capture=item.capture)
             result.new_items += added.state == "new"

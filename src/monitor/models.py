@@ -79,10 +79,12 @@ class CapturedResponse:
     # UTC, ISO 8601
     fetched_at: str
     body: bytes = field(repr=False)
+    # of `body`, computed once (the store, the capture file and the digest all name it)
+    sha256: str = field(default="", compare=False)
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.body).hexdigest()
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            object.__setattr__(self, "sha256", hashlib.sha256(self.body).hexdigest())
 
 
 @dataclass(frozen=True, slots=True)
