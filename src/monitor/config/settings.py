@@ -1,4 +1,5 @@
-"""The settings blocks: `recipients:`, `smtp:`, `crawl:`, `digest:`, `daemon:`, `health:`."""
+"""The settings blocks: `recipients:`, `smtp:`, `crawl:`, `digest:`, `daemon:`, `health:`,
+`evidence:`."""
 
 from __future__ import annotations
 
