@@ -18,11 +18,12 @@ evidence of, and `verify` re-hashes the files against their names.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
 import os
-import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -94,6 +95,9 @@ class CaptureStore:
 
     def __init__(self, state_dir: str | Path) -> None:
         self.root = Path(state_dir) / CAPTURES_DIR
+        # a crawl stores a body for most pages: one compressor, directories made once
+        self._compressor = zstandard.ZstdCompressor(level=_LEVEL)
+        self._made: set[str] = set()
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.zst"
@@ -102,25 +106,26 @@ class CaptureStore:
         """Keep `body` (once: a hash already stored is not written again); its SHA-256
         (`sha256`, when the caller has it already)."""
         digest = sha256 or hashlib.sha256(body).hexdigest()
-        path = self.path(digest)
-        if path.exists():
+        folder = os.path.join(self.root, digest[:2], digest[2:4])
+        target = os.path.join(folder, f"{digest}.zst")
+        if os.path.exists(target):
             return digest
-        data = zstandard.ZstdCompressor(level=_LEVEL).compress(body)
-        partial: Path | None = None
+        data = self._compressor.compress(body)
+        # whole or not at all: written aside under a name no other writer uses, then renamed.
+        # Not fsynced, like the database's own commits (WAL, synchronous=NORMAL): a power cut
+        # can lose the newest captures with the newest rows, and `verify` names any left empty
+        partial = os.path.join(folder, f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # whole or not at all: written aside, then renamed. Not fsynced, like the
-            # database's own commits (WAL, synchronous=NORMAL): a power cut can lose the
-            # newest captures with the newest rows, and `verify` names any left empty
-            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", suffix=".tmp",
-                                             delete=False) as out:
-                partial = Path(out.name)
+            if folder not in self._made:
+                os.makedirs(folder, exist_ok=True)
+                self._made.add(folder)
+            with open(partial, "wb") as out:
                 out.write(data)
-            os.replace(partial, path)
+            os.replace(partial, target)
         except OSError as exc:
-            if partial is not None:
-                partial.unlink(missing_ok=True)
-            raise EvidenceError(f"{path}: cannot store the capture: {exc}") from None
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+            raise EvidenceError(f"{target}: cannot store the capture: {exc}") from None
         return digest
 
     def read(self, sha256: str) -> bytes:
