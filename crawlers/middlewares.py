@@ -158,11 +158,12 @@ class CaptureMiddleware(BaseSpiderMiddleware):
     """Attaches to every article and tender record a spider yields the response it was read
     from, kept by the store pipeline as evidence (`monitor.evidence`): a feed entry gets the
     feed, an article its page, a tender the API response. Markers of unchanged records get
-    none. Off in a dry run, which stores nothing."""
+    none. Off in a dry run, which stores nothing, and with `evidence.keep: none`."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CaptureMiddleware:
-        if crawler.settings.getbool("MONITOR_DRY_RUN"):
+        if (crawler.settings.getbool("MONITOR_DRY_RUN")
+                or not crawler.settings.getbool("MONITOR_CAPTURE", True)):
             raise NotConfigured
         return cls(crawler)
 

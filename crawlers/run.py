@@ -34,6 +34,7 @@ def build_settings(config: Config, state_dir: Path, *, dry_run: bool = False) ->
             "MONITOR_CONFIG": str(config.path),
             "MONITOR_STATE": str(state_dir),
             "MONITOR_DRY_RUN": dry_run,
+            "MONITOR_CAPTURE": config.evidence.keep != "none",
             "DOWNLOAD_DELAY": crawl.delay,
             "DOWNLOAD_TIMEOUT": crawl.timeout,
             "DNS_TIMEOUT": min(crawl.timeout, settings.getfloat("DNS_TIMEOUT")),

@@ -317,7 +317,8 @@ def test_explain_says_why_each_watch_matched_or_not(runner, write_config, tmp_pa
     assert "Hikvision: no alias or keyword occurs in the item" in result.output
     as_json = json.loads(invoke(runner, config.path, state, "explain", str(item_id),
                                 "--json").output)
-    assert [e["watch"] for e in as_json] == ["ZTE", "Hikvision"]
+    assert [e["watch"] for e in as_json["explanations"]] == ["ZTE", "Hikvision"]
+    assert as_json["title"] == "ZTE and the AZTEC museum" and as_json["captures"] == []
     missing = invoke(runner, config.path, state, "explain", "999")
     assert missing.exit_code == 1 and "no item with id '999'" in missing.output
 

@@ -97,6 +97,50 @@ def test_a_crawl_keeps_the_response_each_article_version_was_read_from(
     assert CaptureStore(state_dir).verify() == []
 
 
+def test_keep_none_captures_nothing_and_the_finding_is_still_stored(
+    site: TimedServer, write_config: Callable[..., Config], state_dir: Path
+) -> None:
+    site.expect_request("/index.html").respond_with_data(
+        '<a class="s" href="/a/1.html">1</a>', content_type="text/html")
+    site.expect_request("/a/1.html").respond_with_data(PAGE, content_type="text/html")
+    config = write_config({
+        "sources": [{"name": "listing", "kind": "page", "url": site.url_for("/index.html"),
+                     "selectors": {"links": "a.s"}}],
+        "watches": [{"name": "Nuctech"}], "evidence": {"keep": "none"}})
+    [result] = crawl(config, state_dir).results
+    assert (result.status, result.new_items) == ("ok", 1) and result.new_matches >= 1
+    with open_store(state_dir) as store:
+        [item_id] = [r["id"] for r in store._rows("SELECT id FROM items")]
+        assert store.captures(item_id) == []
+    assert not (state_dir / "captures").exists() or not list(CaptureStore(state_dir))
+
+
+def test_a_page_over_the_size_limit_is_refused_not_captured(
+    site: TimedServer, write_config: Callable[..., Config], state_dir: Path
+) -> None:
+    site.expect_request("/index.html").respond_with_data(
+        '<a class="s" href="/a/1.html">1</a> <a class="s" href="/a/2.html">2</a>',
+        content_type="text/html")
+    site.expect_request("/a/1.html").respond_with_data(PAGE, content_type="text/html")
+    huge = PAGE.replace(b"</article>", b"<p>" + b"Nuctech " * 20_000 + b"</p></article>")
+    site.expect_request("/a/2.html").respond_with_data(huge, content_type="text/html")
+    config = write_config({
+        "sources": [{"name": "listing", "kind": "page", "url": site.url_for("/index.html"),
+                     "selectors": {"links": "a.s"}}],
+        "watches": [{"name": "Nuctech"}], "crawl": {"max_page_bytes": 100_000}})
+    [result] = crawl(config, state_dir).results
+    assert result.new_items == 1
+    # the run says which page it refused, and why
+    assert (result.status, result.errors) == ("partial", 1)
+    assert result.error_details == [
+        "response larger than the 100,000-byte limit (crawl.max_page_bytes): "
+        + site.url_for("/a/2.html")]
+    with open_store(state_dir) as store:
+        assert [r["url"] for r in store._rows("SELECT url FROM captures")] == [
+            site.url_for("/a/1.html")]
+    assert [d for d, _ in CaptureStore(state_dir)] == [hashlib.sha256(PAGE).hexdigest()]
+
+
 # -- export and verify, through the command --------------------------------------------------
 
 
@@ -239,6 +283,10 @@ def test_digest_and_explain_show_the_capture_and_a_name_outside_the_main_text(
     assert "version 1: captured " in explained.output and f"SHA-256 {digest}" in explained.output
     assert ("Huawei: “Huawei” is on the page but outside its main text (navigation, sidebar "
             "or footer), which is not matched") in explained.output
+    as_json = json.loads(runner.invoke(cli, [*base, "explain", str(item_id), "--json"]).output)
+    assert [c["sha256"] for c in as_json["captures"]] == [digest]
+    assert as_json["captures"][0]["fetched_at"].endswith("+00:00")
+    assert "outside its main text" in as_json["outside_text"]["Huawei"]
 
 
 # -- retention -------------------------------------------------------------------------------

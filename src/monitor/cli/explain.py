@@ -28,12 +28,18 @@ def explain(obj: Context, item_id: str, tender: bool, as_json: bool) -> None:
     with --tender, a tender number as the portal writes it. Every hit is listed: kept (with
     the alias as written, the text as found and the field or role: title, body, winner,
     bidder, buyer) or rejected with the reason (not a whole word, excluded by a phrase,
-    rule or context missing, ...).
+    rule or context missing, ...). Then the responses it was read from (capture hash, fetch
+    time), and the watches named on the captured page but outside the main text that was
+    matched (navigation, sidebar, footer).
+
+    --json prints one object (a list of them with --tender): title, url, captures,
+    outside_text and explanations.
 
     \b
     Example:
         monitor explain 1234
-        monitor explain 1234 --json | jq '.[] | select(.matches != [])'
+        monitor explain 1234 --json | jq '.explanations[] | select(.matches != [])'
+        monitor explain 1234 --json | jq -r '.captures[].sha256'
         monitor explain --tender NAT230021830
     """
 
@@ -43,7 +49,10 @@ def explain(obj: Context, item_id: str, tender: bool, as_json: bool) -> None:
         explained = (explain_tenders(store, obj.config, item_id) if tender
                      else [explain_item(store, obj.config, item_id)])
     if as_json:
-        data = [[asdict(e) for e in record.explanations] for record in explained]
+        data = [{"title": r.title, "url": r.url,
+                 "captures": [asdict(c) for c in r.captures],
+                 "outside_text": r.outside_text,
+                 "explanations": [asdict(e) for e in r.explanations]} for r in explained]
         click.echo(json.dumps(data if tender else data[0], ensure_ascii=False, indent=2))
         return
     for record in explained:

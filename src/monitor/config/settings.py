@@ -117,6 +117,7 @@ class EvidenceSettings(_Frozen):
     """How long captures (`monitor.evidence`) are kept."""
 
     # matched: captures of items and tenders that matched a watch forever, the rest for
-    # `days`; all: everything forever
-    keep: Literal["matched", "all"] = "matched"
+    # `days`; all: everything forever; none: capture nothing new (those kept stay, pruned
+    # as with matched) -- findings then have no evidence
+    keep: Literal["matched", "all", "none"] = "matched"
     days: int = Field(default=30, ge=1)
