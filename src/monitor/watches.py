@@ -13,6 +13,8 @@ A watch in sources.yaml (every key but `name` optional; unknown keys are errors)
       exclude:                           # a hit inside (or within N words of) these is dropped
         - Nuctech Labs
         - {text: Huawei P40, within: 3}
+      mute:                              # hits of this alias in this source are not reported
+        - {alias: NUC, source: civil_ge}
       rule: {all: [...], any: [...], none: [...], within: 10}
       context: [scanner, customs]        # what makes a needs_context alias count
       languages: [ka, ru]                # only items in these languages (when known)
@@ -48,6 +50,7 @@ from monitor.errors import ConfigError
 __all__ = [
     "Alias",
     "Exclusion",
+    "Mute",
     "Related",
     "Rule",
     "Watch",
@@ -117,6 +120,29 @@ class Exclusion(_FromString):
     within: int = Field(default=0, ge=0, le=1000)
 
 
+class Mute(_Frozen):
+    """A hit of `alias` (an alias or keyword of the watch, as written) that is not reported:
+    in `source` only, or anywhere when no source is given. `monitor web` writes these when
+    a finding is marked not relevant; `by`, `at` and `note` say who, when and why."""
+
+    alias: Term
+    source: str | None = None
+    by: str | None = None
+    at: str | None = None
+    note: str | None = None
+
+    def applies(self, term: str, source: str | None) -> bool:
+        return (self.alias.casefold() == term.casefold()
+                and (self.source is None or self.source == source))
+
+    def describe(self) -> str:
+        where = f"in source {self.source!r}" if self.source else "in every source"
+        who = ", ".join(x for x in (f"by {self.by}" if self.by else "",
+                                    f"on {self.at[:10]}" if self.at else "") if x)
+        why = f": {self.note}" if self.note else ""
+        return f"muted: {self.alias!r} {where}" + (f" ({who}{why})" if who or why else "")
+
+
 class Related(_Frozen):
     """A parent, subsidiary or local distributor: its hits count for the watch, "via" it."""
 
@@ -152,6 +178,7 @@ class Watch(_Frozen):
     ids: tuple[RegistryId, ...] = ()
     related: tuple[Related, ...] = ()
     exclude: tuple[Exclusion, ...] = ()
+    mute: tuple[Mute, ...] = ()
     rule: Rule | None = None
     context: tuple[Term, ...] = ()
     languages: tuple[Language, ...] = ()

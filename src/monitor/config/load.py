@@ -24,8 +24,10 @@ from monitor.config.settings import (
     HealthSettings,
     Recipient,
     SmtpSettings,
+    WebSettings,
 )
 from monitor.config.sources import Selectors, Source
+from monitor import watchfile
 from monitor.errors import ConfigError
 from monitor.watches import Alias, Exclusion, Related, Rule, Watch, load_watchlist
 
@@ -79,6 +81,7 @@ def _allowed_keys(data: Any) -> dict[tuple[int | str, ...], list[str]]:
         table[("daemon",)] = list(DaemonSettings.model_fields)
         table[("health",)] = list(HealthSettings.model_fields)
         table[("evidence",)] = list(EvidenceSettings.model_fields)
+        table[("web",)] = list(WebSettings.model_fields)
     return table
 
 
@@ -112,6 +115,18 @@ def _include_watchlist(data: dict[str, Any], where: str, base: Path | None) -> d
     return {**data, "watches": [*inline, *included]}
 
 
+def _watch_file(data: dict[str, Any], base: Path | None) -> Path | None:
+    """The web's watch file (`web.watch_file`, default web-watches.yaml beside the config),
+    when there is one to include: only for a config read from a file."""
+    web = data.get("web")
+    if base is None or (web is not None and not isinstance(web, dict)):
+        return None
+    name = (web or {}).get("watch_file", WebSettings.model_fields["watch_file"].default)
+    if not isinstance(name, str) or not name.strip():
+        return None  # null turns it off; a wrong type is the model's to report
+    return base / name
+
+
 def parse_config(data: Any, where: str = "config", base: Path | None = None) -> Config:
     """Validate already-parsed YAML data. `where` names the input in error messages; `base` is
     the directory `watchlist:` files are relative to (default: the working directory)."""
@@ -124,6 +139,9 @@ def parse_config(data: Any, where: str = "config", base: Path | None = None) -> 
             raise ConfigError(f"{where}: watchlist: a file name or a list of file names, "
                               f"not {data['watchlist']!r}")
         data = _include_watchlist(data, where, base)
+    watch_file = _watch_file(data, base)
+    if watch_file is not None:
+        data = watchfile.merge(data, watch_file)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -171,6 +189,8 @@ def write_snapshot(config: Config, directory: str | Path) -> Path:
     # defaults left out: they are not validated (smtp.sender's monitor@localhost), and the
     # reader fills them in again
     data = config.model_dump(mode="json", exclude={"watchlist"}, exclude_defaults=True)
+    # the web's watch file is in `watches` already
+    data["web"] = {**data.get("web", {}), "watch_file": None}
     text = ("# a snapshot of a validated monitor config, written for its crawler processes;\n"
             f"# edit {config.path or 'the config file'}, not this\n"
             + yaml.safe_dump(data, allow_unicode=True, sort_keys=False))

@@ -19,6 +19,7 @@ from monitor.config.settings import (
     HealthSettings,
     Recipient,
     SmtpSettings,
+    WebSettings,
 )
 from monitor.config.sources import Source
 from monitor.config.types import _Frozen
@@ -36,6 +37,7 @@ class Config(_Frozen):
     daemon: DaemonSettings = DaemonSettings()
     health: HealthSettings = HealthSettings()
     evidence: EvidenceSettings = EvidenceSettings()
+    web: WebSettings = WebSettings()
     # files (YAML or CSV, relative to this config) whose watches are added to `watches`;
     # parse_config reads them (see monitor.watches)
     watchlist: str | tuple[str, ...] | None = None
@@ -61,6 +63,13 @@ class Config(_Frozen):
                         f"(watches are: {', '.join(sorted(names)) or 'none'})"
                     )
         return self
+
+    @property
+    def watch_file(self) -> Path | None:
+        """The watch file `monitor web` manages (`web.watch_file`, beside this config)."""
+        if self.web.watch_file is None or self._path is None:
+            return None
+        return self._path.parent / self.web.watch_file
 
     def source(self, name: str) -> Source:
         for source in self.sources:

@@ -1,5 +1,5 @@
 """The settings blocks: `recipients:`, `smtp:`, `crawl:`, `digest:`, `daemon:`, `health:`,
-`evidence:`."""
+`evidence:`, `web:`."""
 
 from __future__ import annotations
 
@@ -121,3 +121,16 @@ class EvidenceSettings(_Frozen):
     # as with matched) -- findings then have no evidence
     keep: Literal["matched", "all", "none"] = "matched"
     days: int = Field(default=30, ge=1)
+
+
+class WebSettings(_Frozen):
+    """`monitor web`: the local web application over the same state."""
+
+    # the address people open, e.g. https://monitor.example.org (behind a reverse proxy):
+    # links in feeds and alerts point there; https makes the session cookie secure-only
+    public_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # the watch file the web manages (watches added from searches, mutes), relative to this
+    # config; included in the watch list like a `watchlist:` file. null: none
+    watch_file: str | None = "web-watches.yaml"
+    # a login lasts this long without a visit
+    session_hours: float = Field(default=12, gt=0, le=24 * 90)

@@ -69,7 +69,8 @@ class Matcher:
         self._scanner = _Scanner(list(anchors)) if anchors else None
         # watches whose one hit in an item needs no judging (no languages, rule, case or
         # context to check; exclusions and rules need a second hit)
-        self._plain = [not watch.languages and watch.rule is None for watch in self.watches]
+        self._plain = [not watch.languages and watch.rule is None and not watch.mute
+                       for watch in self.watches]
         for term in (term for terms in by_anchor for term in terms):
             if term.case_sensitive or term.needs_context:
                 self._plain[term.watch] = False
@@ -78,19 +79,19 @@ class Matcher:
 
     def match(self, item: Item) -> list[Match]:
         """Every finding in the item's title and body (title first, each in text order)."""
-        return self.match_fields(_item_fields(item), language=item.language)
+        return self.match_fields(_item_fields(item), language=item.language, source=item.source)
 
     def match_text(self, field: str, text: str, language: str | None = None) -> list[Match]:
         return self.match_fields({field: text}, language=language)
 
     def match_fields(self, fields: Mapping[str, str] | Iterable[tuple[str, str]],
-                     language: str | None = None) -> list[Match]:
+                     language: str | None = None, source: str | None = None) -> list[Match]:
         """Findings in several named fields of one item (title, body, buyer, winner, ...).
-        Rules and context look at all the fields together."""
+        Rules and context look at all the fields together; `source` for watches' mutes."""
         scan = self._scan(fields, explain=False)
         matches: list[Match] = []
         for index, hits in scan.hits.items():
-            kept, _ = self._judge(index, hits, scan.texts, language)
+            kept, _ = self._judge(index, hits, scan.texts, language, source)
             matches.extend(self._to_match(h, scan.texts[h.field]) for h in kept)
         if len(matches) > 1:
             order = {name: i for i, name in enumerate(scan.texts)}
@@ -101,14 +102,17 @@ class Matcher:
         """For every watch: the matches an item gives it and every hit that was dropped, with
         the reason (not a whole word, excluded by "...", rule not satisfied, context missing,
         language, case, inside a longer match)."""
-        return self.explain_fields(_item_fields(item), language=item.language)
+        return self.explain_fields(_item_fields(item), language=item.language,
+                                   source=item.source)
 
     def explain_fields(self, fields: Mapping[str, str] | Iterable[tuple[str, str]],
-                       language: str | None = None) -> list[Explanation]:
+                       language: str | None = None,
+                       source: str | None = None) -> list[Explanation]:
         scan = self._scan(fields, explain=True)
         out = []
         for index, watch in enumerate(self.watches):
-            kept, rejected = self._judge(index, scan.hits.get(index, []), scan.texts, language)
+            kept, rejected = self._judge(index, scan.hits.get(index, []), scan.texts, language,
+                                         source)
             refused = [self._reject(h, reason, scan.texts[h.field]) for h, reason in rejected]
             for term, field_name, start, end in dict.fromkeys(scan.misses.get(index, [])):
                 refused.append(_miss(self.watches[index].name, term, field_name,
@@ -202,7 +206,8 @@ class Matcher:
     # -- judging -------------------------------------------------------------------------------
 
     def _judge(self, index: int, hits: list[_Hit], texts: Mapping[str, str],
-               language: str | None) -> tuple[list[_Hit], list[tuple[_Hit, str]]]:
+               language: str | None, source: str | None = None,
+               ) -> tuple[list[_Hit], list[tuple[_Hit, str]]]:
         """Which of a watch's hits count: (kept, [(rejected, reason)])."""
         if len(hits) == 1 and self._plain[index]:
             return ([hits[0]] if hits[0].term.role in _FINDING_ROLES else []), []
@@ -220,6 +225,9 @@ class Matcher:
         def keep(hit: _Hit) -> str | None:
             """None, or why the hit does not count."""
             term = hit.term
+            for mute in watch.mute:
+                if any(mute.applies(text, source) for text in term.texts):
+                    return mute.describe()
             if term.case_sensitive and not _same_case(texts[hit.field][hit.start:hit.end],
                                                       term.texts[0]):
                 return f"case differs from the case-sensitive alias {term.texts[0]!r}"

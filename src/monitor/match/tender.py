@@ -36,7 +36,8 @@ def match_tender(matcher: Matcher, record: TenderRecord) -> list[Match]:
     watch). A winner is not also reported as a bidder; an organisation without a scheme
     matches an id of any scheme with the same number."""
     fields, roles = _tender_fields(record)
-    return matcher.match_fields(fields) + _id_matches(matcher, roles)
+    return (matcher.match_fields(fields, source=record.source)
+            + _id_matches(matcher, roles))
 
 
 def explain_tender(matcher: Matcher, record: TenderRecord) -> list[Explanation]:
@@ -47,7 +48,7 @@ def explain_tender(matcher: Matcher, record: TenderRecord) -> list[Explanation]:
     for match in _id_matches(matcher, roles):
         by_watch[match.watch].append(match)
     return [replace(e, matches=e.matches + tuple(by_watch.get(e.watch, ())))
-            for e in matcher.explain_fields(fields)]
+            for e in matcher.explain_fields(fields, source=record.source)]
 
 
 def _tender_fields(record: TenderRecord) -> tuple[list[tuple[str, str]],

@@ -10,6 +10,8 @@ their versions and events, and where portal spiders stopped reading.
     tenders.py       SQLite: tenders, versions, events, tender matches
     portal_state.py  SQLite: portal cursors
     outbox.py        SQLite: digests, deliveries, the outbox and its claims
+    inbox.py         SQLite: what `monitor web` lists: findings newest first, versions
+    triage.py        SQLite: what people said of findings, the audit log, feed tokens
 
 `open_store(state_dir)` opens `<state>/monitor.db`: once per process (`with open_store(...)`),
 handed to whoever needs it.
@@ -20,17 +22,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.store.db import DB_NAME, utcnow
+from monitor.store.inbox import InboxFilter, InboxStore
 from monitor.store.interface import Store
 from monitor.store.items import ItemStore
 from monitor.store.outbox import MAX_SEND_ATTEMPTS, OutboxStore
 from monitor.store.portal_state import PortalStateStore
 from monitor.store.runs import RunStore
 from monitor.store.tenders import TenderStore
+from monitor.store.triage import TRIAGE_STATES, TriageStore
 
-__all__ = ["DB_NAME", "MAX_SEND_ATTEMPTS", "SQLiteStore", "Store", "open_store", "utcnow"]
+__all__ = ["DB_NAME", "MAX_SEND_ATTEMPTS", "TRIAGE_STATES", "InboxFilter", "SQLiteStore", "Store",
+           "open_store", "utcnow"]
 
 
-class SQLiteStore(RunStore, ItemStore, TenderStore, PortalStateStore, OutboxStore):
+class SQLiteStore(RunStore, ItemStore, TenderStore, PortalStateStore, OutboxStore, InboxStore,
+                  TriageStore):
     """The `Store` of one state directory in SQLite (`<state>/monitor.db`)."""
 
 

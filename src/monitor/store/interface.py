@@ -14,7 +14,7 @@ Rules every backend keeps:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
@@ -30,11 +30,16 @@ from monitor.models import (
     TenderOutcome,
     TenderRecord,
 )
+from monitor.store.inbox import InboxFilter
 from monitor.store.rows import (
     ArticleMatchRow,
+    AuditRow,
     CaptureRow,
+    FeedTokenRow,
     FindingRow,
     HealthReportRow,
+    InboxPage,
+    ItemVersionRow,
     KnownPage,
     OutboxRow,
     RemovedRow,
@@ -44,6 +49,8 @@ from monitor.store.rows import (
     TenderMatchRow,
     TenderNews,
     TenderRow,
+    TenderVersionRow,
+    TriageRow,
 )
 
 
@@ -148,3 +155,26 @@ class Store(Protocol):
     def count(self, table: str) -> int:
         """Rows of one kind: items, tenders, matches, tender_matches, outbox, runs."""
         ...
+
+    # -- what monitor web lists -------------------------------------------------------------
+    def inbox(self, where: InboxFilter = ..., after: str | None = None,
+              limit: int = 50) -> InboxPage: ...
+    def watch_counts(self) -> dict[str, int]: ...
+    def sources_with_findings(self) -> list[str]: ...
+    def item_versions(self, item_id: int) -> list[ItemVersionRow]: ...
+    def tender(self, tender_id: int) -> TenderRow | None: ...
+    def tender_versions(self, tender_id: int) -> list[TenderVersionRow]: ...
+    def tenders_of(self, registry_id: str) -> list[tuple[TenderRow, tuple[str, ...]]]: ...
+
+    # -- triage, audit, feed tokens ---------------------------------------------------------
+    def set_triage(self, kind: str, ref_id: int, state: str | None, *, user: str,
+                   note: str = "") -> TriageRow | None: ...
+    def triage_of(self, kind: str, ref_id: int) -> TriageRow | None: ...
+    def dismissed(self, kind: str, ref_ids: Iterable[int]) -> set[int]: ...
+    def audit(self, user: str, action: str, target: str,
+              detail: dict[str, Any] | None = None) -> None: ...
+    def audit_log(self, target: str | None = None, limit: int = 200) -> list[AuditRow]: ...
+    def create_feed_token(self, kind: str, target: str, *, user: str) -> FeedTokenRow: ...
+    def revoke_feed_token(self, token: str, *, user: str) -> bool: ...
+    def feed_token(self, token: str) -> FeedTokenRow | None: ...
+    def feed_tokens(self) -> list[FeedTokenRow]: ...

@@ -333,3 +333,46 @@ def _removed_items(db: sqlite_utils.Database) -> None:
     # on a revisit: when, and what the site answered; its captures are kept
     db.execute("ALTER TABLE items ADD COLUMN removed_at TEXT")
     db.execute("ALTER TABLE items ADD COLUMN removed_reason TEXT")
+
+
+@migrations(name="019_web")
+def _web(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- what a person said of a finding in `monitor web`: its state now (one row per
+        -- finding; `kind` article | tender, `ref_id` the item's or tender's id)
+        CREATE TABLE triage (
+            kind TEXT NOT NULL,
+            ref_id INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            user TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (kind, ref_id)
+        );
+        CREATE INDEX triage_state ON triage (state, kind);
+        -- every triage action, mute, watch and feed token change, by whom and when; never
+        -- updated or deleted
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            user TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        -- Atom feeds for feed readers: the token is the URL's secret; revoked ones answer 404
+        CREATE TABLE feed_tokens (
+            token TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            user TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        -- the inbox walks matches newest first, per watch too
+        CREATE INDEX matches_watch_id ON matches (watch, id);
+        CREATE INDEX tender_matches_watch_id ON tender_matches (watch, id);
+        CREATE INDEX tender_matches_tender ON tender_matches (tender_id, id);
+        """
+    )

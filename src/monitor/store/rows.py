@@ -289,3 +289,131 @@ def event_row(data: dict[str, Any]) -> TenderEventRow:
     """A `tender_events` row, `old` and `new` decoded."""
     return TenderEventRow.from_mapping(
         {**data, "old": json.loads(data["old"]), "new": json.loads(data["new"])})
+
+
+# -- monitor web -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow(Row):
+    """A finding in the inbox: an article or tender that matched at least one watch; `at`
+    is its newest match's time (the inbox is ordered by it, newest first)."""
+
+    kind: str  # article | tender
+    id: int
+    source: str
+    title: str
+    url: str
+    at: str
+    watches: tuple[str, ...]
+    first_seen_at: str
+    published_at: str | None = None
+    language: str | None = None
+    # tenders
+    native_id: str | None = None
+    status: str | None = None
+    # what a person said of it (`triage`); None: not looked at yet
+    triage: str | None = None
+    removed_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    rows: tuple[InboxRow, ...]
+    # where the next page starts (the last article's and tender's match ids shown), or None
+    # at the end
+    next: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemVersionRow(Row):
+    """One stored version of an article's text."""
+
+    item_id: int
+    version: int
+    content_hash: str
+    title: str
+    text: str
+    seen_at: str
+    published_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenderVersionRow(Row):
+    """One stored version of a tender (`record`, as `TenderRecord.to_dict` stored it)."""
+
+    tender_id: int
+    version: int
+    content_hash: str
+    record: dict[str, Any]
+    seen_at: str
+    run_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TriageRow(Row):
+    """What a person said of a finding: relevant, not_relevant or follow_up, with a note."""
+
+    kind: str
+    ref_id: int
+    state: str
+    note: str
+    user: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow(Row):
+    """One action in `monitor web`, as the audit log keeps it."""
+
+    id: int
+    at: str
+    user: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedTokenRow(Row):
+    """An Atom feed's secret URL token, for a watch or a saved search."""
+
+    token: str
+    kind: str  # watch | search
+    target: str  # the watch's name or the search's query string
+    user: str
+    created_at: str
+    revoked_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """An item or tender found by `Store.search`. `text` is the item's text, or for a tender
+    the text searched besides its title (`search.tender_text`: number, description, buyer,
+    winners, bidders, lots, documents); `watches` the watches that matched it, if any.
+    `rowid` is its place in the newest-first order: pass a page's last as `before=`."""
+
+    kind: str  # "item" | "tender"
+    id: int
+    rowid: int
+    source: str
+    title: str
+    url: str
+    text: str
+    first_seen_at: str
+    published_at: str | None = None
+    watches: tuple[str, ...] = ()
+    # items
+    language: str | None = None
+    # tenders
+    native_id: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of search results, newest first; `next_before` continues after it (None: it
+    is the last page)."""
+
+    hits: tuple[SearchHit, ...]
+    next_before: int | None = None
