@@ -548,3 +548,24 @@ def test_log_lines_are_key_value_and_never_carry_a_secret(tmp_path, monkeypatch)
         assert "hunter2-very-secret" not in text
         assert 'event=digest_not_sent recipient=a@b.org error="535 auth failed for ' \
                'desk:********"' in text
+
+
+def test_a_change_to_the_web_watch_file_is_applied_from_the_next_job(
+        tmp_path: Path, write_config: Callable[..., Any]) -> None:
+    from monitor import watchfile
+    from monitor.scheduler import Daemon
+
+    config = write_config({"sources": [{"name": "wire", "kind": "feed",
+                                        "url": "http://127.0.0.1:9/feed.xml"}],
+                           "watches": [{"name": "Huawei"}]})
+    daemon = Daemon(config.path, tmp_path / "state")
+    daemon.config = config
+    daemon._watch_stamp = None
+    reloads: list[bool] = []
+    daemon.reload = lambda: reloads.append(True) or True  # type: ignore[method-assign]
+    daemon._follow_watch_file()
+    assert reloads == []  # no file, nothing changed
+    watchfile.add(config.watch_file, "mutes", {"watch": "Huawei", "alias": "Huawei"})
+    daemon._follow_watch_file()
+    daemon._follow_watch_file()
+    assert reloads == [True]  # once per change

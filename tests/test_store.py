@@ -670,3 +670,75 @@ def test_queue_digest_tells_each_tender_news_once_per_recipient(store: Store) ->
     [later] = store.undelivered_tenders("desk@example.org", ["Nuctech"])
     assert [e.kind for e in later.events] == ["value_changed"]
     assert not any(m.new for m in later.matches)
+
+
+# -- what monitor web reads and writes ----------------------------------------------------------
+
+
+def test_the_inbox_pages_by_position_newest_match_first_one_row_per_finding(
+        store: Store) -> None:
+    from monitor.store import InboxFilter
+
+    for n in range(5):
+        add(store, make_item(f"n{n}", "Nuctech and Хиквижн won."))
+    add(store, make_item("quiet", "Nothing to see."))
+    first = store.inbox(limit=2)
+    assert [r.title for r in first.rows] == ["Scanners for the border (n4)",
+                                            "Scanners for the border (n3)"]
+    assert set(first.rows[0].watches) == {"Nuctech", "Hikvision"} and first.next is not None
+    second = store.inbox(after=first.next, limit=2)
+    third = store.inbox(after=second.next, limit=2)
+    assert [r.title[-3:] for r in (*second.rows, *third.rows)] == ["n2)", "n1)", "n0)"]
+    assert third.next is None
+    only = store.inbox(InboxFilter(watches=("Hikvision",), source="elsewhere"))
+    assert only.rows == ()
+    with pytest.raises(StoreError, match="not a page position: 'x'"):
+        store.inbox(after="x")
+    assert store.watch_counts() == {"Hikvision": 5, "Nuctech": 5}
+
+
+def test_triage_is_one_state_per_finding_with_every_change_in_the_audit_log(
+        store: Store) -> None:
+    from monitor.store import InboxFilter
+
+    item_id = store.add(make_item("t"), MATCHER.match(make_item("t"))).item_id
+    store.set_triage("article", item_id, "follow_up", user="nino", note="ask the ministry")
+    store.set_triage("article", item_id, "not_relevant", user="dato")
+    triage = store.triage_of("article", item_id)
+    assert triage is not None and (triage.state, triage.user, triage.note) == (
+        "not_relevant", "dato", "")
+    assert store.dismissed("article", [item_id, 999]) == {item_id}
+    assert [r.id for r in store.inbox(InboxFilter(triage="not_relevant")).rows] == [item_id]
+    assert store.inbox(InboxFilter(triage="new")).rows == ()
+    store.set_triage("article", item_id, None, user="nino")
+    assert store.triage_of("article", item_id) is None
+    assert [(a.user, a.detail["state"]) for a in store.audit_log(f"article:{item_id}")] == [
+        ("nino", None), ("dato", "not_relevant"), ("nino", "follow_up")]
+    with pytest.raises(StoreError, match="no article with id 999"):
+        store.set_triage("article", 999, "relevant", user="nino")
+    with pytest.raises(StoreError, match="state 'maybe' is not one of"):
+        store.set_triage("article", item_id, "maybe", user="nino")
+
+
+def test_feed_tokens_are_secret_revocable_and_audited(store: Store) -> None:
+    token = store.create_feed_token("watch", "Nuctech", user="nino")
+    assert len(token.token) >= 32 and store.feed_token(token.token) == token
+    assert store.revoke_feed_token(token.token, user="nino")
+    assert store.feed_token(token.token) is None and store.feed_tokens() == []
+    assert not store.revoke_feed_token(token.token, user="nino")
+    assert [a.action for a in store.audit_log()] == ["feed_revoked", "feed_created"]
+
+
+def test_copies_and_versions_of_an_article(store: Store) -> None:
+    a = store.add(make_item("a", "Same text everywhere.", title="Story"), []).item_id
+    b = store.add(make_item("b", "Same text everywhere.", title="Story", source="other"),
+                  []).item_id
+    assert [r.id for r in store.copies(b)] == [a]
+    store.add(make_item("a", "Same text everywhere, edited.", title="Story"), [])
+    assert [c.id for c in store.copies(b)] == []  # a's text changed since
+    assert [v.version for v in store.item_versions(a)] == [1, 2]
+    # a long headline is the same story even when the texts differ
+    long = "Nuctech wins the Sarpi scanner tender"
+    c = store.add(make_item("c", "One wording.", title=long), []).item_id
+    d = store.add(make_item("d", "Another wording.", title=long, source="other"), []).item_id
+    assert [r.id for r in store.copies(d)] == [c]

@@ -5,6 +5,7 @@
     │   └── MissingEnvVarError      a secret's environment variable is not set
     ├── SourceNotFoundError         a source name given on the command line is not in the config
     ├── RecordNotFoundError         an item or tender asked for by id is not in the store
+    ├── SearchQueryError            a search query cannot be read (unbalanced quotes, ...)
     ├── StoreError                  the SQLite database cannot be opened or written
     │   └── StoreConflictError      a record kept changing while it was being stored
     ├── EvidenceError               a capture cannot be stored, or is missing or altered
@@ -46,6 +47,14 @@ class RecordNotFoundError(MonitorError):
     `monitor.explain`."""
 
 
+class SearchQueryError(MonitorError):
+    """Raised when a search query or filter cannot be read (unbalanced quotes or parentheses,
+    an operator with nothing after it, nothing to search for), from `monitor.search` and
+    `Store.search`."""
+
+    exit_code = 2
+
+
 class StoreError(MonitorError):
     """Raised when the database cannot be opened, migrated or written, from `monitor.store`."""
 
@@ -70,3 +79,9 @@ class CrawlError(MonitorError):
 
 class DeliveryError(MonitorError):
     """Raised when queued digests could not be sent (they stay queued), from `monitor.mail`."""
+
+
+class WebError(MonitorError):
+    """Raised when `monitor web` cannot start or its users file is wrong, from `monitor.web`."""
+
+    exit_code = 2

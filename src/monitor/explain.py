@@ -14,7 +14,7 @@ from monitor.normalise import decode_html
 from monitor.store import Store
 from monitor.store.rows import CaptureRow
 
-__all__ = ["Explained", "explain_item", "explain_tenders"]
+__all__ = ["Explained", "explain_item", "explain_tender_id", "explain_tenders"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +45,19 @@ def explain_item(store: Store, config: Config, item_id: str) -> Explained:
     explanations = matcher.explain(item)
     captures = store.captures(int(item_id))
     outside: dict[str, str] = {}
-    if captures:
+    # only an article's own page: a feed or a listing names other stories too
+    if captures and _is_page(captures[-1]):
         matched = {e.watch for e in explanations if e.matches}
         for m in matcher.match_text("page", _page_text(store, captures[-1]), item.language):
             if m.watch not in matched and m.watch not in outside:
                 outside[m.watch] = (f"“{m.found}” is on the page but outside its main text "
                                     "(navigation, sidebar or footer), which is not matched")
     return Explained(item.title or "(no title)", item.url, explanations, captures, outside)
+
+
+def _is_page(capture: CaptureRow) -> bool:
+    declared = next((v for k, v in capture.headers if k.lower() == "content-type"), "")
+    return "html" in declared.lower() and "xml" not in declared.lower()
 
 
 def _page_text(store: Store, capture: CaptureRow) -> str:
@@ -65,6 +71,17 @@ def _page_text(store: Store, capture: CaptureRow) -> str:
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     return " ".join(soup.get_text(" ").split())
+
+
+def explain_tender_id(store: Store, config: Config, tender_id: int) -> Explained:
+    """The stored tender with this id."""
+    row = store.tender(tender_id)
+    if row is None:
+        raise RecordNotFoundError(f"{store.state_dir}: no tender with id {tender_id}")
+    record = TenderRecord.from_dict(row.record)
+    title = f"[{row.source}] {record.native_id}: {record.title or '(no title)'}"
+    return Explained(title, record.url, explain_tender(_matcher(config), record),
+                     store.tender_captures(row.id))
 
 
 def explain_tenders(store: Store, config: Config, number: str) -> list[Explained]:

@@ -172,6 +172,13 @@ def daemon_pid(state_dir: Path) -> int | None:
         return None
 
 
+def _mtime(path: Path | None) -> float | None:
+    try:
+        return path.stat().st_mtime if path is not None else None
+    except OSError:
+        return None
+
+
 def _alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -204,6 +211,8 @@ class Daemon:
         # overdue sources whose catch-up crawl has not finished: a digest waits for them
         self._catch_up: set[str] = set()
         self._caught_up = threading.Condition()
+        # when the web's watch file (mutes, watches from searches) was last read
+        self._watch_stamp: float | None = None
 
     # -- lifecycle
 
@@ -212,6 +221,7 @@ class Daemon:
         try:
             self.config = load_config(self.config_path)
             self.config.require_sources()
+            self._watch_stamp = _mtime(self.config.watch_file)
             self._close_stale_runs()
             tz = ZoneInfo(self.config.daemon.timezone)
             self.scheduler = BlockingScheduler(
@@ -376,7 +386,17 @@ class Daemon:
                 self._catch_up.discard(name)
                 self._caught_up.notify_all()
 
+    def _follow_watch_file(self) -> None:
+        """Mutes and watches added in `monitor web` apply from the next job: the config is
+        read again when its watch file changed (a broken one is refused once, logged)."""
+        config = self.config
+        stamp = _mtime(config.watch_file if config else None)
+        if stamp != self._watch_stamp:
+            self._watch_stamp = stamp
+            self.reload()
+
     def _crawl(self, name: str) -> None:
+        self._follow_watch_file()
         config = self.config
         if config is None or self._cancel.is_set():
             return
@@ -405,6 +425,7 @@ class Daemon:
                       error=result.error)
 
     def _digest_job(self, email: str) -> None:
+        self._follow_watch_file()
         config = self.config
         if config is None or self._cancel.is_set():
             return

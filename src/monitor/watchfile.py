@@ -75,8 +75,10 @@ def merge(data: dict[str, Any], path: Path) -> dict[str, Any]:
         if watch.get("name") in names:
             raise ConfigError(f"{path}: watches[{i}]: watch {watch.get('name')!r} is also "
                               "defined in the config; remove it from one of them")
+    # who added a watch and when is the file's record, not the watch's
     watches = [dict(w) if isinstance(w, dict) else w for w in watches] + [
-        dict(w) for w in sections["watches"]]
+        {k: v for k, v in w.items() if k not in ("by", "at", "note")}
+        for w in sections["watches"]]
     names = {w.get("name"): i for i, w in enumerate(watches) if isinstance(w, dict)}
     for key, field in (("mutes", "mute"), ("excludes", "exclude")):
         for i, entry in enumerate(sections[key]):

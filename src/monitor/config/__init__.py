@@ -19,10 +19,10 @@ from monitor.config.settings import (
     DaemonSettings,
     DigestSettings,
     EvidenceSettings,
-    WebSettings,
     HealthSettings,
     Recipient,
     SmtpSettings,
+    WebSettings,
 )
 from monitor.config.sources import Selectors, Source
 from monitor.watches import Watch

@@ -15,6 +15,7 @@ from pydantic import (
     ValidationError,
 )
 
+from monitor import watchfile
 from monitor.config.model import Config
 from monitor.config.settings import (
     CrawlSettings,
@@ -27,7 +28,6 @@ from monitor.config.settings import (
     WebSettings,
 )
 from monitor.config.sources import Selectors, Source
-from monitor import watchfile
 from monitor.errors import ConfigError
 from monitor.watches import Alias, Exclusion, Related, Rule, Watch, load_watchlist
 

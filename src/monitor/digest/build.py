@@ -58,6 +58,12 @@ def build_digest(
     tender_rows = store.undelivered_tenders(
         recipient.email, [w.name for w in wanted], since=None if last else window_start,
         until=until)
+    # marked not relevant in `monitor web` before this digest: left out (and not delivered:
+    # cleared again, it comes in the next one)
+    dismissed = store.dismissed("article", {r.item_id for r in rows})
+    rows = [r for r in rows if r.item_id not in dismissed]
+    dismissed = store.dismissed("tender", {r.tender.id for r in tender_rows})
+    tender_rows = [r for r in tender_rows if r.tender.id not in dismissed]
 
     sections = []
     for watch in sorted(wanted, key=lambda w: (PRIORITY_ORDER[w.priority], w.name.casefold())):

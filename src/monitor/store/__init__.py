@@ -10,6 +10,7 @@ their versions and events, and where portal spiders stopped reading.
     tenders.py       SQLite: tenders, versions, events, tender matches
     portal_state.py  SQLite: portal cursors
     outbox.py        SQLite: digests, deliveries, the outbox and its claims
+    search.py        SQLite: the full-text index (FTS5) of items and tenders, and search
     inbox.py         SQLite: what `monitor web` lists: findings newest first, versions
     triage.py        SQLite: what people said of findings, the audit log, feed tokens
 
@@ -28,6 +29,7 @@ from monitor.store.items import ItemStore
 from monitor.store.outbox import MAX_SEND_ATTEMPTS, OutboxStore
 from monitor.store.portal_state import PortalStateStore
 from monitor.store.runs import RunStore
+from monitor.store.search import SearchStore
 from monitor.store.tenders import TenderStore
 from monitor.store.triage import TRIAGE_STATES, TriageStore
 
@@ -36,7 +38,7 @@ __all__ = ["DB_NAME", "MAX_SEND_ATTEMPTS", "TRIAGE_STATES", "InboxFilter", "SQLi
 
 
 class SQLiteStore(RunStore, ItemStore, TenderStore, PortalStateStore, OutboxStore, InboxStore,
-                  TriageStore):
+                  TriageStore, SearchStore):
     """The `Store` of one state directory in SQLite (`<state>/monitor.db`)."""
 
 

@@ -15,8 +15,11 @@ from monitor.store.rows import (
     InboxPage,
     InboxRow,
     ItemVersionRow,
+    TenderEventRow,
     TenderRow,
     TenderVersionRow,
+    event_row,
+    tender_row,
 )
 
 
@@ -159,6 +162,16 @@ class InboxStore(Database):
         return [row[0] for row in self.db.conn.execute(
             "SELECT source FROM items UNION SELECT source FROM tenders ORDER BY 1")]
 
+    def copies(self, item_id: int) -> list[InboxRow]:
+        """The same story elsewhere: other items with the same text or the same headline (of
+        24 characters or more: "News" says nothing)."""
+        refs = [("article", row[0]) for row in self.db.conn.execute(
+            """SELECT o.id FROM items i JOIN items o ON o.id != i.id
+                 AND (o.content_hash = i.content_hash
+                      OR (length(i.title) >= 24 AND o.title = i.title))
+               WHERE i.id = ? ORDER BY o.id LIMIT 50""", (item_id,))]
+        return self._inbox_rows(refs)
+
     def item_versions(self, item_id: int) -> list[ItemVersionRow]:
         """Every stored version of an article, oldest first."""
         return [ItemVersionRow.from_mapping(r) for r in self._rows(
@@ -166,15 +179,20 @@ class InboxStore(Database):
 
     def tender(self, tender_id: int) -> TenderRow | None:
         rows = self._rows("SELECT * FROM tenders WHERE id = ?", (tender_id,))
-        if not rows:
-            return None
-        return TenderRow.from_mapping({**rows[0], "record": json.loads(rows[0]["record"])})
+        return tender_row(rows[0]) if rows else None
 
     def tender_versions(self, tender_id: int) -> list[TenderVersionRow]:
         """Every stored version of a tender, oldest first."""
         return [TenderVersionRow.from_mapping({**r, "record": json.loads(r["record"])})
                 for r in self._rows("SELECT * FROM tender_versions WHERE tender_id = ? "
                                     "ORDER BY version", (tender_id,))]
+
+    def events_of(self, tender_id: int) -> list[TenderEventRow]:
+        """A tender's events, oldest first."""
+        return [event_row(r) for r in self._rows(
+            """SELECT e.*, t.source, t.native_id, t.title, t.url FROM tender_events e
+               JOIN tenders t ON t.id = e.tender_id WHERE e.tender_id = ? ORDER BY e.id""",
+            (tender_id,))]
 
     def tenders_of(self, registry_id: str) -> list[tuple[TenderRow, tuple[str, ...]]]:
         """Every stored tender in which an organisation with this registry id (SCHEME:value)

@@ -14,7 +14,7 @@ Rules every backend keeps:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
@@ -30,6 +30,7 @@ from monitor.models import (
     TenderOutcome,
     TenderRecord,
 )
+from monitor.search import Query
 from monitor.store.inbox import InboxFilter
 from monitor.store.rows import (
     ArticleMatchRow,
@@ -39,11 +40,13 @@ from monitor.store.rows import (
     FindingRow,
     HealthReportRow,
     InboxPage,
+    InboxRow,
     ItemVersionRow,
     KnownPage,
     OutboxRow,
     RemovedRow,
     RunRow,
+    SearchPage,
     StoredTender,
     TenderEventRow,
     TenderMatchRow,
@@ -161,9 +164,11 @@ class Store(Protocol):
               limit: int = 50) -> InboxPage: ...
     def watch_counts(self) -> dict[str, int]: ...
     def sources_with_findings(self) -> list[str]: ...
+    def copies(self, item_id: int) -> list[InboxRow]: ...
     def item_versions(self, item_id: int) -> list[ItemVersionRow]: ...
     def tender(self, tender_id: int) -> TenderRow | None: ...
     def tender_versions(self, tender_id: int) -> list[TenderVersionRow]: ...
+    def events_of(self, tender_id: int) -> list[TenderEventRow]: ...
     def tenders_of(self, registry_id: str) -> list[tuple[TenderRow, tuple[str, ...]]]: ...
 
     # -- triage, audit, feed tokens ---------------------------------------------------------
@@ -178,3 +183,16 @@ class Store(Protocol):
     def revoke_feed_token(self, token: str, *, user: str) -> bool: ...
     def feed_token(self, token: str) -> FeedTokenRow | None: ...
     def feed_tokens(self) -> list[FeedTokenRow]: ...
+
+    # -- full-text search -------------------------------------------------------------------
+    def search(self, query: Query, *, kind: str | None = None, source: str | None = None,
+               watch: str | None = None, language: str | None = None,
+               since: str | None = None, until: str | None = None,
+               before: int | None = None, limit: int = 50) -> SearchPage:
+        """Items and tenders matching a parsed query, newest first, a page at a time."""
+        ...
+    def search_count(self, query: Query, *, kind: str | None = None,
+                     source: str | None = None, watch: str | None = None,
+                     language: str | None = None, since: str | None = None,
+                     until: str | None = None, at_most: int = 1000) -> int: ...
+    def reindex(self, on_progress: Callable[[int, int], None] | None = None) -> int: ...

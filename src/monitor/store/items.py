@@ -15,6 +15,7 @@ from monitor.store.rows import (
     KnownPage,
     RemovedRow,
 )
+from monitor.store.search import index_item
 
 
 def _item_from_row(row: dict[str, Any]) -> Item:
@@ -79,6 +80,7 @@ class ItemStore(Database):
                     ),
                 )
                 item_id, state, version = int(cursor.lastrowid or 0), "new", 1
+                index_item(conn, item_id, item, replacing=False)
             elif row[1] == item.content_hash:
                 conn.execute(
                     """UPDATE items SET last_seen_at = ?, raw_hash = COALESCE(?, raw_hash),
@@ -91,6 +93,7 @@ class ItemStore(Database):
                 return StoreOutcome(item_id=row[0], state="unchanged", new_matches=0)
             else:
                 item_id, state, version = row[0], "changed", row[2] + 1
+                index_item(conn, item_id, item, replacing=True)
                 conn.execute(
                     """UPDATE items SET url = ?, title = ?, text = ?, published_at = ?,
                        language = ?, content_hash = ?, raw_hash = ?, version = ?,

@@ -374,5 +374,24 @@ def _web(db: sqlite_utils.Database) -> None:
         CREATE INDEX matches_watch_id ON matches (watch, id);
         CREATE INDEX tender_matches_watch_id ON tender_matches (watch, id);
         CREATE INDEX tender_matches_tender ON tender_matches (tender_id, id);
+        -- a finding's copies at other sources ("also at"): the same text or headline
+        CREATE INDEX items_content_hash ON items (content_hash);
+        CREATE INDEX items_title ON items (title);
         """
     )
+
+
+@migrations(name="018_search")
+def _search(db: sqlite_utils.Database) -> None:
+    # full text over every item and tender, matched or not (`monitor.store.search`): one
+    # index per kind, rowid = the record's id, contentless (the text is in items and tenders
+    # already); title and body as `monitor.search.index_text` makes them (CJK as bigrams),
+    # meta the words for the source and language filters; filled here from what is stored,
+    # then kept in step by the store's own writes
+    for index in ("search_items", "search_tenders"):
+        db.execute(f"CREATE VIRTUAL TABLE {index} USING fts5(title, body, meta, content='', "
+                   "tokenize='unicode61 remove_diacritics 2')")
+    # imported here: store.search builds on store.db, which imports this module
+    from monitor.store.search import fill_index
+
+    fill_index(db.conn)

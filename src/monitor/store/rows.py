@@ -304,7 +304,7 @@ class InboxRow(Row):
     source: str
     title: str
     url: str
-    at: str
+    at: str | None  # None for an item that matched nothing (a copy, a search hit)
     watches: tuple[str, ...]
     first_seen_at: str
     published_at: str | None = None
@@ -387,11 +387,12 @@ class FeedTokenRow(Row):
 
 
 @dataclass(frozen=True, slots=True)
-class SearchHit:
+class SearchHit(Row):
     """An item or tender found by `Store.search`. `text` is the item's text, or for a tender
     the text searched besides its title (`search.tender_text`: number, description, buyer,
     winners, bidders, lots, documents); `watches` the watches that matched it, if any.
-    `rowid` is its place in the newest-first order: pass a page's last as `before=`."""
+    `rowid` is its place in the result order (item id * 2, tender id * 2 + 1): pass a page's
+    `next_before` as `before=` for the next page."""
 
     kind: str  # "item" | "tender"
     id: int

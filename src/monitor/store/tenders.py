@@ -18,6 +18,7 @@ from monitor.store.rows import (
     event_row,
     tender_row,
 )
+from monitor.store.search import index_tender
 
 
 class TenderStore(Database):
@@ -74,6 +75,7 @@ class TenderStore(Database):
                     (*columns, record.source, record.native_id, now, now, now, run_id),
                 )
                 tender_id, version = int(cursor.lastrowid or 0), 1
+                index_tender(conn, tender_id, record, change.stored, replacing=False)
             elif change.state == "unchanged":
                 conn.execute(
                     """UPDATE tenders SET last_seen_at = ?, modified_at = COALESCE(?, modified_at),
@@ -88,6 +90,7 @@ class TenderStore(Database):
                                      version=stored.version, new_matches=len(added))
             else:
                 tender_id, version = stored.id, stored.version + 1
+                index_tender(conn, tender_id, record, change.stored, replacing=True)
                 conn.execute(
                     """UPDATE tenders SET url = ?, title = ?, status = ?, buyer_name = ?,
                        buyer_id = ?, value = ?, currency = ?, published_at = ?, deadline_at = ?,
