@@ -248,13 +248,14 @@ class Run:
 
 
 def run_child(command: list[str], *, env: dict[str, str] | None = None,
-              timeout: float = 300) -> tuple[int, str, str, float, float, float]:
+              timeout: float = 300, cwd: Path = ROOT,
+              ) -> tuple[int, str, str, float, float, float]:
     """Run a command; return (exit code, stdout, stderr, wall s, cpu s, peak RSS MB) of the
     child and every descendant it waited for (os.wait4)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                 env=env, cwd=ROOT, start_new_session=True)
+                                 env=env, cwd=cwd, start_new_session=True)
         killer = threading.Timer(timeout, _interrupt, (child,))
         killer.daemon = True
         killer.start()
@@ -317,10 +318,14 @@ evidence:
     )
 
 
-def run_monitor(name: str, config: Path, state: Path, expected: int) -> Run:
+def run_monitor(name: str, config: Path, state: Path, expected: int,
+                checkout: Path = ROOT) -> Run:
     command = [sys.executable, "-m", "monitor", "--config", str(config), "--state", str(state),
                "crawl", "--json"]
-    code, stdout, stderr, wall, cpu, rss = run_child(command, env=_env())
+    env = _env()
+    if checkout != ROOT:  # another version of monitor: its code first on the path
+        env["PYTHONPATH"] = os.pathsep.join([str(checkout / "src"), str(checkout)])
+    code, stdout, stderr, wall, cpu, rss = run_child(command, env=env, cwd=checkout)
     try:
         result = json.loads(stdout)["results"][0]
     except (ValueError, KeyError, IndexError):
@@ -454,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=1200,
                         help="the site shuts down after this long, whatever happens")
     parser.add_argument("--keep", action="store_true", help="keep the temp state dirs")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also run each first crawl with the monitor checked out in DIR "
+                        "(e.g. `git worktree add /tmp/old <commit>`), in turn with this one")
     parser.add_argument("--bare-spider", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_spider:
@@ -483,10 +491,15 @@ def main(argv: list[str] | None = None) -> int:
             pair = [(f"monitor #{n}", "", config, work / f"state{n}"),
                     (f"no capture #{n}", " without captures (evidence.keep: none)",
                      bare_config, work / f"nocap{n}")]
+            if args.baseline:
+                pair.append((f"baseline #{n}", f" of {args.baseline}", config,
+                             work / f"baseline{n}"))
             for name, how, conf, state in pair if n % 2 else pair[::-1]:
                 print(f"monitor crawl{how}, run {n} (fresh state)...", flush=True)
-                runs.append(run_counted(server, lambda name=name, conf=conf, state=state:
-                                        run_monitor(name, conf, state, expected)))
+                checkout = args.baseline if name.startswith("baseline") else ROOT
+                runs.append(run_counted(server, lambda name=name, conf=conf, state=state,
+                                        checkout=checkout:
+                                        run_monitor(name, conf, state, expected, checkout)))
         print("monitor crawl again on run 1's state (site unchanged)...", flush=True)
         runs.append(run_counted(server, lambda: run_monitor(
             "re-crawl", config, work / "state1", 1)))
@@ -533,6 +546,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"capturing evidence, first crawl vs the same without (pairs run side by side): "
           f"{costs}; median {100 * (walls[len(walls) // 2] - 1):+.0f} % wall, "
           f"{100 * (cpus[len(cpus) // 2] - 1):+.0f} % CPU (target <= +10 %)")
+    if args.baseline:
+        ratios = sorted(by_name[f"monitor #{n}"].wall / by_name[f"baseline #{n}"].wall
+                        for n in range(1, args.repeat + 1))
+        print(f"first crawl, this checkout vs {args.baseline} (pairs side by side): "
+              + ", ".join(f"{100 * (r - 1):+.0f} %" for r in ratios)
+              + f"; median {100 * (ratios[len(ratios) // 2] - 1):+.0f} % wall")
     count, size = evidence
     print(f"evidence: {count} captures (run 1's pages, the edits and additions) take "
           f"{size / 1e6:.1f} MB on disk, {size / max(count, 1) * 1000 / 1e6:.1f} MB per 1,000 "

@@ -404,17 +404,17 @@ def add_cost(base: Path, n: int) -> None:
 def crawl_cost(base: Path, pages: int, pairs: int) -> None:
     """A first `monitor crawl` of bench/crawl.py's local site (fetch, extract, match, store,
     capture), with and without the index write, side by side, in turn first: the crawl's
-    own processes get a sitecustomize that imports the store's items module in both (the
-    same start-up) and, for "without", stubs its index write."""
+    processes get a sitecustomize that imports the store's items module in both (the same
+    start-up) and, for "without", stubs its index write."""
     sys.path.insert(0, str(ROOT / "bench"))
     import crawl as crawl_bench  # bench/crawl.py
 
-    hook = base / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(
-        "import os\nimport monitor.store.items as items\n"
-        "if os.environ.get('BENCH_SEARCH_INDEX') == 'off':\n"
-        "    items.index_item = lambda *args, **kwargs: None\n", "utf-8")
+    # one sitecustomize per mode, chosen by PYTHONPATH (which monitor crawl passes on to
+    # its crawler child, unlike other variables)
+    for mode, stub in (("on", ""), ("off", "items.index_item = lambda *args, **kwargs: None\n")):
+        (base / f"hook-{mode}").mkdir()
+        (base / f"hook-{mode}" / "sitecustomize.py").write_text(
+            "import monitor.store.items as items\n" + stub, "utf-8")
     site = crawl_bench.build_site(pages)
     server = crawl_bench.serve(site, max_seconds=3600)
     config = base / "crawl.yaml"
@@ -423,8 +423,7 @@ def crawl_cost(base: Path, pages: int, pairs: int) -> None:
     try:
         for n in range(pairs):
             for mode in ("on", "off") if n % 2 == 0 else ("off", "on"):
-                env = {**crawl_bench._env(), "PYTHONPATH": str(hook),
-                       "BENCH_SEARCH_INDEX": mode}
+                env = {**crawl_bench._env(), "PYTHONPATH": str(base / f"hook-{mode}")}
                 state = base / f"crawl-{mode}-{n}"
                 command = [sys.executable, "-m", "monitor", "--config", str(config),
                            "--state", str(state), "crawl", "--json"]

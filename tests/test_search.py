@@ -216,16 +216,20 @@ def test_search_filters(store: SQLiteStore, news: dict[str, int]) -> None:
     assert found(store, "сканер*", source="nowhere") == []
 
 
-@pytest.mark.parametrize(("common", "probe_max"), [(10**9, 500), (1, 500), (1, 0)],
+@pytest.mark.parametrize(("common", "probe_max", "dense"),
+                         [(10**9, 500, 3000), (1, 500, 3000), (1, 0, 3000), (1, 0, 1)],
                          ids=["rare_query_checks_each_record_found",
                               "common_query_looks_up_the_watchs_few_records",
-                              "common_query_checks_against_the_watchs_many_records"])
+                              "common_query_checks_against_the_watchs_records",
+                              "common_query_checks_each_record_found_in_a_dense_watch"])
 def test_search_watch_filter_every_way(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch,
-                                        common: int, probe_max: int) -> None:
+                                        common: int, probe_max: int, dense: int) -> None:
     """How a watch filter is applied depends on how common the query is and how many
-    records the watch has (`_COMMON`, `_PROBE_MAX`): the same hits, pages and counts."""
+    records the watch has (`_COMMON`, `_PROBE_MAX`, `_DENSE_WATCH`): the same hits, pages and
+    counts every way."""
     monkeypatch.setattr("monitor.store.search._COMMON", common)
     monkeypatch.setattr("monitor.store.search._PROBE_MAX", probe_max)
+    monkeypatch.setattr("monitor.store.search._DENSE_WATCH", dense)
     ids = [add(store, make_item(f"n{i}", f"Contract {i}" + (" by Nuctech." if i % 3 else ".")))
            for i in range(10)]
     nuctech = [i for n, i in enumerate(ids) if n % 3]

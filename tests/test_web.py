@@ -442,3 +442,18 @@ def test_web_adduser_from_stdin_and_the_commands_help(
     assert served.exit_code == 2 and "refusing to listen on 0.0.0.0" in served.output
     for command in ([], ["adduser"], ["deluser"], ["users"]):
         assert "Example:" in runner.invoke(cli, [*base, *command, "--help"]).output
+
+
+def test_an_atom_feed_of_a_saved_search_links_to_its_findings(
+        web: Site, client: httpx.Client) -> None:
+    token = csrf_of(client, "/feeds")
+    client.post("/feeds", data={"csrf": token, "kind": "search", "target": "华为 OR ჰუავეი"})
+    [feed] = client.get("/feeds.json").json()["feeds"]
+    root = ET.fromstring(httpx.get(web.url + feed["url"]).content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    links = sorted(e.find("a:link", ns).get("href")  # type: ignore[union-attr]
+                   for e in root.findall("a:entry", ns))
+    assert links == sorted(f"{web.url}/articles/{web.items[t]}"
+                           for t in ("华为公司中标", "ჰუავეი და საქართველო"))
+    refused = client.post("/feeds", data={"csrf": token, "kind": "search", "target": '"x'})
+    assert refused.status_code == 400

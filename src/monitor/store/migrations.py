@@ -335,6 +335,22 @@ def _removed_items(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE items ADD COLUMN removed_reason TEXT")
 
 
+@migrations(name="018_search")
+def _search(db: sqlite_utils.Database) -> None:
+    # full text over every item and tender, matched or not (`monitor.store.search`): one
+    # index per kind, rowid = the record's id, contentless (the text is in items and tenders
+    # already); title and body as `monitor.search.index_text` makes them (CJK as bigrams),
+    # meta the words for the source and language filters; filled here from what is stored,
+    # then kept in step by the store's own writes
+    for index in ("search_items", "search_tenders"):
+        db.execute(f"CREATE VIRTUAL TABLE {index} USING fts5(title, body, meta, content='', "
+                   "tokenize='unicode61 remove_diacritics 2')")
+    # imported here: store.search builds on store.db, which imports this module
+    from monitor.store.search import fill_index
+
+    fill_index(db.conn)
+
+
 @migrations(name="019_web")
 def _web(db: sqlite_utils.Database) -> None:
     db.executescript(
@@ -379,19 +395,3 @@ def _web(db: sqlite_utils.Database) -> None:
         CREATE INDEX items_title ON items (title);
         """
     )
-
-
-@migrations(name="018_search")
-def _search(db: sqlite_utils.Database) -> None:
-    # full text over every item and tender, matched or not (`monitor.store.search`): one
-    # index per kind, rowid = the record's id, contentless (the text is in items and tenders
-    # already); title and body as `monitor.search.index_text` makes them (CJK as bigrams),
-    # meta the words for the source and language filters; filled here from what is stored,
-    # then kept in step by the store's own writes
-    for index in ("search_items", "search_tenders"):
-        db.execute(f"CREATE VIRTUAL TABLE {index} USING fts5(title, body, meta, content='', "
-                   "tokenize='unicode61 remove_diacritics 2')")
-    # imported here: store.search builds on store.db, which imports this module
-    from monitor.store.search import fill_index
-
-    fill_index(db.conn)

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from monitor.store import InboxFilter
 from monitor.web.app import checked_form, web_state
 from monitor.web.render import ENV, page
+from monitor.web.search import page_of
 
 FEED_ENTRIES = 50
 
@@ -70,7 +71,7 @@ async def atom(request: Request) -> Response:
 
         page_ = web.store.search(parse_query(token.target), limit=FEED_ENTRIES)
         entries = [{"id": f"{h.kind}/{h.id}", "title": h.title or "(no title)",
-                    "link": f"{base}/{'articles' if h.kind == 'article' else 'tenders'}/{h.id}",
+                    "link": f"{base}{page_of(h)}",
                     "source_link": h.url, "updated": h.first_seen_at,
                     "summary": h.source} for h in page_.hits]
         title = f"monitor search: {token.target}"

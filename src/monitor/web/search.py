@@ -27,7 +27,7 @@ CSV_COLUMNS = ("kind", "id", "source", "title", "url", "published_at", "first_se
 _KINDS = {"article": "item", "tender": "tender"}
 
 
-def _page_of(hit: SearchHit) -> str:
+def page_of(hit: SearchHit) -> str:
     return f"/{'articles' if hit.kind == 'item' else 'tenders'}/{hit.id}"
 
 
@@ -73,7 +73,7 @@ async def search(request: Request) -> Response:
         raise HTTPException(400, f"before: a number, not {before!r}")
     found = web.store.search(query, before=int(before) if before else None, limit=PAGE_SIZE,
                              **filters)
-    results = [Result(h, _page_of(h), highlight(h.title, query, None),
+    results = [Result(h, page_of(h), highlight(h.title, query, None),
                       highlight(h.text, query, 240)) for h in found.hits]
     count = web.store.search_count(query, **filters)
     context.update(results=results, next=found.next_before, count=count)
