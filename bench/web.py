@@ -75,6 +75,7 @@ def main() -> int:
             time.sleep(0.05)
         pages = [
             ("inbox, first page", "/findings", True),
+            ("inbox, after a new match (counts again)", "/findings", "new match"),
             ("inbox, page 21", f"/findings?after={deep}", False),
             ("inbox, one watch", f"/findings?watch={corpus.RARE_NAME}", False),
             ("inbox, triage: new", "/findings?triage=new", False),
@@ -94,6 +95,8 @@ def main() -> int:
             for name, path, target in pages:
                 times = []
                 for n in range(args.repeat + 1):
+                    if target == "new match":  # as a crawl would: the counts change
+                        _add_match(work, article_id)
                     answer = client.get(path)
                     if answer.status_code != 200:
                         sys.exit(f"{path}: HTTP {answer.status_code}: {answer.text[:500]}")
@@ -101,6 +104,7 @@ def main() -> int:
                     if n:
                         times.append(took)
                 median = statistics.median(times)
+                target = target is True
                 if target and median > 100:
                     failed.append(name)
                 rows.append((name, median, min(times), max(times), target))
@@ -116,6 +120,17 @@ def main() -> int:
               f"{'<= 100' if target else ''}")
     print("all targets met" if not failed else f"over target: {', '.join(failed)}")
     return 0 if not failed else 1
+
+
+def _add_match(state: Path, item_id: int) -> None:
+    import sqlite3
+
+    with sqlite3.connect(state / "monitor.db", timeout=30) as conn:
+        conn.execute(
+            """INSERT INTO matches (item_id, watch, term, term_kind, field, start, "end", found,
+               snippet, snippet_start, snippet_end, matched_at)
+               VALUES (?, 'bench', 'bench', 'keyword', 'body', 0, 5, ?, '', 0, 5,
+                       datetime('now'))""", (item_id, f"bench {time.perf_counter_ns()}"))
 
 
 if __name__ == "__main__":

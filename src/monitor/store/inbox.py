@@ -149,18 +149,37 @@ class InboxStore(Database):
         return [found[ref] for ref in refs if ref in found]
 
     def watch_counts(self) -> dict[str, int]:
-        """Findings (articles and tenders) per watch."""
+        """Findings (articles and tenders) per watch. Counted again only when a match was
+        added or removed since the last count (a count over 100 k matches takes a while)."""
+        stamp = tuple(self.db.conn.execute(
+            "SELECT (SELECT MAX(id) FROM matches), (SELECT COUNT(*) FROM matches), "
+            "(SELECT MAX(id) FROM tender_matches), (SELECT COUNT(*) FROM tender_matches)"
+        ).fetchone())
+        cached = getattr(self, "_watch_counts", None)
+        if cached is not None and cached[0] == stamp:
+            return dict(cached[1])
         counts: dict[str, int] = {}
         for table, ref in (("matches", "item_id"), ("tender_matches", "tender_id")):
             for watch, n in self.db.conn.execute(
                     f"SELECT watch, COUNT(DISTINCT {ref}) FROM {table} GROUP BY watch"):
                 counts[watch] = counts.get(watch, 0) + n
-        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        ordered = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        self._watch_counts = (stamp, ordered)
+        return dict(ordered)
 
     def sources_with_findings(self) -> list[str]:
-        """The sources the inbox can be filtered by."""
-        return [row[0] for row in self.db.conn.execute(
-            "SELECT source FROM items UNION SELECT source FROM tenders ORDER BY 1")]
+        """The sources of stored items and tenders, for filters: read off the indexes one
+        distinct value at a time (a scan of a million items takes 0.1 s)."""
+        found: set[str] = set()
+        for table in ("items", "tenders"):
+            found |= {row[0] for row in self.db.conn.execute(
+                f"""WITH RECURSIVE s(x) AS (
+                        SELECT MIN(source) FROM {table}
+                        UNION ALL
+                        SELECT (SELECT MIN(source) FROM {table} WHERE source > x) FROM s
+                        WHERE x IS NOT NULL)
+                    SELECT x FROM s WHERE x IS NOT NULL""")}
+        return sorted(found)
 
     def copies(self, item_id: int) -> list[InboxRow]:
         """The same story elsewhere: other items with the same text or the same headline (of

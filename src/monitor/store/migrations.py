@@ -388,6 +388,8 @@ def _web(db: sqlite_utils.Database) -> None:
         );
         -- the inbox walks matches newest first, per watch too
         CREATE INDEX matches_watch_id ON matches (watch, id);
+        -- findings per watch, counted off the index alone
+        CREATE INDEX matches_watch_item ON matches (watch, item_id);
         CREATE INDEX tender_matches_watch_id ON tender_matches (watch, id);
         CREATE INDEX tender_matches_tender ON tender_matches (tender_id, id);
         -- a finding's copies at other sources ("also at"): the same text or headline
