@@ -399,3 +399,35 @@ def _check_integrity(store: SQLiteStore) -> None:
         conn.execute(f"INSERT INTO {index} ({index}) VALUES ('integrity-check')")
         assert conn.execute(f"SELECT COUNT(*) FROM {index}_docsize").fetchone()[0] == (
             conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def test_the_search_and_reindex_commands(tmp_path: Path) -> None:
+    import json as json_
+
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+    from monitor.models import Item
+    from monitor.normalise import content_hash
+    from monitor.store import open_store
+
+    state = tmp_path / "state"
+    with open_store(state) as store:
+        for n, (title, text) in enumerate([("华为公司中标", "华为公司在格鲁吉亚中标。"),
+                                           ("ჰუავეი თბილისში", "ჰუავეი ხსნის ოფისს.")]):
+            store.add(Item(source="news", key=str(n), url=f"https://news.example/{n}",
+                           title=title, text=text, published_at=None,
+                           content_hash=content_hash(title, text)), [])
+    runner = CliRunner()
+    base = ["--config", str(tmp_path / "none.yaml"), "--state", str(state)]
+    found = runner.invoke(cli, [*base, "search", "华为 OR ჰუავეი", "--json"])
+    assert found.exit_code == 0, found.output
+    assert [r["title"] for r in json_.loads(found.output)["results"]] == [
+        "ჰუავეი თბილისში", "华为公司中标"]
+    bad = runner.invoke(cli, [*base, "search", '"open'])
+    assert bad.exit_code == 2 and "open" in bad.output
+    again = runner.invoke(cli, [*base, "reindex"])
+    assert again.exit_code == 0 and "2 records indexed." in again.output
+    assert "华为公司中标" in runner.invoke(cli, [*base, "search", "华为"]).output
+    for command in ("search", "reindex"):
+        assert "Example:" in runner.invoke(cli, [command, "--help"]).output
