@@ -12,7 +12,8 @@ text; everything here decides what a term's pattern is.
   its edges.
 - `term_pattern`: the regular expression a term is verified with at an automaton hit, and the
   literal anchor the automaton looks for: words joined by any punctuation or spacing, case
-  endings (every word of a Cyrillic name, the last of a Georgian one), word boundaries where the
+  endings (every word of a Cyrillic name, the last of a Georgian one, whose adjectives drop -ი
+  in the oblique cases), word boundaries where the
   script has them.
 - `transliterations`: Latin <-> Cyrillic <-> Georgian spellings generated for a name.
 

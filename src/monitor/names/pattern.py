@@ -21,6 +21,9 @@ from monitor.names.words import _VOWELS, script_of, unspaced
 _CYR_SINGULAR = (
     "а", "я", "у", "ю", "ом", "ем", "ём", "е", "ы", "и", "ой", "ей", "ою", "ею", "ью",
     "ым", "ові", "еві", "єві", "і", "ї", "єм", "єю",
+    # Ukrainian: instrumental of surnames in -ін (Бородіним), feminine adjectives (Китайської
+    # Народної, у Китайській Народній)
+    "им", "ої", "ій",
 )
 _CYR_NOUN = (
     *_CYR_SINGULAR,
@@ -36,13 +39,15 @@ _CYR_NOUN = (
 # Kazakh after a possessive -ы/-і (жолы -> жолының, жолына, жолымен)
 _KK_POSSESSIVE = ("ның", "нің", "на", "не", "н", "нда", "нде", "нан", "нен", "мен", "ндағы",
                   "ндегі")
+# ... and after a consonant-final name, the possessive itself first (Қытай -> Қытайында)
+_KK_POSSESSED = tuple(v + e for v in "ыі" for e in _KK_POSSESSIVE)
 # Russian/Ukrainian nouns that drop their last letter: Хуавей -> Хуаве-я, корпорация ->
 # корпораци-и, Роснефть -> Роснефт-и, Бидзина -> Бидзин-ой, Петро -> Петр-а (Ukrainian)
 _CYR_DROP = {
     "й": ("й", "я", "ю", "ем", "е", "и", "ев", "ям", "ями", "ях", "ї", "ю", "єм", "єві"),
     "ь": ("ь", "я", "ю", "ем", "е", "и", "ей", "ью", "ям", "ями", "ях", "і", "ів"),
     "я": ("я", "и", "ю", "ей", "ею", "й", "ям", "ями", "ях", "і", "ї", "єю"),
-    "а": ("а", "ы", "и", "е", "у", "ой", "ою", "ам", "ами", "ах", "і", "ою"),
+    "а": ("а", "ы", "и", "е", "у", "ой", "ою", "ам", "ами", "ах", "і", "ою", "ої", "ій"),
     "о": ("о", "а", "у", "ом", "ові", "е", "і"),
 }
 _CYR_ADJ = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ого", "его", "ому", "ему", "ым", "им",
@@ -51,21 +56,28 @@ _CYR_ADJ = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ого", "�
 # Georgian after a vowel-final name (ჰუავეი-ს, ჰუავეი-მ, ჰუავეი-სთვის, ჰუავეი-ში)
 _KA_VOWEL = ("მ", "ს", "თ", "თი", "დ", "ც", "ვე", "ში", "ზე", "თან", "სთან", "სთვის", "თვის",
              "სგან", "გან", "სკენ", "დან", "დანაც", "მდე", "ვით", "სავით", "სა", "საც", "მაც",
-             "შიც", "ზეც", "სთვისაც", "ები", "ების", "ებს", "ებმა", "ებით", "ებში", "ებთან")
+             "შიც", "ზეც", "სთვისაც", "სადმი", "ები", "ების", "ებს", "ებმა", "ებით", "ებში", "ებთან")
 # Georgian after a stem that drops its final -ი/-ა/-ე (ნუქტექი -> ნუქტექ-ის, ნუქტექ-მა)
-_KA_STEM = ("ი", "ის", "ს", "ით", "მა", "ად", "ო", "ში", "ზე", "თან", "ისთვის", "ისგან",
+_KA_STEM = ("ი", "ის", "ს", "სა", "ისადმი", "ით", "მა", "ად", "ო", "ში", "ზე", "თან",
+            "ისთვის", "ისგან",
             "ისკენ", "იდან", "ამდე", "ივით", "ისა", "ისაც", "იც", "მაც", "საც", "ზეც", "შიც",
             "ები", "ების", "ებს", "ებმა", "ებით", "ებში", "ებთან", "ებზე", "ებისთვის")
 _ADJ_ENDINGS = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ые", "ие")
 _MIN_INFLECTED = 4  # letters a word needs before it takes endings
+# Ukrainian dative/locative of a noun in -ка/-га/-ха: Республіка -> Республіці, Ольга -> Ользі
+_UK_SOFTENED = {"к": "ц", "г": "з", "х": "с"}
 # letters a Georgian name ending in consonant + ი needs for its bare stem to count
 _MIN_KA_BARE = 5
 
 
-def _word_forms(word: str, acronym: bool, last: bool) -> tuple[str, tuple[str, ...]]:
+def _word_forms(word: str, acronym: bool, last: bool,
+                compound: bool = False) -> tuple[str, tuple[str, ...]]:
     """(literal prefix, endings that may follow it; () = none, the word as is) for one word of
-    a term; `last` for its last word."""
+    a term; `last` for its last word; `compound`: the last part of a hyphenated name
+    (Би-би-си), which takes the endings the whole would, however short it is."""
     script = script_of(word)
+    if compound and last and script == "cyrillic" and not acronym:
+        return word, _ordered({""} | set(_CYR_NOUN))
     if acronym or len(word) < _MIN_INFLECTED:
         return word, ()
     if script == "georgian" and last:
@@ -78,10 +90,17 @@ def _word_forms(word: str, acronym: bool, last: bool) -> tuple[str, tuple[str, .
                 stem_endings.add("")
             return word[:-1], _ordered({word[-1] + s for s in suffixes} | stem_endings)
         return word, _ordered(set(_KA_STEM) | {""})
+    if script == "georgian":
+        # an adjective before the noun drops its -ი in the oblique cases ("აზიის
+        # ინფრასტრუქტურულ საინვესტიციო ბანკში")
+        if word[-1] == "ი" and word[-2] not in _VOWELS and len(word) > _MIN_KA_BARE:
+            return word[:-1], ("ი", "")
+        return word, ()
     if script != "cyrillic":
         return word, ()
     if last:
-        endings = set(_CYR_NOUN) | (set(_KK_POSSESSIVE) if word[-1] in "ыі" else set())
+        endings = set(_CYR_NOUN) | (set(_KK_POSSESSIVE) if word[-1] in "ыі" else
+                                    set(_KK_POSSESSED))
     else:
         endings = set(_CYR_SINGULAR)
     stem, forms = word, {""} | endings
@@ -95,6 +114,10 @@ def _word_forms(word: str, acronym: bool, last: bool) -> tuple[str, tuple[str, .
         drop = set(_CYR_DROP[word[-1]])
         forms = ({word[-1] + s for s in forms} | drop) if last else (
             {word[-1]} | (drop & endings))
+    if word[-1] == "а" and word[-2] in _UK_SOFTENED and len(word) > _MIN_INFLECTED + 1:
+        # the stem's last consonant softens before -і: Республі-ка / Республі-ці
+        stem = word[:-2]
+        forms = {word[-2] + f for f in forms} | {_UK_SOFTENED[word[-2]] + "і"}
     if len(word) > _MIN_INFLECTED and word.endswith(_ADJ_ENDINGS):
         # an adjective, or a surname declined like one: Китайской, Зеленского, Толстым
         between = word[len(word) - 2:len(stem)]
@@ -161,13 +184,16 @@ def term_pattern(text: str, *, inflect: bool = True,
     if not words:
         return None
     acronyms = _acronyms(text)
+    # Би-би-си: its last part takes the endings of the whole (Би-би-сиге)
+    compound = len(words) > 1 and bool(re.search(r"\w-\w+\W*$", text))
     pieces: list[str] = []
     rests: list[str] = []
     longest: list[int] = []
     endings: tuple[str, ...] = ()
     for i, word in enumerate(words):
         last = i == len(words) - 1
-        prefix, forms = _word_forms(word, word in acronyms, last) if inflect else (word, ())
+        prefix, forms = (_word_forms(word, word in acronyms, last, compound)
+                         if inflect else (word, ()))
         pieces.append(prefix)
         longest.append(max(map(len, forms), default=0))
         if last:
