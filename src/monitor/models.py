@@ -10,7 +10,11 @@ import hashlib
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from monitor import orgids
+
 __all__ = [
+    "Bid",
+    "Contract",
     "Item",
     "Match",
     "Organisation",
@@ -195,6 +199,10 @@ class Organisation:
     name: str
     id: str | None = None
     scheme: str | None = None
+    # where the portal gives them: one line of postal address, and a contact (e-mail, phone);
+    # competing bidders that share one are "linked" (`monitor.flags`)
+    address: str | None = None
+    contact: str | None = None
 
     @property
     def registry_id(self) -> str | None:
@@ -205,8 +213,9 @@ class Organisation:
 
     @property
     def key(self) -> str:
-        """Identity across versions: the registry id, else the case-folded name."""
-        return self.registry_id or " ".join(self.name.casefold().split())
+        """Identity across versions and portals: the registry id as `monitor.orgids`
+        writes it (UA-NAT:34051 and UA-EDR:00034051 are one), else the case-folded name."""
+        return orgids.key(self.scheme, self.id) or " ".join(self.name.casefold().split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +238,47 @@ class TenderDocument:
     # the portal's document type: tenderNotice, awardNotice, contractSigned, ...
     kind: str | None = None
     published: str | None = None
+
+
+# bid statuses, as OCDS's bidStatus codelist names them; portals' own codes are mapped on
+# reading (Prozorro's `unsuccessful` award on a bid and `invalid` bid -> disqualified)
+BidStatus = Literal["pending", "valid", "disqualified", "withdrawn"]
+
+
+@dataclass(frozen=True, slots=True)
+class Bid:
+    """One bid as the portal publishes it (Prozorro `bids[]`, OCDS `bids.details[]`): who
+    bid, the price, when it was received, and what became of it."""
+
+    tenderers: tuple[Organisation, ...]
+    id: str | None = None
+    value: float | None = None
+    currency: str | None = None
+    # when the bid was received
+    date: str | None = None
+    status: BidStatus | None = None
+    # the lot the bid is for (a bid on several lots is one Bid per lot)
+    lot: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """A signed contract of a tender: its value and term as this version states them. Two
+    versions of a tender show whether a price change came with a longer term."""
+
+    id: str
+    value: float | None = None
+    currency: str | None = None
+    signed: str | None = None
+    end_date: str | None = None
+    # amendments the portal lists (OCDS `contracts[].amendments`)
+    amendments: int = 0
+
+
+# added after tenders were first stored: see `TenderRecord.to_dict`
+_ADDED_FIELDS = ("tender_start", "category", "award_criteria", "bids_received", "bids",
+                 "contracts")
+_ADDED_ORG_FIELDS = ("address", "contact")
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +318,18 @@ class TenderRecord:
     award_currency: str | None = None
     lots: tuple[TenderLot, ...] = ()
     documents: tuple[TenderDocument, ...] = ()
+    # -- what red flags are computed from (`monitor.flags`); empty where a portal does not
+    # publish it, which makes a flag "not computable", never "clear"
+    # when bids could first be submitted (the deadline is when the tender period ends)
+    tender_start: str | None = None
+    # goods / services / works (OCDS mainProcurementCategory)
+    category: str | None = None
+    # how the winner is chosen, as the portal codes it (lowestCost, priceOnly, ...)
+    award_criteria: str | None = None
+    # the number of bids received as the portal states it, where it lists no bids (TED)
+    bids_received: int | None = None
+    bids: tuple[Bid, ...] = ()
+    contracts: tuple[Contract, ...] = ()
     # the portal's last-modified stamp: an unchanged stamp skips fetching the details again
     modified: str | None = None
     # sha256 of the raw API response
@@ -278,8 +340,20 @@ class TenderRecord:
     captures: tuple[CapturedResponse, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as JSON values; fields added after tenders were first stored are left
+        out while empty, so that the stored form (and content hash) of a record that has
+        none of them is what it was before they existed."""
         data = asdict(replace(self, captures=()))
         data.pop("captures")  # bytes: evidence is stored, not sent around as JSON
+        for name in _ADDED_FIELDS:
+            if data[name] in (None, (), []):
+                del data[name]
+        orgs = [data["buyer"], *data["bidders"], *data["winners"],
+                *(o for b in data.get("bids", ()) for o in b["tenderers"])]
+        for org in orgs:
+            for name in _ADDED_ORG_FIELDS:
+                if org is not None and org.get(name) is None:
+                    org.pop(name, None)
         return data
 
     @classmethod
@@ -290,6 +364,10 @@ class TenderRecord:
         fields["buyer"] = Organisation(**buyer) if buyer else None
         for key in ("bidders", "winners"):
             fields[key] = tuple(Organisation(**o) for o in fields.get(key) or ())
+        fields["bids"] = tuple(
+            Bid(**{**b, "tenderers": tuple(Organisation(**o) for o in b.get("tenderers") or ())})
+            for b in fields.get("bids") or ())
+        fields["contracts"] = tuple(Contract(**c) for c in fields.get("contracts") or ())
         fields["lots"] = tuple(TenderLot(**lot) for lot in fields.get("lots") or ())
         fields["documents"] = tuple(TenderDocument(**d) for d in fields.get("documents") or ())
         fields["cpv"] = tuple(fields.get("cpv") or ())

@@ -36,8 +36,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from monitor import orgids
 from monitor.errors import StoreConflictError
 from monitor.models import (
+    Bid,
+    Contract,
     Organisation,
     TenderChange,
     TenderDocument,
@@ -113,11 +116,10 @@ def _code(value: str | None) -> str | None:
 
 
 def _organisation(org: Organisation) -> Organisation:
-    scheme = _code(org.scheme)
+    scheme, ident = orgids.normalise(_code(org.scheme), _code(org.id))
     return Organisation(
-        name=_line(org.name),
-        id=_code(org.id),
-        scheme=scheme.upper() if scheme else None,
+        name=_line(org.name), id=ident, scheme=scheme,
+        address=_line(org.address) or None, contact=_line(org.contact) or None,
     )
 
 
@@ -175,6 +177,21 @@ def normalise_tender(record: TenderRecord) -> TenderRecord:
             for d in record.documents if d.url and d.url.strip()
         ),
         modified=normalise_stamp(record.modified),
+        tender_start=_date(record.tender_start),
+        category=_code(record.category),
+        award_criteria=_code(record.award_criteria),
+        bids=tuple(
+            Bid(tenderers=_organisations(b.tenderers), id=_code(b.id), value=b.value,
+                currency=_currency(b.currency), date=_date(b.date), status=b.status,
+                lot=_code(b.lot))
+            for b in record.bids
+        ),
+        contracts=tuple(
+            Contract(id=c.id.strip(), value=c.value, currency=_currency(c.currency),
+                     signed=_date(c.signed), end_date=_date(c.end_date),
+                     amendments=c.amendments)
+            for c in record.contracts
+        ),
     )
 
 

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
 
+from monitor import orgids
 from monitor.match.judge import Explanation
 from monitor.match.matcher import Matcher
 from monitor.models import Match, Organisation, TenderRecord
@@ -17,10 +18,13 @@ TENDER_ROLES = ("winner", "bidder", "buyer")
 
 
 def registry_key(value: str) -> tuple[str, str]:
-    """(SCHEME, id) of `SCHEME:id` as compared: scheme upper-case, the id without spaces,
-    dots and dashes (registries print `40 44 09 497` and `404-409-497` alike)."""
+    """(SCHEME, id) of `SCHEME:id` as compared: the scheme as `monitor.orgids` names it
+    (UA-NAT and ЄДРПОУ are UA-EDR), the id without spaces, dots and dashes (registries
+    print `40 44 09 497` and `404-409-497` alike), leading zeros a spreadsheet lost put
+    back."""
     scheme, _, ident = value.rpartition(":")
-    return scheme.strip().upper(), re.sub(r"[\s.\-/]", "", ident).upper()
+    code, written = orgids.normalise(scheme or None, ident)
+    return code or "", re.sub(r"[\s.\-/]", "", written or "").upper()
 
 
 def _org_key(org: Organisation) -> tuple[str, str] | None:
