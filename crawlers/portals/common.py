@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from monitor.models import Organisation, TenderDocument, TenderLot
+from monitor.models import BidStatus, Contract, Organisation, TenderDocument, TenderLot
 
 # -- JSON as portals send it ----------------------------------------------------------------
 
@@ -86,8 +86,55 @@ def organisation(data: Any, parties: dict[str, Any] | None = None) -> Organisati
     registry = identifier.get("id")
     if not name and registry is None:
         return None
+    source = data if (data.get("address") or data.get("contactPoint")) else (party or {})
     return Organisation(name=str(name), id=str(registry) if registry is not None else None,
-                        scheme=identifier.get("scheme"))
+                        scheme=identifier.get("scheme"), address=address(source.get("address")),
+                        contact=contact(source.get("contactPoint")))
+
+
+def address(data: Any) -> str | None:
+    """An OCDS address `{streetAddress, locality, region, postalCode, countryName}` as one
+    line; None when it has none of them."""
+    parts = [str(data[k]).strip() for k in ("streetAddress", "locality", "region",
+                                            "postalCode", "countryName")
+             if isinstance(data, dict) and data.get(k) and str(data[k]).strip()]
+    return ", ".join(parts) or None
+
+
+def contact(data: Any) -> str | None:
+    """An OCDS contact point's e-mail and telephone, `; `-separated (what linked bidders
+    share); None without either. The person's name is left out: it is not an identity."""
+    if not isinstance(data, dict):
+        return None
+    parts = [str(data[k]).strip() for k in ("email", "telephone") if data.get(k)
+             and str(data[k]).strip()]
+    return "; ".join(parts) or None
+
+
+def bid_status(code: Any) -> BidStatus | None:
+    """A portal's bid status as OCDS's bidStatus codelist names it: Prozorro's `invalid`,
+    `invalid.pre-qualification` and `unsuccessful` are disqualifications, `deleted` a
+    withdrawal, `draft` not yet a bid (None)."""
+    text = str(code or "").strip()
+    return _BID_STATUSES.get(text)
+
+
+_BID_STATUSES: dict[str, BidStatus] = {
+    "active": "valid", "valid": "valid", "pending": "pending", "invited": "pending",
+    "invalid": "disqualified", "invalid.pre-qualification": "disqualified",
+    "unsuccessful": "disqualified", "disqualified": "disqualified",
+    "deleted": "withdrawn", "withdrawn": "withdrawn",
+}
+
+
+def contract(data: dict[str, Any]) -> Contract:
+    """An OCDS / OpenProcurement contract: id, value, dateSigned, period.endDate and its
+    amendments (OCDS `amendments`, Prozorro `changes`)."""
+    value, currency = amount(data.get("value"))
+    amendments = len(dicts(data.get("amendments"))) + len(dicts(data.get("changes")))
+    return Contract(id=str(data.get("id") or ""), value=value, currency=currency,
+                    signed=data.get("dateSigned"), end_date=mapping(data.get("period")).get(
+                        "endDate"), amendments=amendments)
 
 
 def lot(data: dict[str, Any]) -> TenderLot:

@@ -14,6 +14,7 @@ from monitor import orgids
 
 __all__ = [
     "Bid",
+    "BidStatus",
     "Contract",
     "Item",
     "Match",

@@ -12,6 +12,8 @@ from urllib.parse import quote, urldefrag, urlencode, urlsplit, urlunsplit
 
 from crawlers.portals.common import (
     amount,
+    bid_status,
+    contract,
     dicts,
     document,
     folded,
@@ -19,7 +21,7 @@ from crawlers.portals.common import (
     mapping,
     organisation,
 )
-from monitor.models import Organisation, TenderRecord
+from monitor.models import Bid, Organisation, TenderRecord
 
 # award statuses that make its suppliers winners (publishers that leave the status out mean
 # an award that stands)
@@ -102,7 +104,33 @@ def release_record(release: dict[str, Any], *, source: str, read_from: str,
         documents=tuple(document(d) for d in documents),
         modified=modified,
         raw_hash=raw_hash,
+        tender_start=period.get("startDate"),
+        category=tender.get("mainProcurementCategory"),
+        award_criteria=tender.get("awardCriteria"),
+        bids_received=None if dicts(bids.get("details")) else _received(tender, bids),
+        bids=tuple(
+            Bid(tenderers=_with_ids(orgs(b.get("tenderers"))),
+                id=str(b["id"]) if b.get("id") else None, value=amount(b.get("value"))[0],
+                currency=amount(b.get("value"))[1], date=b.get("date"),
+                status=bid_status(b.get("status")),
+                lot=next((str(x) for x in b.get("relatedLots") or () if x), None))
+            for b in dicts(bids.get("details"))),
+        contracts=tuple(contract(c) for c in contracts),
     )
+
+
+def _received(tender: dict[str, Any], bids: dict[str, Any]) -> int | None:
+    """How many bids the process received, where it lists none: `tender.numberOfTenderers`,
+    else the `bids.statistics` measure `bids` (over the whole process, not a lot's)."""
+    count = tender.get("numberOfTenderers")
+    if isinstance(count, int) and not isinstance(count, bool):
+        return count
+    for stat in dicts(bids.get("statistics")):
+        if stat.get("measure") == "bids" and not stat.get("relatedLot"):
+            value = stat.get("value")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return int(value)
+    return None
 
 
 def too_old(when: Any, since: date | None) -> bool:

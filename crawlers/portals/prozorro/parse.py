@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from crawlers.portals.common import (
     amount,
+    bid_status,
+    contract,
     dicts,
     document,
     local_datetime,
@@ -16,7 +18,7 @@ from crawlers.portals.common import (
     mapping,
     organisation,
 )
-from monitor.models import TenderRecord
+from monitor.models import Bid, TenderRecord
 
 # the API root a source's `url` names (the spider adds /tenders itself)
 API_ROOT = "https://public-api.prozorro.gov.ua/api/2.5"
@@ -80,7 +82,45 @@ def tender_record(data: dict[str, Any], *, source: str, raw_hash: str | None) ->
                         if doc.get("url")),
         modified=data.get("dateModified"),
         raw_hash=raw_hash,
+        tender_start=period.get("startDate"),
+        category=data.get("mainProcurementCategory"),
+        award_criteria=data.get("awardCriteria"),
+        bids_received=_count(data.get("numberOfBids")) if not dicts(data.get("bids")) else None,
+        bids=tuple(bids(data)),
+        contracts=tuple(contract(c) for c in contracts),
     )
+
+
+def bids(data: dict[str, Any]) -> list[Bid]:
+    """The tender's bids, one per lot a bid is for (`lotValues`), with what became of each:
+    a bid whose award was refused (`awards[status=unsuccessful]` on its `bid_id`, for its
+    lot) was disqualified, as were bids found `invalid` at pre-qualification. Drafts are not
+    bids yet. The API shows bids only once the tender period is over."""
+    refused = {(a.get("bid_id"), a.get("lotID")) for a in dicts(data.get("awards"))
+               if a.get("status") == "unsuccessful" and a.get("bid_id")}
+    out: list[Bid] = []
+    for entry in dicts(data.get("bids")):
+        if entry.get("status") == "draft":
+            continue
+        tenderers = tuple(o for t in dicts(entry.get("tenderers"))
+                          if (o := organisation(t)) is not None)
+        status = bid_status(entry.get("status"))
+        ident = str(entry["id"]) if entry.get("id") else None
+        parts = dicts(entry.get("lotValues")) or [entry]
+        for part in parts:
+            lot_id = part.get("relatedLot")
+            value, currency = amount(part.get("value"))
+            part_status = bid_status(part.get("status")) if part is not entry else None
+            if (ident, lot_id) in refused or (ident, None) in refused:
+                part_status = "disqualified"
+            out.append(Bid(tenderers=tenderers, id=ident, value=value, currency=currency,
+                           date=part.get("date") or entry.get("date"),
+                           status=part_status or status, lot=lot_id))
+    return out
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def latest_versions(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
