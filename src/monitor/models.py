@@ -277,8 +277,8 @@ class Contract:
 
 
 # added after tenders were first stored: see `TenderRecord.to_dict`
-_ADDED_FIELDS = ("tender_start", "category", "award_criteria", "bids_received", "bids",
-                 "contracts")
+_ADDED_FIELDS = ("method", "tender_start", "category", "award_criteria", "bids_received",
+                 "bids", "contracts")
 _ADDED_ORG_FIELDS = ("address", "contact")
 
 
@@ -321,6 +321,8 @@ class TenderRecord:
     documents: tuple[TenderDocument, ...] = ()
     # -- what red flags are computed from (`monitor.flags`); empty where a portal does not
     # publish it, which makes a flag "not computable", never "clear"
+    # open / selective / limited / direct (OCDS procurementMethod): whether bids competed
+    method: str | None = None
     # when bids could first be submitted (the deadline is when the tender period ends)
     tender_start: str | None = None
     # goods / services / works (OCDS mainProcurementCategory)

@@ -177,6 +177,7 @@ def normalise_tender(record: TenderRecord) -> TenderRecord:
             for d in record.documents if d.url and d.url.strip()
         ),
         modified=normalise_stamp(record.modified),
+        method=_code(record.method),
         tender_start=_date(record.tender_start),
         category=_code(record.category),
         award_criteria=_code(record.award_criteria),

@@ -82,6 +82,7 @@ def tender_record(data: dict[str, Any], *, source: str, raw_hash: str | None) ->
                         if doc.get("url")),
         modified=data.get("dateModified"),
         raw_hash=raw_hash,
+        method=data.get("procurementMethod"),
         tender_start=period.get("startDate"),
         category=data.get("mainProcurementCategory"),
         award_criteria=data.get("awardCriteria"),

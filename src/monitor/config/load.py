@@ -22,6 +22,7 @@ from monitor.config.settings import (
     DaemonSettings,
     DigestSettings,
     EvidenceSettings,
+    FlagSettings,
     HealthSettings,
     Recipient,
     SmtpSettings,
@@ -82,6 +83,7 @@ def _allowed_keys(data: Any) -> dict[tuple[int | str, ...], list[str]]:
         table[("health",)] = list(HealthSettings.model_fields)
         table[("evidence",)] = list(EvidenceSettings.model_fields)
         table[("web",)] = list(WebSettings.model_fields)
+        table[("flags",)] = list(FlagSettings.model_fields)
     return table
 
 

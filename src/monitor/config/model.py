@@ -16,6 +16,7 @@ from monitor.config.settings import (
     DaemonSettings,
     DigestSettings,
     EvidenceSettings,
+    FlagSettings,
     HealthSettings,
     Recipient,
     SmtpSettings,
@@ -38,6 +39,7 @@ class Config(_Frozen):
     health: HealthSettings = HealthSettings()
     evidence: EvidenceSettings = EvidenceSettings()
     web: WebSettings = WebSettings()
+    flags: FlagSettings = FlagSettings()
     # files (YAML or CSV, relative to this config) whose watches are added to `watches`;
     # parse_config reads them (see monitor.watches)
     watchlist: str | tuple[str, ...] | None = None

@@ -134,3 +134,36 @@ class WebSettings(_Frozen):
     watch_file: str | None = "web-watches.yaml"
     # a login lasts this long without a visit
     session_hours: float = Field(default=12, gt=0, le=24 * 90)
+
+
+class Thresholds(_Frozen):
+    """A portal's thresholds above which a purchase must be an open procedure, by the
+    tender's category (goods, services, works), in `currency`."""
+
+    goods: float = Field(gt=0)
+    services: float = Field(gt=0)
+    works: float = Field(gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+    def of(self, category: str | None) -> float | None:
+        return {"goods": self.goods, "services": self.services,
+                "works": self.works}.get((category or "").lower())
+
+
+class FlagSettings(_Frozen):
+    """`flags:`: the limits the red-flag rules (`monitor.flags`) compare with."""
+
+    # a submission period shorter than this many days is short; by procedure (the
+    # portal's code, e.g. aboveThresholdEU) or method (open, selective); `open` is the
+    # default for competitive procedures that are not listed
+    min_period_days: dict[str, float] = Field(default_factory=lambda: {"open": 15.0})
+    # open-procedure thresholds per source (its name), beside the built-in ones per portal
+    # (Prozorro: 400,000 UAH goods and services, 1,500,000 UAH works)
+    thresholds: dict[str, Thresholds] = Field(default_factory=dict)
+    # repeated awards just under a threshold: this many awards from one buyer to one
+    # supplier within `repeat_months`, each at most `repeat_below_percent` % under it
+    repeat_count: int = Field(default=2, ge=2)
+    repeat_below_percent: float = Field(default=5.0, gt=0, lt=100)
+    repeat_months: int = Field(default=12, ge=1)
+    # dataset-relative rules run once a portal has this many stored records to compare with
+    relative_min_records: int = Field(default=100, ge=20)
