@@ -14,6 +14,7 @@ is `not_computable`, never `clear`.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -141,7 +142,8 @@ def short_period(record: TenderRecord, ctx: Context) -> Flag:
     thresholds = {"min_days": limit}
     if days >= limit:
         return Flag(rule, "clear", "", inputs, thresholds)
-    return Flag(rule, "flagged", f"submission period {days:.0f} days (threshold {limit:g})",
+    shown = f"{days:g}" if days == int(days) else f"{math.floor(days * 10) / 10:g}"
+    return Flag(rule, "flagged", f"submission period {shown} days (threshold {limit:g})",
                 inputs, thresholds)
 
 
@@ -211,8 +213,9 @@ def identical_prices(record: TenderRecord, ctx: Context) -> Flag:
     if len(priced) < 2:
         if not record.bids:
             return Flag(rule, "not_computable", "the portal lists no bids for this tender")
-        return Flag(rule, "not_computable" if len(priced) < len(_received(record.bids))
-                    else "clear", "fewer than two priced bids")
+        if len(priced) < len(_received(record.bids)):
+            return Flag(rule, "not_computable", "the portal gives no price for some bids")
+        return Flag(rule, "clear", "", {"priced_bids": len(priced)})
     hits: list[str] = []
     for lot, bids in _lots(priced).items():
         by_price: dict[tuple[float | None, str | None], set[str]] = defaultdict(set)
@@ -294,8 +297,9 @@ def linked_bidders(record: TenderRecord, ctx: Context) -> Flag:
     if not record.bids:
         tenderers = list(record.bidders)
     if len(tenderers) < 2:
-        return Flag(rule, "not_computable" if not record.bids and not record.bidders
-                    else "clear", "fewer than two tenderers")
+        if not record.bids and not record.bidders:
+            return Flag(rule, "not_computable", "the portal lists no tenderers")
+        return Flag(rule, "clear", "", {"tenderers": len(tenderers)})
     if not any(o.address or o.contact for o in tenderers) and not any(
             o.id for o in tenderers):
         return Flag(rule, "not_computable", "the portal gives no ids, addresses or contacts")
