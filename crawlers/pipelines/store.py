@@ -11,6 +11,7 @@ from scrapy.exceptions import NotConfigured
 from crawlers.extensions.run_recorder import run_state
 from crawlers.pipelines.found import Found
 from monitor.evidence import CaptureStore
+from monitor.flags.compute import Flagger
 from monitor.models import PortalCursor, ScrapedItem, TenderRecord
 from monitor.normalise import canonical_url, parse_date
 from monitor.tender import record_tender
@@ -23,6 +24,7 @@ class StorePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.captures = CaptureStore(crawler.settings["MONITOR_STATE"])
+        self.flagger: Flagger | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -48,8 +50,12 @@ class StorePipeline:
                 self.captures.put(capture.body, capture.sha256)  # before the rows naming them
             # in a portal's baseline run a tender first seen awarded makes no event, and its
             # matches are stored as old news, not counted as new
+            if self.flagger is None:
+                # once per crawl: the relative rules' fences are read from the store once
+                self.flagger = Flagger(store, self.crawler.spider.config)  # type: ignore[union-attr]
             outcome = record_tender(store, item.record, result.run_id,
-                                    baseline=state.baseline, matches=item.matches)
+                                    baseline=state.baseline, matches=item.matches,
+                                    flagger=self.flagger)
             result.new_items += outcome.state == "new"
             result.changed_items += outcome.state == "changed"
             result.new_matches += 0 if state.baseline else outcome.new_matches

@@ -53,9 +53,11 @@ from monitor.models import (
 from monitor.normalise import clean_text
 
 if TYPE_CHECKING:
+    from monitor.flags import Flag
+    from monitor.flags.compute import Flagger
     from monitor.models import Match
     from monitor.store import Store
-    from monitor.store.rows import StoredTender
+    from monitor.store.rows import FlagRow, StoredTender
 
 __all__ = [
     "compare",
@@ -283,19 +285,38 @@ _CONFLICT_RETRIES = 3
 
 
 def record_tender(store: Store, record: TenderRecord, run_id: int | None = None, *,
-                  baseline: bool = False, matches: Sequence[Match] = ()) -> TenderOutcome:
+                  baseline: bool = False, matches: Sequence[Match] = (),
+                  flagger: Flagger | None = None) -> TenderOutcome:
     """Store a (normalised) tender record: a new tender, a new version of a changed one with
     its events, or, unchanged, only the time it was seen; with the watches' `matches` in it
     (those not stored yet). `baseline`: the source's first run, where a tender first seen
-    already awarded gets no `awarded` event and its matches are stored as old news."""
+    already awarded gets no `awarded` event and its matches are stored as old news.
+    `flagger`: a new version gets its red flags (`monitor.flags`), stored with it, and a
+    watch's `flags:` holds back the buyer findings without them."""
     for _ in range(_CONFLICT_RETRIES):
         stored = store.stored_tender(record.source, record.native_id)
         change = compare(stored, record, baseline=baseline)
+        flags = ()
+        kept = matches
+        if flagger is not None:
+            if change.state != "unchanged":
+                flags = tuple(flagger.flags(record, stored))
+                kept = flagger.keep(matches, flags)
+            elif stored is not None:
+                kept = flagger.keep(matches, [_as_flag(f) for f in store.tender_flags(
+                    stored.id, stored.version)])
         outcome = store.save_tender(record, change, stored=stored, run_id=run_id,
-                                    matches=matches, baseline=baseline,
-                                    captures=record.captures)
+                                    matches=kept, baseline=baseline,
+                                    captures=record.captures, flags=flags)
         if outcome is not None:
             return outcome
     raise StoreConflictError(
         f"tender {record.source}/{record.native_id}: changed by another process while it was "
         f"stored, {_CONFLICT_RETRIES} times")
+
+
+def _as_flag(row: FlagRow) -> Flag:
+    from monitor.flags import Flag
+
+    return Flag(row.rule, row.state, row.summary, row.inputs, row.thresholds,  # type: ignore[arg-type]
+                row.rule_version, row.relative)

@@ -42,6 +42,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -185,6 +186,19 @@ class Watch(_Frozen):
     transliterate: bool = False
     tags: tuple[str, ...] = ()
     priority: Literal["high", "normal", "low"] = "normal"
+    # tenders where this watch is only the buyer are reported only when they carry one of
+    # these red flags (`monitor.flags`); empty: every award, as for any watch
+    flags: tuple[str, ...] = ()
+
+    @field_validator("flags")
+    @classmethod
+    def _known_flags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from monitor.flags.model import FLAG_RULES  # not at import: flags reads the config
+
+        unknown = [f for f in value if f not in FLAG_RULES]
+        if unknown:
+            raise ValueError(f"unknown red flag {unknown[0]!r}: one of {', '.join(FLAG_RULES)}")
+        return value
 
     @model_validator(mode="after")
     def _has_terms(self) -> Watch:

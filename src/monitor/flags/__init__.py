@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from monitor.flags.model import Flag, FlagState
+from monitor.flags.model import FLAG_RULES, Flag, FlagState
 from monitor.flags.relative import Fences, fences_of, relative_flags
 from monitor.flags.rules import PORTAL_THRESHOLDS, RULES, Context, competitive
 from monitor.models import TenderRecord
@@ -22,8 +22,7 @@ __all__ = ["ALL_RULES", "PORTAL_THRESHOLDS", "RULE_VERSION", "Context", "Fences"
 
 # raised when any rule's definition changes: stored flags of an older version are redone
 RULE_VERSION = 1
-ALL_RULES = (*RULES, "close_to_winning_bid", "heavily_discounted",
-             "excessive_disqualifications", "heterogeneous_supplier")
+ALL_RULES = FLAG_RULES
 
 
 def compute_flags(record: TenderRecord, context: Context,

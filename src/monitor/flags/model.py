@@ -6,6 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# every rule, in the order verdicts are shown (`rules` and `relative` define them)
+FLAG_RULES = (
+    "single_bid", "short_period", "all_but_winner_disqualified", "lowest_bid_disqualified",
+    "identical_prices", "late_winning_bid", "split_purchase", "repeated_under_threshold",
+    "price_change_with_extension", "linked_bidders", "close_to_winning_bid",
+    "heavily_discounted", "excessive_disqualifications", "heterogeneous_supplier",
+)
+
 # flagged: the rule's condition holds; clear: it was checked and does not; not_computable:
 # the portal does not publish what it needs (never shown as clear); not_applicable: the rule
 # is not about this kind of procedure (a single bid on a direct award)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from monitor.models import (
     CapturedResponse,
@@ -38,6 +38,8 @@ from monitor.store.rows import (
     CaptureRow,
     FeedTokenRow,
     FindingRow,
+    FlaggedTenderRow,
+    FlagRow,
     HealthReportRow,
     InboxPage,
     InboxRow,
@@ -55,6 +57,9 @@ from monitor.store.rows import (
     TenderVersionRow,
     TriageRow,
 )
+
+if TYPE_CHECKING:
+    from monitor.flags import Flag
 
 
 @runtime_checkable
@@ -113,7 +118,8 @@ class Store(Protocol):
     def save_tender(self, record: TenderRecord, change: TenderChange, *,
                     stored: StoredTender | None, run_id: int | None = None,
                     matches: Sequence[Match] = (), baseline: bool = False,
-                    captures: Sequence[CapturedResponse] = ()) -> TenderOutcome | None: ...
+                    captures: Sequence[CapturedResponse] = (),
+                    flags: Sequence[Flag] = ()) -> TenderOutcome | None: ...
     def tender_captures(self, tender_id: int) -> list[CaptureRow]: ...
     def add_tender_rematches(self, tender_id: int, matches: Sequence[Match]) -> list[Match]: ...
     def touch_tender(self, source: str, native_id: str) -> bool: ...
@@ -183,6 +189,18 @@ class Store(Protocol):
     def revoke_feed_token(self, token: str, *, user: str) -> bool: ...
     def feed_token(self, token: str) -> FeedTokenRow | None: ...
     def feed_tokens(self) -> list[FeedTokenRow]: ...
+
+    # -- red flags ---------------------------------------------------------------------------
+    def save_flags(self, tender_id: int, version: int, flags: Sequence[Flag]) -> None: ...
+    def tender_flags(self, tender_id: int, version: int | None = None) -> list[FlagRow]: ...
+    def buyer_tenders(self, source: str, buyer_id: str, *,
+                      published_since: str | None = None) -> list[StoredTender]: ...
+    def versions_to_flag(self, rule_version: int, *,
+                         every: bool = False) -> list[tuple[int, int]]: ...
+    def flagged_tenders(self, *, rules: Sequence[str] = (), buyer: str | None = None,
+                        supplier: str | None = None, since: str | None = None,
+                        until: str | None = None, source: str | None = None,
+                        limit: int | None = None) -> list[FlaggedTenderRow]: ...
 
     # -- full-text search -------------------------------------------------------------------
     def search(self, query: Query, *, kind: str | None = None, source: str | None = None,

@@ -397,3 +397,30 @@ def _web(db: sqlite_utils.Database) -> None:
         CREATE INDEX items_title ON items (title);
         """
     )
+
+
+@migrations(name="021_flags")
+def _flags(db: sqlite_utils.Database) -> None:
+    # red flags (`monitor.flags`): every rule's verdict on every stored tender version, with
+    # the values it read and the limits it compared them with (JSON), and the rule's version
+    # (`monitor flags --recompute` redoes older ones)
+    db.executescript(
+        """
+        CREATE TABLE tender_flags (
+            tender_id INTEGER NOT NULL REFERENCES tenders (id),
+            version INTEGER NOT NULL,
+            rule TEXT NOT NULL,
+            state TEXT NOT NULL,
+            summary TEXT NOT NULL DEFAULT '',
+            inputs TEXT NOT NULL DEFAULT '{}',
+            thresholds TEXT NOT NULL DEFAULT '{}',
+            rule_version INTEGER NOT NULL,
+            relative INTEGER NOT NULL DEFAULT 0,
+            computed_at TEXT NOT NULL,
+            PRIMARY KEY (tender_id, version, rule)
+        );
+        CREATE INDEX tender_flags_rule ON tender_flags (rule, state);
+        -- a buyer's other tenders (split purchases, repeated awards)
+        CREATE INDEX tenders_buyer ON tenders (source, buyer_id);
+        """
+    )

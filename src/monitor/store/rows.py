@@ -418,3 +418,45 @@ class SearchPage:
 
     hits: tuple[SearchHit, ...]
     next_before: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlagRow(Row):
+    """One red-flag verdict on one tender version (`monitor.flags.Flag` as stored)."""
+
+    tender_id: int
+    version: int
+    rule: str
+    state: str
+    summary: str
+    inputs: dict[str, Any]
+    thresholds: dict[str, Any]
+    rule_version: int
+    relative: bool
+    computed_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedTenderRow(Row):
+    """A tender whose latest version carries a flag: what `monitor flags` lists."""
+
+    tender_id: int
+    source: str
+    native_id: str
+    title: str
+    url: str
+    buyer_name: str | None
+    buyer_id: str | None
+    winners: tuple[str, ...]
+    value: float | None
+    currency: str | None
+    published_at: str | None
+    rule: str
+    summary: str
+    relative: bool
+
+
+def flag_row(data: Mapping[str, Any]) -> FlagRow:
+    return FlagRow.from_mapping({**data, "inputs": json.loads(data["inputs"]),
+                                 "thresholds": json.loads(data["thresholds"]),
+                                 "relative": bool(data["relative"])})

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.models import CapturedResponse, Match, TenderChange, TenderOutcome, TenderRecord
 from monitor.store.db import Database, to_json, utcnow
+from monitor.store.flags import insert_flags
 from monitor.store.rows import (
     CaptureRow,
     StoredTender,
@@ -19,6 +20,9 @@ from monitor.store.rows import (
     tender_row,
 )
 from monitor.store.search import index_tender
+
+if TYPE_CHECKING:
+    from monitor.flags import Flag
 
 
 class TenderStore(Database):
@@ -39,7 +43,8 @@ class TenderStore(Database):
     def save_tender(self, record: TenderRecord, change: TenderChange, *,
                     stored: StoredTender | None, run_id: int | None = None,
                     matches: Sequence[Match] = (), baseline: bool = False,
-                    captures: Sequence[CapturedResponse] = ()) -> TenderOutcome | None:
+                    captures: Sequence[CapturedResponse] = (),
+                    flags: Sequence[Flag] = ()) -> TenderOutcome | None:
         """Write what `change` (decided against `stored`) says, with the matches not stored
         yet, in one transaction: a new tender, a new version with its events, or only the
         time it was seen; `captures`, the responses it was built from (their bodies already
@@ -112,6 +117,7 @@ class TenderStore(Database):
             added = self._insert_tender_matches(conn, tender_id, version, matches, run_id,
                                                 origin)
             self._insert_captures(conn, captures, run_id, tender_id=tender_id, version=version)
+            insert_flags(conn, tender_id, version, flags)
         return TenderOutcome(tender_id=tender_id, state=change.state, version=version,
                              events=change.events, new_matches=len(added))
 
