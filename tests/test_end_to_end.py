@@ -304,3 +304,84 @@ watches:""").format(base=base, smtp_port=smtp_server.port), "utf-8")
     # old records found on request are not news of the day: the subject says so
     assert message["Subject"].startswith("monitor (backfill since 2026-11-01): 1 new")
     assert "This digest includes a BACKFILL: records since 2026-11-01" in text
+
+
+FLAGS_CONFIG = PORTAL_CONFIG.replace("""watches:
+  - name: Nuctech
+    aliases: [Нуктек, ნუქტექი]
+    ids: ["GE-NAPR:404409497"]
+""", """watches:
+  - name: Revenue Service
+    match_name: false
+    ids: ["GE-NAPR:204412345"]
+    flags: [single_bid, short_period]
+""")
+
+
+def test_a_single_bid_award_to_a_watched_buyer_reaches_the_digest_with_its_numbers(
+        site, smtp_server, tmp_path: Path):
+    """A buyer watch with `flags:` hears of the buyer's award that carries them (one bid,
+    a 6-day submission period), with the numbers, and not of one that does not."""
+    base = site.url_for("").rstrip("/")
+    scanners = "ocds-a1b2c3-NAT260012345"
+    cameras = "ocds-a1b2c3-NAT260012399"
+    announced = [
+        _tender_release(scanners, "რენტგენის სკანერების შესყიდვა", 2_100_000, [NUCTECH]),
+        _tender_release(cameras, "ვიდეოკამერების შესყიდვა", 480_000, [NUCTECH, SCAN]),
+    ]
+    for release in announced:
+        release["tender"].update(procurementMethod="open")
+    announced[0]["tender"]["tenderPeriod"]["startDate"] = "2026-11-14T18:00:00+04:00"
+    announced[1]["tender"]["tenderPeriod"]["startDate"] = "2026-10-20T18:00:00+04:00"
+    bids = {
+        scanners: [(NUCTECH, 2_050_000)],
+        cameras: [(NUCTECH, 470_000), (SCAN, 455_000)],
+    }
+    awarded = [*announced, _award_release(scanners, NUCTECH, 2_050_000),
+               _award_release(cameras, SCAN, 455_000)]
+    for release in awarded[2:]:
+        release["bids"] = {"details": [
+            {"id": str(i), "status": "valid", "date": "2026-11-19T10:00:00+04:00",
+             "value": {"amount": amount, "currency": "GEL"},
+             "tenderers": [{"id": who["id"], "name": who["name"]}]}
+            for i, (who, amount) in enumerate(bids[release["ocid"]])]}
+    pages = {"body": _package(base, announced)}
+
+    def handler(request):  # type: ignore[no-untyped-def]
+        from werkzeug import Response
+
+        return Response(json.dumps(pages["body"], ensure_ascii=False),
+                        content_type="application/json")
+
+    site.expect_request("/api/releases.json").respond_with_handler(handler)
+    config = tmp_path / "sources.yaml"
+    config.write_text(FLAGS_CONFIG.format(base=base, smtp_port=smtp_server.port), "utf-8")
+    state = tmp_path / "state"
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        result = runner.invoke(cli, ["--config", str(config), "--state", str(state), *args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    run("crawl")  # the baseline: announced, nothing to report
+    run("digest")
+    assert smtp_server.messages == []
+
+    pages["body"] = _package(base, awarded)
+    run("crawl")
+    run("digest")
+    [message] = smtp_server.messages
+    assert message["Subject"] == "monitor: 1 new (Revenue Service 1)"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert text.count("* TENDER ") == 1
+    assert "რენტგენის სკანერების შესყიდვა" in text and "ვიდეოკამერების" not in text
+    assert "RED FLAGS: single bid; submission period 6 days (threshold 15)" in text
+    assert "<strong>Red flags:</strong> single bid; submission period 6 days" in html
+
+    flags = run("flags", "--json")
+    listed = json.loads(flags.output)
+    assert [(t["native_id"], t["rule"]) for t in listed] == [
+        (scanners, "single_bid"), (scanners, "short_period")]
+    assert "single bid" in run("explain", "--tender", scanners).output

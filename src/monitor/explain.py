@@ -12,7 +12,7 @@ from monitor.match import Explanation, Matcher, explain_tender
 from monitor.models import TenderRecord
 from monitor.normalise import decode_html
 from monitor.store import Store
-from monitor.store.rows import CaptureRow
+from monitor.store.rows import CaptureRow, FlagRow
 
 __all__ = ["Explained", "explain_item", "explain_tender_id", "explain_tenders"]
 
@@ -29,6 +29,8 @@ class Explained:
     captures: list[CaptureRow] = field(default_factory=list)
     # watch -> where on the page, e.g. "“Huawei” in the page but outside its main text"
     outside_text: dict[str, str] = field(default_factory=dict)
+    # a tender's red flags on its current version: every rule's verdict with its numbers
+    flags: list[FlagRow] = field(default_factory=list)
 
 
 def _matcher(config: Config) -> Matcher:
@@ -81,7 +83,7 @@ def explain_tender_id(store: Store, config: Config, tender_id: int) -> Explained
     record = TenderRecord.from_dict(row.record)
     title = f"[{row.source}] {record.native_id}: {record.title or '(no title)'}"
     return Explained(title, record.url, explain_tender(_matcher(config), record),
-                     store.tender_captures(row.id))
+                     store.tender_captures(row.id), flags=store.tender_flags(row.id))
 
 
 def explain_tenders(store: Store, config: Config, number: str) -> list[Explained]:
@@ -92,7 +94,7 @@ def explain_tenders(store: Store, config: Config, number: str) -> list[Explained
         record = TenderRecord.from_dict(row.record)
         title = f"[{row.source}] {record.native_id}: {record.title or '(no title)'}"
         found.append(Explained(title, record.url, explain_tender(matcher, record),
-                               store.tender_captures(row.id)))
+                               store.tender_captures(row.id), flags=store.tender_flags(row.id)))
     if not found:
         raise RecordNotFoundError(f"{store.state_dir}: no tender numbered {number!r}")
     return found

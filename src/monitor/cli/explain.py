@@ -30,7 +30,8 @@ def explain(obj: Context, item_id: str, tender: bool, as_json: bool) -> None:
     bidder, buyer) or rejected with the reason (not a whole word, excluded by a phrase,
     rule or context missing, ...). Then the responses it was read from (capture hash, fetch
     time), and the watches named on the captured page but outside the main text that was
-    matched (navigation, sidebar, footer).
+    matched (navigation, sidebar, footer). A tender's red flags follow: each rule's verdict
+    with the numbers it compared (`monitor flags`).
 
     --json prints one object (a list of them with --tender): title, url, captures,
     outside_text and explanations.
@@ -52,7 +53,9 @@ def explain(obj: Context, item_id: str, tender: bool, as_json: bool) -> None:
         data = [{"title": r.title, "url": r.url,
                  "captures": [asdict(c) for c in r.captures],
                  "outside_text": r.outside_text,
-                 "explanations": [asdict(e) for e in r.explanations]} for r in explained]
+                 "explanations": [asdict(e) for e in r.explanations],
+                 **({"flags": [asdict(f) for f in r.flags]} if tender else {})}
+                for r in explained]
         click.echo(json.dumps(data if tender else data[0], ensure_ascii=False, indent=2))
         return
     for record in explained:
@@ -65,6 +68,24 @@ def explain(obj: Context, item_id: str, tender: bool, as_json: bool) -> None:
         _print_explanations(record.explanations)
         for watch, where in record.outside_text.items():
             click.echo(f"{watch}: {where}")
+        _print_flags(record.flags)
+
+
+def _print_flags(flags: Sequence[Any]) -> None:
+    """A tender's red flags: the flagged ones with their numbers, then what could not be
+    computed and why (never shown as clear)."""
+    if not flags:
+        return
+    click.echo("red flags:")
+    for f in flags:
+        if f.state == "flagged":
+            numbers = ", ".join(f"{k} {v}" for k, v in {**f.inputs, **f.thresholds}.items())
+            click.echo(click.style(f"  ! {f.rule}: {f.summary}", fg="red")
+                       + (f"\n      ({numbers})" if numbers else ""))
+    for f in flags:
+        if f.state != "flagged":
+            why = f": {f.summary}" if f.summary else ""
+            click.echo(f"  {f.state.replace('_', ' ')}: {f.rule}{why}")
 
 
 def _print_explanations(explained: Sequence[Any]) -> None:

@@ -230,4 +230,5 @@ def tender_entry(row: TenderNews, window_start: str) -> TenderEntry:
                   if tender.capture_sha256 else None),
         last_match_id=max((r.id for r in row.matches), default=0),
         last_event_id=max((e.id for e in events), default=0),
+        flags=row.flags,
     )

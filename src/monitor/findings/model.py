@@ -202,6 +202,9 @@ class TenderEntry:
     tracked_since: str | None = None
     # the last API response the tender's current version was built from
     evidence: Evidence | None = None
+    # red flags on the current version ("single bid; submission period 6 days (threshold
+    # 15)"), one line each (`monitor.flags`)
+    flags: tuple[str, ...] = ()
 
     @property
     def date(self) -> str:

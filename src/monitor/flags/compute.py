@@ -81,3 +81,25 @@ class Flagger:
         return [m for m in matches if m.field != "buyer" or m.watch not in wanted
                 or wanted[m.watch] & flagged]
 
+
+
+def recompute(store: Store, config: Config, *, every: bool = False,
+              on_progress: Callable[[int, int], None] | None = None) -> int:
+    """Compute again the flags of every stored tender version whose flags are missing or
+    from an older rule version (`every`: all of them), each version in its own
+    transaction; the number of versions done. A version is compared with the versions
+    before it and with its buyer's tenders as stored now."""
+    from monitor.flags import RULE_VERSION
+
+    todo = store.versions_to_flag(RULE_VERSION, every=every)
+    flagger = Flagger(store, config)
+    for done, (tender_id, version) in enumerate(todo, 1):
+        row = next(v for v in store.tender_versions(tender_id) if v.version == version)
+        stored = StoredTender(id=tender_id, version=version, content_hash=row.content_hash,
+                              record=row.record)
+        record = TenderRecord.from_dict(row.record)
+        store.save_flags(tender_id, version,
+                         flagger.flags(record, stored, before_version=version))
+        if on_progress is not None:
+            on_progress(done, len(todo))
+    return len(todo)

@@ -109,10 +109,13 @@ class OutboxStore(Database):
                    AND seen_at >= ? AND seen_at >= ? AND seen_at <= ? ORDER BY id""",
                 (pair["tender_id"], pair["told_event"], pair["first_matched_at"], low, high),
             ))
+            flags = tuple(r["summary"] for r in self._rows(
+                """SELECT summary FROM tender_flags WHERE tender_id = ? AND version = ?
+                   AND state = 'flagged' ORDER BY rowid""", (tender.id, tender.version)))
             out.append(TenderNews(
                 tender=tender, watch=pair["watch"], first_matched_at=pair["first_matched_at"],
                 told_match=pair["told_match"], told_event=pair["told_event"],
-                matches=matches, events=events))
+                matches=matches, events=events, flags=flags))
         return out
 
     def queue_digest(

@@ -200,6 +200,8 @@ class TenderNews(Row):
     told_event: int
     matches: tuple[TenderMatchRow, ...]
     events: tuple[TenderEventRow, ...]
+    # the red flags of the tender's current version, one line each with its numbers
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
