@@ -121,3 +121,141 @@ def test_a_supplier_winning_across_many_cpv_divisions() -> None:
                 if f.rule == "heterogeneous_supplier")
     assert flag.state == "flagged"
     assert "Everything LLC wins in 30 CPV divisions" in flag.summary
+
+
+# -- stored with tenders, and `monitor flags` ------------------------------------------------
+
+FLAGS_CONFIG = """\
+sources:
+  - name: prozorro_ua
+    kind: portal
+    portal: prozorro
+    url: https://public-api.prozorro.gov.ua/api/2.5
+watches:
+  - name: Customs
+    match_name: false
+    ids: ["UA-EDR:43115923"]
+    flags: [single_bid]
+"""
+
+
+def _store_cases(tmp_path: Path, *names: str) -> tuple[Path, Path]:
+    from monitor.config import load_config
+    from monitor.flags.compute import Flagger
+    from monitor.match import Matcher, match_tender
+    from monitor.store import open_store
+    from monitor.tender import record_tender
+
+    config_path = tmp_path / "sources.yaml"
+    config_path.write_text(FLAGS_CONFIG, "utf-8")
+    config = load_config(config_path)
+    state = tmp_path / "state"
+    matcher = Matcher(config.watches)
+    with open_store(state) as store:
+        flagger = Flagger(store, config)
+        for i, name in enumerate(names):
+            data = merged(CASES["bases"]["prozorro"], CASES["cases"][name].get("change", {}))
+            data["tenderID"] = f"UA-2026-01-12-{i:06d}-a"
+            record = normalise_tender(tender_record(data, source="prozorro_ua", raw_hash=None))
+            record_tender(store, record, matches=match_tender(matcher, record), flagger=flagger)
+    return config_path, state
+
+
+def _flags_cli(config: Path, state: Path, *args: str):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    return CliRunner().invoke(cli, ["--config", str(config), "--state", str(state), "flags",
+                                    *args])
+
+
+def test_flags_are_stored_with_the_version_and_hold_back_plain_buyer_findings(
+        tmp_path: Path) -> None:
+    from monitor.store import open_store
+
+    _, state = _store_cases(tmp_path, "one bid on an open tender",
+                            "two valid bids is not a single bid")
+    with open_store(state) as store:
+        tenders = {t.native_id: t for t in store.tenders()}
+        single = store.tender_flags(tenders["UA-2026-01-12-000000-a"].id)
+        numbers = {t.id: t.native_id for t in tenders.values()}
+        matched = {numbers[m.tender_id] for m in store.tender_matches()}
+    assert {f.rule: f.state for f in single}["single_bid"] == "flagged"
+    assert [f.rule for f in single] == list(ALL_RULES_ORDER)
+    assert single[0].inputs == {"bids": {"tender": 1}} and single[0].rule_version >= 1
+    # the watch asked for single bids only: the two-bid award of its buyer is held back
+    assert matched == {"UA-2026-01-12-000000-a"}
+
+
+ALL_RULES_ORDER = ("single_bid", "short_period", "all_but_winner_disqualified",
+                   "lowest_bid_disqualified", "identical_prices", "late_winning_bid",
+                   "split_purchase", "repeated_under_threshold", "price_change_with_extension",
+                   "linked_bidders", "close_to_winning_bid", "heavily_discounted",
+                   "excessive_disqualifications", "heterogeneous_supplier")
+
+
+def test_monitor_flags_lists_filters_and_exports(tmp_path: Path) -> None:
+    import csv
+    import io
+    import json
+
+    config, state = _store_cases(tmp_path, "one bid on an open tender", "six days",
+                                 "identical prices from two tenderers")
+    listed = _flags_cli(config, state)
+    assert listed.exit_code == 0, listed.output
+    assert "UA-2026-01-12-000000-a  single bid" in listed.output
+    assert "submission period 6 days (threshold 15)" in listed.output
+    rows = json.loads(_flags_cli(config, state, "--json").output)
+    assert sorted((r["native_id"][-8:], r["rule"]) for r in rows) == [
+        ("000000-a", "single_bid"), ("000001-a", "late_winning_bid"),
+        ("000001-a", "short_period"), ("000002-a", "identical_prices")]
+    only = json.loads(_flags_cli(config, state, "--json", "--rule", "short_period").output)
+    assert [r["native_id"] for r in only] == ["UA-2026-01-12-000001-a"]
+    by_buyer = json.loads(_flags_cli(config, state, "--json", "--buyer",
+                                     "UA-EDR:43115923").output)
+    assert len(by_buyer) == 4
+    assert json.loads(_flags_cli(config, state, "--json", "--buyer", "nobody").output) == []
+    by_supplier = json.loads(_flags_cli(config, state, "--json", "--supplier",
+                                        "скантех").output)
+    assert len(by_supplier) == 4
+    assert json.loads(_flags_cli(config, state, "--json", "--since", "2027-01-01").output) == []
+    table = list(csv.reader(io.StringIO(_flags_cli(config, state, "--csv").output)))
+    assert table[0][:5] == ["published", "source", "tender", "rule", "summary"]
+    assert len(table) == 5
+    wrong = _flags_cli(config, state, "--all")
+    assert wrong.exit_code == 2 and "--all only goes with --recompute" in wrong.output
+    unknown = _flags_cli(config, state, "--rule", "nepotism")
+    assert unknown.exit_code == 2 and "nepotism" in unknown.output
+
+
+def test_recompute_redoes_missing_and_older_flags_with_progress(tmp_path: Path) -> None:
+    from monitor.store import open_store
+
+    config, state = _store_cases(tmp_path, "one bid on an open tender", "six days")
+    with open_store(state) as store:
+        store.db.conn.execute("UPDATE tender_flags SET rule_version = 0 WHERE rule = 'single_bid'")
+        store.db.conn.execute("DELETE FROM tender_flags WHERE tender_id = 2")
+        store.db.conn.commit()
+    result = _flags_cli(config, state, "--recompute")
+    assert result.exit_code == 0, result.output
+    assert "red flags computed for 2 tender version(s)" in result.output
+    with open_store(state) as store:
+        assert {f.rule_version for f in store.tender_flags(1)} == {1}
+        assert len(store.tender_flags(2)) == len(ALL_RULES_ORDER)
+    again = _flags_cli(config, state, "--recompute")
+    assert "red flags computed for 0 tender version(s)" in again.output
+    every = _flags_cli(config, state, "--recompute", "--all")
+    assert "red flags computed for 2 tender version(s)" in every.output
+
+
+def test_a_watch_asking_for_an_unknown_flag_is_a_config_error(tmp_path: Path) -> None:
+    from monitor.config import load_config
+    from monitor.errors import ConfigError
+
+    path = tmp_path / "sources.yaml"
+    path.write_text(FLAGS_CONFIG.replace("[single_bid]", "[single_bids]"), "utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert str(path) in message and "single_bids" in message and "flags" in message

@@ -742,3 +742,49 @@ def test_copies_and_versions_of_an_article(store: Store) -> None:
     c = store.add(make_item("c", "One wording.", title=long), []).item_id
     d = store.add(make_item("d", "Another wording.", title=long, source="other"), []).item_id
     assert [r.id for r in store.copies(d)] == [c]
+
+
+# -- red flags ---------------------------------------------------------------------------------
+
+
+def test_flags_are_stored_per_version_and_listed_for_the_latest_only(store: Store) -> None:
+    from monitor.flags import Flag
+
+    first = record_tender(store, make_tender(published="2025-03-10T10:00:00+00:00"))
+    single = Flag("single_bid", "flagged", "single bid", {"bids": {"tender": 1}},
+                  {"flagged at": 1})
+    store.save_flags(first.tender_id, 1, [single, Flag("short_period", "not_computable",
+                                                       "no period start")])
+    [row] = [f for f in store.tender_flags(first.tender_id) if f.state == "flagged"]
+    assert (row.rule, row.summary, row.inputs, row.thresholds, row.relative) == (
+        "single_bid", "single bid", {"bids": {"tender": 1}}, {"flagged at": 1}, False)
+    [listed] = store.flagged_tenders()
+    assert (listed.native_id, listed.rule, listed.buyer_id) == (
+        "UA-2025-03-10-000123-a", "single_bid", "UA-EDR:43115923")
+    assert store.flagged_tenders(rules=["short_period"]) == []
+    assert store.flagged_tenders(buyer="митна")[0].rule == "single_bid"
+    assert store.flagged_tenders(since="2025-03-11") == []
+    assert store.flagged_tenders(until="2025-03-10")[0].rule == "single_bid"
+
+    # a new version without flags: nothing is listed for the tender any more, and the
+    # version waits for `--recompute`
+    second = record_tender(store, make_tender(**AWARD))
+    assert second.version == 2
+    assert store.flagged_tenders() == []
+    assert store.tender_flags(first.tender_id, 1)[0].rule == "single_bid"
+    assert store.versions_to_flag(1) == [(first.tender_id, 2)]
+    assert store.versions_to_flag(1, every=True) == [(first.tender_id, 1),
+                                                     (first.tender_id, 2)]
+
+
+def test_buyer_tenders_are_the_buyers_latest_versions_at_one_source(store: Store) -> None:
+    record_tender(store, make_tender(published="2025-03-10T10:00:00+00:00"))
+    record_tender(store, make_tender(native_id="UA-2", published="2023-01-01T00:00:00+00:00"))
+    record_tender(store, make_tender(native_id="UA-3", source="other"))
+    record_tender(store, make_tender(native_id="UA-4", buyer={"name": "Інший", "id": "1",
+                                                              "scheme": "UA-EDR"}))
+    found = store.buyer_tenders("prozorro", "UA-EDR:43115923")
+    assert sorted(s.record["native_id"] for s in found) == ["UA-2", "UA-2025-03-10-000123-a"]
+    recent = store.buyer_tenders("prozorro", "UA-EDR:43115923",
+                                 published_since="2024-01-01T00:00:00+00:00")
+    assert [s.record["native_id"] for s in recent] == ["UA-2025-03-10-000123-a"]

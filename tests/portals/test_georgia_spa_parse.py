@@ -67,6 +67,10 @@ def test_fragments_of_an_awarded_tender_become_a_record() -> None:
     assert record.winners == (Organisation(NUCTECH, "404612288", "GE-NAPR"),)
     # a bidder whose profile failed keeps its name only
     assert record.bidders[1] == Organisation("შპს კავკასიის უსაფრთხოების სისტემები")
+    # each bidder's last price, for the red flags (no time or status on this portal)
+    assert [(b.tenderers[0].name, b.status) for b in record.bids][1] == (
+        "შპს კავკასიის უსაფრთხოების სისტემები", None)
+    assert record.bids[0].value == 3987500.0 and record.bids[0].currency == "GEL"
     assert (record.award_value, record.award_currency) == (3987500.0, "GEL")
     assert (record.award_date, record.contract_date) == ("2025-02-28T18:05:00+04:00",
                                                          "2025-03-07T16:55:00+04:00")

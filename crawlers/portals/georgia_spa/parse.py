@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 from parsel import Selector, SelectorList
 
 from crawlers.portals.common import folded, registered
+from monitor.models import Bid as ModelBid
 from monitor.models import Organisation, TenderDocument, TenderRecord
 
 # the portal's dates and times are Tbilisi's (UTC+4 all year: Georgia has no summer time)
@@ -360,6 +361,10 @@ def tender_record(tender: Fragments, *, source: str, url: str,
         documents=tuple(tender.documents),
         modified=max((t for t, _ in tender.history), default=None) or main["edited"],
         raw_hash=raw_hash,
+        # the bids tab gives each bidder's last price, not its time or fate
+        bids=tuple(ModelBid(tenderers=(_org(b.name, b.org_id, profiles),), value=b.amount,
+                            currency="GEL" if b.amount is not None else None)
+                   for b in tender.bids),
     )
 
 

@@ -63,8 +63,8 @@ class FlagStore(Database):
         older rule version (`every`: all of them)."""
         return [(r[0], r[1]) for r in self.db.conn.execute(
             """SELECT v.tender_id, v.version FROM tender_versions v
-               WHERE ? OR NOT EXISTS (SELECT 1 FROM tender_flags f WHERE f.tender_id =
-               v.tender_id AND f.version = v.version AND f.rule_version >= ?)
+               WHERE ? OR COALESCE((SELECT MIN(f.rule_version) FROM tender_flags f
+                   WHERE f.tender_id = v.tender_id AND f.version = v.version), 0) < ?
                ORDER BY v.tender_id, v.version""", (int(every), rule_version))]
 
     def flagged_tenders(self, *, rules: Sequence[str] = (), buyer: str | None = None,
