@@ -788,3 +788,18 @@ def test_buyer_tenders_are_the_buyers_latest_versions_at_one_source(store: Store
     recent = store.buyer_tenders("prozorro", "UA-EDR:43115923",
                                  published_since="2024-01-01T00:00:00+00:00")
     assert [s.record["native_id"] for s in recent] == ["UA-2025-03-10-000123-a"]
+    record_tender(store, make_tender(native_id="UA-5", cpv=["30213100-6"], **{
+        k: v for k, v in AWARD.items() if k != "modified"}))
+    assert [s.record["native_id"] for s in store.buyer_tenders(
+        "prozorro", "UA-EDR:43115923", cpv_prefix="3021", awarded=True)] == ["UA-5"]
+    assert store.buyer_tenders("prozorro", "UA-EDR:43115923", cpv_prefix="4523") == []
+    assert [s.record["native_id"] for s in store.buyer_tenders(
+        "prozorro", "UA-EDR:43115923", awarded=True)] == ["UA-5"]
+
+
+def test_flag_fences_are_kept_per_source(store: Store) -> None:
+    assert store.flag_fences("prozorro") is None
+    store.save_flag_fences("prozorro", {"by_measure": {"discount": [0.5, 1.2, 140]}})
+    store.save_flag_fences("prozorro", {"by_measure": {"discount": [0.4, 1.1, 150]}})
+    when, fences = store.flag_fences("prozorro") or ("", {})
+    assert fences == {"by_measure": {"discount": [0.4, 1.1, 150]}} and when

@@ -5,16 +5,32 @@ fences), and the buyer findings a watch's `flags:` holds back."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from monitor.config import Config
+from monitor.config.settings import Thresholds
 from monitor.flags import Context, Fences, Flag, compute_flags, fences_of
-from monitor.flags.rules import PORTAL_THRESHOLDS, when
+from monitor.flags.rules import (
+    PORTAL_THRESHOLDS,
+    award_when,
+    competitive,
+    just_under,
+    subject,
+    when,
+)
 from monitor.models import Match, TenderRecord
 from monitor.store import Store
 from monitor.store.rows import StoredTender
 
 __all__ = ["Flagger"]
+
+_FENCES_AGE = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def utcnow_dt() -> datetime:
+    return datetime.now(UTC)
+
 
 # a buyer's tenders published this long before a tender are compared with it (the rules
 # look 12 months back from an award; an award comes months after publication)
@@ -33,7 +49,7 @@ class Flagger:
         self._fences: dict[str, Fences] = {}
         self._progress = progress
 
-    def thresholds_of(self, source: str):  # noqa: ANN201 - Thresholds | None
+    def thresholds_of(self, source: str) -> Thresholds | None:
         if source in self.settings.thresholds:
             return self.settings.thresholds[source]
         try:
@@ -43,13 +59,19 @@ class Flagger:
         return PORTAL_THRESHOLDS.get(portal or "")
 
     def fences(self, source: str) -> Fences:
-        """The portal's fences, taken once per Flagger: over every stored record of the
-        source (their latest versions)."""
+        """The portal's fences over every stored record of the source (their latest
+        versions): taken again when the kept ones are a day old (a portal's distribution
+        moves slowly; reading 100,000 records takes seconds), once per Flagger."""
         if source not in self._fences:
-            if self._progress:
-                self._progress(f"{source}: reading the stored tenders for the relative rules")
-            records = (TenderRecord.from_dict(r) for r in self.store.tender_records(source))
-            self._fences[source] = fences_of(records, self.settings.relative_min_records)
+            kept = self.store.flag_fences(source)
+            fresh = kept is not None and (when(kept[0]) or _EPOCH) > utcnow_dt() - _FENCES_AGE
+            if kept is not None and fresh:
+                self._fences[source] = Fences.from_dict(kept[1])
+            else:
+                records = (TenderRecord.from_dict(r) for r in self.store.tender_records(source))
+                fences = fences_of(records, self.settings.relative_min_records)
+                self.store.save_flag_fences(source, fences.to_dict())
+                self._fences[source] = fences
         return self._fences[source]
 
     def flags(self, record: TenderRecord, stored: StoredTender | None,
@@ -62,16 +84,32 @@ class Flagger:
             versions = tuple(TenderRecord.from_dict(v.record)
                              for v in self.store.tender_versions(stored.id)
                              if before_version is None or v.version < before_version)
-        buyer: tuple[TenderRecord, ...] = ()
-        if record.buyer is not None and record.buyer.registry_id:
-            published = when(record.published)
-            since = (published - _BUYER_WINDOW).isoformat() if published else None
-            buyer = tuple(TenderRecord.from_dict(s.record) for s in self.store.buyer_tenders(
-                record.source, record.buyer.registry_id, published_since=since)
-                if stored is None or s.id != stored.id)
-        context = Context(settings=self.settings, thresholds=self.thresholds_of(record.source),
-                          versions=versions, buyer_tenders=buyer)
+        thresholds = self.thresholds_of(record.source)
+        context = Context(settings=self.settings, thresholds=thresholds, versions=versions,
+                          buyer_tenders=self._buyer_tenders(record, stored, thresholds))
         return compute_flags(record, context, self.fences(record.source))
+
+    def _buyer_tenders(self, record: TenderRecord, stored: StoredTender | None,
+                       thresholds: Thresholds | None) -> tuple[TenderRecord, ...]:
+        """The buyer's other awarded tenders that the buyer-level rules could count with
+        this one: for a direct award, those of its subject (split purchases); for an award
+        just under the threshold, all of them (repeated awards). None otherwise: most
+        records need none, and a big buyer has thousands."""
+        buyer = record.buyer
+        if buyer is None or not buyer.registry_id or not record.winners:
+            return ()
+        day = award_when(record) or when(record.published)
+        since = (day - _BUYER_WINDOW).isoformat() if day else None
+        found: dict[int, StoredTender] = {}
+        if competitive(record) is False and (cpv := subject(record)):
+            found |= {s.id: s for s in self.store.buyer_tenders(
+                record.source, buyer.registry_id, published_since=since, cpv_prefix=cpv,
+                awarded=True)}
+        if just_under(record, thresholds, self.settings):
+            found |= {s.id: s for s in self.store.buyer_tenders(
+                record.source, buyer.registry_id, published_since=since, awarded=True)}
+        return tuple(TenderRecord.from_dict(s.record) for s in found.values()
+                     if stored is None or s.id != stored.id)
 
     def keep(self, matches: Sequence[Match], flags: Sequence[Flag]) -> list[Match]:
         """The matches to store: a watch with `flags:` keeps a match as the buyer only when

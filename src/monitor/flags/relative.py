@@ -13,6 +13,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from monitor.flags.model import Flag
 from monitor.models import TenderRecord
@@ -35,6 +36,15 @@ class Fences:
     by_measure: dict[str, Fence]
     divisions: dict[str, int]
     records: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"by_measure": {k: [f.low, f.high, f.records] for k, f in self.by_measure.items()},
+                "divisions": self.divisions, "records": self.records}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fences:
+        return cls({k: Fence(*v) for k, v in data["by_measure"].items()},
+                   dict(data["divisions"]), dict(data["records"]))
 
 
 def _valid_prices(record: TenderRecord) -> list[float]:

@@ -324,12 +324,28 @@ def linked_bidders(record: TenderRecord, ctx: Context) -> Flag:
 # -- the buyer's other tenders ----------------------------------------------------------------
 
 
-def _subject(record: TenderRecord) -> str | None:
+def subject(record: TenderRecord) -> str | None:
     """The subject a split purchase is judged on: the CPV's first 4 digits, 5 for works."""
     if not record.cpv:
         return None
     digits = "".join(ch for ch in record.cpv[0] if ch.isdigit())
     return digits[: 5 if (record.category or "").lower() == "works" else 4] or None
+
+
+def just_under(record: TenderRecord, thresholds: Thresholds | None,
+               settings: FlagSettings) -> bool:
+    """The record's awarded value is at most `repeat_below_percent` under its threshold."""
+    limit = thresholds.of(record.category) if thresholds else None
+    value = _award_value(record)
+    if limit is None or value is None or thresholds is None:
+        return False
+    currency = record.award_currency or record.currency or thresholds.currency
+    return (currency == thresholds.currency
+            and limit * (1 - settings.repeat_below_percent / 100) <= value < limit)
+
+
+def award_when(record: TenderRecord) -> datetime | None:
+    return _award_when(record)
 
 
 def _award_when(record: TenderRecord) -> datetime | None:
@@ -362,22 +378,22 @@ def split_purchase(record: TenderRecord, ctx: Context) -> Flag:
     if isinstance(limit, Flag):
         return limit
     threshold, currency = limit
-    subject, day = _subject(record), _award_when(record)
-    if subject is None or day is None or record.buyer is None:
+    cpv, day = subject(record), _award_when(record)
+    if cpv is None or day is None or record.buyer is None:
         return Flag(rule, "not_computable", "the tender has no CPV code, date or buyer")
     same = [t for t in (*ctx.buyer_tenders, record)
-            if competitive(t) is False and t.winners and _subject(t) == subject
+            if competitive(t) is False and t.winners and subject(t) == cpv
             and (d := _award_when(t)) is not None and d.year == day.year
             and (t.award_currency or t.currency or currency) == currency
             and (v := _award_value(t)) is not None and v < threshold]
     same = list({t.native_id: t for t in same}.values())
     total = sum(_award_value(t) or 0.0 for t in same)
-    inputs = {"subject": subject, "year": day.year, "total": total, "currency": currency,
+    inputs = {"subject": cpv, "year": day.year, "total": total, "currency": currency,
               "tenders": sorted(t.native_id for t in same)}
     thresholds = {"threshold": threshold}
     if record.winners and len(same) > 1 and total >= threshold:
         return Flag(rule, "flagged", f"split purchase: {len(same)} direct awards for CPV "
-                    f"{subject} in {day.year} sum to {_money(total, currency)} (threshold "
+                    f"{cpv} in {day.year} sum to {_money(total, currency)} (threshold "
                     f"{_money(threshold, currency)})", inputs, thresholds)
     return Flag(rule, "clear", "", inputs, thresholds)
 
@@ -400,9 +416,7 @@ def repeated_under_threshold(record: TenderRecord, ctx: Context) -> Flag:
     window = timedelta(days=30.44 * settings.repeat_months)
 
     def under(t: TenderRecord) -> bool:
-        v = _award_value(t)
-        return (v is not None and floor <= v < threshold
-                and (t.award_currency or t.currency or currency) == currency)
+        return just_under(t, ctx.thresholds, settings)
 
     if not under(record):
         return Flag(rule, "clear", "", {"value": _award_value(record)},

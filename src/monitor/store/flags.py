@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.store.db import Database, to_json, utcnow
 from monitor.store.rows import FlaggedTenderRow, FlagRow, StoredTender, flag_row
@@ -46,14 +46,20 @@ class FlagStore(Database):
         return [flag_row(dict(zip(names, row, strict=True))) for row in rows]
 
     def buyer_tenders(self, source: str, buyer_id: str, *,
-                      published_since: str | None = None) -> list[StoredTender]:
+                      published_since: str | None = None, cpv_prefix: str | None = None,
+                      awarded: bool = False) -> list[StoredTender]:
         """The latest versions of a buyer's tenders at one source (by the buyer's registry
-        id), published since the given time when one is given."""
+        id); only those published since the given time, whose first CPV code starts with
+        `cpv_prefix`, or (`awarded`) that have winners, when asked. The filters run in SQL:
+        a big buyer has thousands of tenders, and only a few concern a rule."""
         rows = self.db.conn.execute(
             """SELECT id, version, content_hash, record FROM tenders
                WHERE source = ? AND buyer_id = ?
-               AND (? IS NULL OR published_at IS NULL OR published_at >= ?)""",
-            (source, buyer_id, published_since, published_since))
+               AND (? IS NULL OR published_at IS NULL OR published_at >= ?)
+               AND (? IS NULL OR json_extract(record, '$.cpv[0]') LIKE ? || '%')
+               AND (NOT ? OR json_array_length(record, '$.winners') > 0)""",
+            (source, buyer_id, published_since, published_since, cpv_prefix, cpv_prefix,
+             int(awarded)))
         return [StoredTender(id=r[0], version=r[1], content_hash=r[2], record=json.loads(r[3]))
                 for r in rows]
 
@@ -115,3 +121,16 @@ class FlagStore(Database):
             if limit is not None and len(out) >= limit:
                 break
         return out
+
+    def flag_fences(self, source: str) -> tuple[str, dict[str, Any]] | None:
+        """(when, fences) last kept for a source's relative red flags; None: never."""
+        row = self.db.conn.execute("SELECT computed_at, fences FROM flag_fences WHERE source = ?",
+                                   (source,)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def save_flag_fences(self, source: str, fences: dict[str, Any]) -> None:
+        """Keep a source's fences (a day's worth of crawls reuse them)."""
+        with self._write() as conn:
+            conn.execute("""INSERT INTO flag_fences (source, computed_at, fences) VALUES (?, ?, ?)
+                            ON CONFLICT (source) DO UPDATE SET computed_at = excluded.computed_at,
+                            fences = excluded.fences""", (source, utcnow(), to_json(fences)))

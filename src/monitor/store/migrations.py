@@ -420,6 +420,12 @@ def _flags(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (tender_id, version, rule)
         );
         CREATE INDEX tender_flags_rule ON tender_flags (rule, state);
+        -- the relative rules' fences over a source's records, taken at most once a day
+        CREATE TABLE flag_fences (
+            source TEXT PRIMARY KEY,
+            computed_at TEXT NOT NULL,
+            fences TEXT NOT NULL
+        );
         -- a buyer's other tenders (split purchases, repeated awards)
         CREATE INDEX tenders_buyer ON tenders (source, buyer_id);
         """
