@@ -259,3 +259,15 @@ def test_a_watch_asking_for_an_unknown_flag_is_a_config_error(tmp_path: Path) ->
         load_config(path)
     message = str(error.value)
     assert str(path) in message and "single_bids" in message and "flags" in message
+
+
+def test_thresholds_for_an_unknown_source_are_a_config_error(tmp_path: Path) -> None:
+    from monitor.config import load_config
+    from monitor.errors import ConfigError
+
+    path = tmp_path / "sources.yaml"
+    path.write_text(FLAGS_CONFIG + "flags:\n  thresholds:\n    prozoro: {goods: 1, services: 1, "
+                    "works: 1, currency: UAH}\n", "utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert "no source named 'prozoro'" in str(error.value) and str(path) in str(error.value)

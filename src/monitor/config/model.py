@@ -64,6 +64,11 @@ class Config(_Frozen):
                         f"recipients[{i}].watches: no watch named {name!r} "
                         f"(watches are: {', '.join(sorted(names)) or 'none'})"
                     )
+        sources = {s.name for s in self.sources}
+        for name in self.flags.thresholds:
+            if name not in sources:
+                raise ValueError(f"flags.thresholds: no source named {name!r} (sources are: "
+                                 f"{', '.join(sorted(sources)) or 'none'})")
         return self
 
     @property
