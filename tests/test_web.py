@@ -22,9 +22,10 @@ from conftest import TimedServer, free_port
 from monitor.cli import cli
 from monitor.config import Config, load_config
 from monitor.errors import WebError
+from monitor.flags.compute import Flagger
 from monitor.match import Matcher
 from monitor.match.tender import match_tender
-from monitor.models import Item, Organisation, TenderRecord
+from monitor.models import Bid, Item, Organisation, TenderRecord
 from monitor.normalise import content_hash
 from monitor.store import open_store
 from monitor.tender import normalise_tender, record_tender
@@ -84,8 +85,11 @@ def fill(state: Path, config: Config) -> tuple[dict[str, int], int]:
             value=3_200_000.0, currency="GEL",
             bidders=(Organisation("შპს ენ-ტექი", "404409497", "GE-NAPR"),
                      Organisation("Smiths Detection", "123456789", "GE-NAPR")),
-            winners=(Organisation("შპს ენ-ტექი", "404409497", "GE-NAPR"),)))
-        outcome = record_tender(store, record, matches=match_tender(matcher, record))
+            winners=(Organisation("შპს ენ-ტექი", "404409497", "GE-NAPR"),), method="open",
+            bids=(Bid((Organisation("შპს ენ-ტექი", "404409497", "GE-NAPR"),),
+                      value=3_100_000.0, currency="GEL", status="valid"),)))
+        outcome = record_tender(store, record, matches=match_tender(matcher, record),
+                                flagger=Flagger(store, config))
     return ids, outcome.tender_id
 
 
@@ -210,8 +214,12 @@ def test_a_tender_shows_parties_with_registry_ids_and_its_organisation_page(
     html = client.get(f"/tenders/{web.tender_id}").text
     assert "NAT230021830" in html and "3,200,000.00 GEL" in html
     assert 'href="/orgs/GE-NAPR%3A404409497"' in html
+    # its red flags, with the numbers, and what could not be computed
+    assert "Red flags" in html and '<strong class="bad">single bid</strong>' in html
+    assert "not computable here: short_period" in html.casefold()
     data = client.get(f"/tenders/{web.tender_id}.json").json()
     assert data["number"] == "NAT230021830" and data["timeline"][0]["version"] == 1
+    assert {f["rule"]: f["state"] for f in data["flags"]}["single_bid"] == "flagged"
     org = client.get("/orgs/GE-NAPR:404409497.json").json()
     assert org["names"] == ["შპს ენ-ტექი"]
     assert [(t["number"], t["roles"]) for t in org["tenders"]] == [

@@ -98,6 +98,7 @@ async def article(request: Request) -> Response:
         "captures": store.captures(item_id), "triage": store.triage_of("article", item_id),
         "history": store.audit_log(target, limit=50), "kind": "article", "ref_id": item_id,
         "mutes": _mutes_for(config, {m.watch for m in matches}),
+        "flags": explained.flags,
     }
     data = {"id": item_id, "source": item.source, "url": item.url, "title": item.title,
             "text": item.text, "language": item.language, "published_at": item.published_at,
@@ -139,11 +140,12 @@ async def tender(request: Request) -> Response:
         "triage": store.triage_of("tender", tender_id),
         "history": store.audit_log(target, limit=50), "kind": "tender", "ref_id": tender_id,
         "mutes": _mutes_for(config, {m.watch for m in matches}),
+        "flags": explained.flags,
     }
     data = {"id": tender_id, "source": row.source, "number": row.native_id, "url": row.url,
             "record": row.record, "matches": matches, "timeline": timeline,
             "captures": context["captures"], "triage": context["triage"],
-            "history": context["history"]}
+            "history": context["history"], "flags": explained.flags}
     return page(request, "tender.html.j2", context, data=data)
 
 
