@@ -196,6 +196,31 @@ def _package(base: str, releases: list[dict]) -> dict:
             "releases": releases, "links": {}}
 
 
+def _ocds_portal(site, smtp_server, tmp_path: Path, config_text: str,  # type: ignore[no-untyped-def]
+                 pages: dict) -> object:
+    """An OCDS API on the local site that serves `pages["body"]` (a test changes it between
+    crawls), a config for it, and `run(*args)`: the CLI on that config, asserted to succeed."""
+    def handler(request):  # type: ignore[no-untyped-def]
+        from werkzeug import Response
+
+        return Response(json.dumps(pages["body"], ensure_ascii=False),
+                        content_type="application/json")
+
+    site.expect_request("/api/releases.json").respond_with_handler(handler)
+    base = site.url_for("").rstrip("/")
+    config = tmp_path / "sources.yaml"
+    config.write_text(config_text.format(base=base, smtp_port=smtp_server.port), "utf-8")
+    state = tmp_path / "state"
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        result = runner.invoke(cli, ["--config", str(config), "--state", str(state), *args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    return run
+
+
 def test_portal_tender_announced_then_awarded_gives_one_event_and_one_email_entry(
         site, smtp_server, tmp_path: Path):
 
@@ -210,23 +235,8 @@ def test_portal_tender_announced_then_awarded_gives_one_event_and_one_email_entr
     awarded = [*announced, _award_release(scanners, NUCTECH, 3_200_000),
                _award_release(cameras, SCAN, 455_000)]
     pages = {"body": _package(base, announced)}
-
-    def handler(request):  # type: ignore[no-untyped-def]
-        from werkzeug import Response
-
-        return Response(json.dumps(pages["body"], ensure_ascii=False),
-                        content_type="application/json")
-
-    site.expect_request("/api/releases.json").respond_with_handler(handler)
-    config = tmp_path / "sources.yaml"
-    config.write_text(PORTAL_CONFIG.format(base=base, smtp_port=smtp_server.port), "utf-8")
+    run = _ocds_portal(site, smtp_server, tmp_path, PORTAL_CONFIG, pages)
     state = tmp_path / "state"
-    runner = CliRunner()
-
-    def run(*args: str):  # type: ignore[no-untyped-def]
-        result = runner.invoke(cli, ["--config", str(config), "--state", str(state), *args])
-        assert result.exit_code == 0, result.output
-        return result
 
     # first run: the baseline, stored and not alerted
     [baseline] = json.loads(run("crawl", "--json").output)["results"]
@@ -346,23 +356,7 @@ def test_a_single_bid_award_to_a_watched_buyer_reaches_the_digest_with_its_numbe
              "tenderers": [{"id": who["id"], "name": who["name"]}]}
             for i, (who, amount) in enumerate(bids[release["ocid"]])]}
     pages = {"body": _package(base, announced)}
-
-    def handler(request):  # type: ignore[no-untyped-def]
-        from werkzeug import Response
-
-        return Response(json.dumps(pages["body"], ensure_ascii=False),
-                        content_type="application/json")
-
-    site.expect_request("/api/releases.json").respond_with_handler(handler)
-    config = tmp_path / "sources.yaml"
-    config.write_text(FLAGS_CONFIG.format(base=base, smtp_port=smtp_server.port), "utf-8")
-    state = tmp_path / "state"
-    runner = CliRunner()
-
-    def run(*args: str):  # type: ignore[no-untyped-def]
-        result = runner.invoke(cli, ["--config", str(config), "--state", str(state), *args])
-        assert result.exit_code == 0, result.output
-        return result
+    run = _ocds_portal(site, smtp_server, tmp_path, FLAGS_CONFIG, pages)
 
     run("crawl")  # the baseline: announced, nothing to report
     run("digest")
