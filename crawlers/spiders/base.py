@@ -326,7 +326,8 @@ class SourceSpider(scrapy.Spider):
         fallback_body: str | None = None,
     ) -> ScrapedItem:
         """An article page as an item: configured selectors first (page sources), else
-        trafilatura's main-text extraction, which leaves navigation, sidebars and footers out."""
+        trafilatura's main-text extraction, which leaves navigation, sidebars and footers out
+        (and `crawlers.split_body` takes in the rest of a body split by advertisements)."""
         html, selector = self.decode(response)
         etag, last_modified = validators(response)
         selectors = self.source.selectors

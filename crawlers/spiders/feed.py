@@ -30,8 +30,9 @@ class Feed(SourceSpider):
       identity, so an edited entry is a new version of the same item, not a new item.
     With `follow_links: true`
       Also fetches each entry's link and extracts the article's main text with trafilatura
-      (navigation, sidebars and footers left out); the feed's summary is kept when the page
-      yields no text. A linked article already stored is fetched again only when due
+      (navigation, sidebars and footers left out; a body that advertisements split into
+      several containers is taken whole); the feed's summary is kept when the page yields
+      no text. A linked article already stored is fetched again only when due
       (`revisit:`, by default 1 h, 1 day and 7 days after it was first seen) or when its
       entry's `updated` date moved, with a conditional request (ETag / Last-Modified).
       When an article page cannot be read (an HTTP error, a timeout, a refused connection,
