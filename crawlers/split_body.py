@@ -56,7 +56,8 @@ _NEVER = frozenset({"script", "style", "noscript", "template", "iframe", "ins", 
                     "footer", "header", "form", "button", "figure", "img", "picture", "video",
                     "audio", "svg", "object", "embed", "hr", "br", "menu", "dialog", "select",
                     "input", "textarea", "label"})
-# a block with no more text than this between two parts is an interruption, not an ending
+# a block with no more text than this (characters but spaces) between two parts is an
+# interruption, not an ending
 _SHORT = 200
 # class / id words naming furniture (whole words of the attribute, split at - _ and case)
 _FURNITURE = frozenset({
@@ -84,7 +85,7 @@ def take_in_split_parts(tree: HtmlElement, text: str) -> str:
     after: list[list[HtmlElement]] = []
     level, length = anchor, _text_length(anchor)
     for _ in range(3):
-        earlier, later = _parts_beside(level, anchor, len(whole))
+        earlier, later = _parts_beside(level, anchor, _solid_length(whole))
         before[:0], after[len(after):] = earlier, later
         parent = level.getparent()
         if parent is None or parent.tag in ("body", "html"):
@@ -95,6 +96,9 @@ def take_in_split_parts(tree: HtmlElement, text: str) -> str:
         if wider > 1.2 * length + 20:
             break
         length = wider
+    # a part trafilatura took after all (its fallbacks read the whole page) is not repeated
+    before = [unit for unit in before if not _already_in(unit, whole)]
+    after = [unit for unit in after if not _already_in(unit, whole)]
     if not before and not after:
         return text
     head = [_new_lines(_text_of(unit), whole) for unit in before]
@@ -277,6 +281,14 @@ def _text_of(elements: list[HtmlElement]) -> str:
     document = bare_extraction(page, fast=True, with_metadata=False, include_comments=False,
                                include_tables=True)
     return (getattr(document, "text", None) or "") if document is not None else ""
+
+
+def _already_in(unit: list[HtmlElement], whole: str) -> bool:
+    """Most (4/5) of the part's paragraphs are in the extracted text already."""
+    lines = [_norm(tostring(element, method="text", encoding="unicode", with_tail=False))
+             for top in unit for element in top.iter(*_LINE_TAGS)]
+    total = sum(len(line) for line in lines)
+    return total > 0 and sum(len(line) for line in lines if line in whole) >= 0.8 * total
 
 
 def _new_lines(text: str, whole: str) -> str:

@@ -122,3 +122,21 @@ def test_split_parts_across_each_kind_of_interruption(between: str) -> None:
 
     assert "sentence 0." in text and "sentence 8." in text
     assert "Huawei" not in text and "Contact" not in text
+
+
+def test_split_parts_of_a_chinese_body() -> None:
+    """Paragraphs without spaces are found by their whole text; the second part is taken in
+    once, and the ad label stays out."""
+    first = "".join(f"<p>第{n}段：公司周二表示，将在未来三年内向该地区的数据中心投资十亿美元，"
+                    "以扩大其云计算业务，并培训当地的技术人员。</p>" for n in range(8))
+    second = "".join(f"<p>第{n}段：另一家公司也在同一天宣布了类似的计划，但没有透露投资金额和时间表。</p>"
+                     for n in range(8, 11))
+    html = (f"<html><body><nav><a href='/'>大华股份</a></nav><article><h1>标题</h1>"
+            f"<div class='article-body'>{first}</div><div class='ad'>广告</div>"
+            f"<div class='article-body'>{second}</div></article><footer>海康威视</footer>"
+            "</body></html>")
+
+    text = extract.extract(html, "https://news.example.cn/a", metadata=False)["text"] or ""
+
+    assert [text.count(f"第{n}段") for n in range(11)] == [1] * 11
+    assert "广告" not in text and "大华" not in text and "海康威视" not in text
