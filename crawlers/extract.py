@@ -14,6 +14,7 @@ import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from copy import deepcopy
 from multiprocessing import get_context
 
 logger = logging.getLogger(__name__)
@@ -26,20 +27,29 @@ _pool_failed = False
 
 
 def extract(html: str, url: str, metadata: bool = True) -> dict[str, str | None]:
-    """Main text, title and date of an article page; nav, sidebars and footers left out.
-    `metadata=False` when the source already gave the title and date: the date search
-    (htmldate, slowest on pages that carry no date) is about half of extraction's time."""
-    from trafilatura import bare_extraction
+    """Main text, title and date of an article page; nav, sidebars and footers left out,
+    and a body split by advertisements taken in whole (`crawlers.split_body`). `metadata=False`
+    when the source already gave the title and date: the date search (htmldate, slowest on
+    pages that carry no date) is about half of extraction's time."""
+    from trafilatura import bare_extraction, load_html
 
+    from crawlers.split_body import take_in_split_parts
+
+    tree = load_html(html)
+    if tree is None:
+        return {}
+    # trafilatura cleans the tree it is given; the page's own is read again below
     document = bare_extraction(
-        html, url=url, with_metadata=metadata, include_comments=False, include_tables=True,
+        deepcopy(tree), url=url, with_metadata=metadata, include_comments=False,
+        include_tables=True,
         date_extraction_params={"extensive_search": True, "original_date": True,
                                 "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
     )
     if document is None:
         return {}
+    text = getattr(document, "text", None)
     return {
-        "text": getattr(document, "text", None),
+        "text": take_in_split_parts(tree, text) if text else text,
         "title": getattr(document, "title", None),
         "date": getattr(document, "date", None),
     }

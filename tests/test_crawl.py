@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import alive, children_of, free_port, wait_until
+from pytest_httpserver.httpserver import HandlerType
 from werkzeug import Request, Response
 
 from monitor.cli import cli
@@ -726,3 +727,78 @@ def test_run_status_is_one_rule(shutdown, entries, entry_failures, errors, statu
 
     assert run_status(shutdown=shutdown, entry_requests=entries,
                       entry_failures=entry_failures, errors=errors) == status
+
+
+def test_crawl_feed_keeps_the_summaries_of_article_pages_it_cannot_read(
+    site, write_config, state_dir
+):
+    """`follow_links`: pages that answer 500, a Cloudflare challenge or nothing in time leave
+    their entries' titles and summaries as the items; they match, and the run is partial with
+    each failure named. A page read on a later crawl becomes a new version of the same item."""
+    base = site.url_for("").rstrip("/")
+    entries = [
+        ("down", "Customs upgrade at Sarpi", "The Revenue Service chose Nuctech scanners."),
+        ("cf", "Safe City cameras", "Hikvision cameras go up in Batumi."),
+        ("slow", "Rikoti tunnel", "China Railway finishes the Rikoti tunnel."),
+    ]
+    items = "".join(
+        f"<item><title>{title}</title><link>{base}/b/{name}.html</link><guid>b-{name}</guid>"
+        f"<pubDate>Fri, 20 Nov 2026 09:00:00 +0400</pubDate><description>{summary}"
+        "</description></item>" for name, title, summary in entries)
+    site.expect_request("/feed.xml").respond_with_data(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>b</title>{items}'
+        "</channel></rss>", content_type="application/rss+xml")
+    site.expect_request("/b/down.html").respond_with_data("oops", status=500)
+    site.expect_request("/b/cf.html", handler_type=HandlerType.ONESHOT).respond_with_data(
+        "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+        "<div id=\"challenge-platform\">Checking your browser</div></body></html>",
+        status=403, content_type="text/html", headers={"cf-mitigated": "challenge"})
+
+    def slow(request: Request) -> Response:
+        time.sleep(3)
+        return Response(html("Rikoti", "late"), content_type="text/html")
+
+    site.expect_request("/b/slow.html").respond_with_handler(slow)
+    config = write_config({
+        "sources": [{"name": "blocked", "kind": "feed", "url": site.url_for("/feed.xml"),
+                     "follow_links": True}],
+        "watches": [{"name": "Nuctech"}, {"name": "Hikvision"}, {"name": "China Railway"},
+                    {"name": "Huawei"}],
+        "crawl": {"timeout": 1.5, "retries": 0},
+    })
+    [result] = crawl(config, state_dir).results
+
+    assert result.status == "partial"
+    assert result.new_items == 3 and result.new_matches == 3
+    assert sorted(result.error_details) == sorted([
+        f"HTTP 500 from {base}/b/down.html",
+        f"blocked by bot protection at 127.0.0.1 (Cloudflare, HTTP 403 from {base}/b/cf.html): "
+        "ask the site to allow monitor's User-Agent, or watch another source for it",
+        f"timed out after 1.5s: {base}/b/slow.html",
+    ])
+    with open_store(state_dir) as store:
+        stored = {r["key"]: r for r in store._rows("SELECT * FROM items")}
+        found = {(r["watch"], r["key"]) for r in store._rows(
+            "SELECT m.watch, i.key FROM matches m JOIN items i ON i.id = m.item_id")}
+        # their evidence is the feed they were read from, not a challenge page
+        evidence = {(c.url, c.status) for r in stored.values() for c in store.captures(r["id"])}
+        digest = build_digest(store, config, Recipient(email="desk@example.org"))
+    assert {k: (r["url"], r["title"], r["text"]) for k, r in stored.items()} == {
+        f"b-{name}": (f"{base}/b/{name}.html", title, summary)
+        for name, title, summary in entries}
+    assert found == {("Nuctech", "b-down"), ("Hikvision", "b-cf"),
+                     ("China Railway", "b-slow")}
+    assert evidence == {(f"{base}/feed.xml", 200)}
+    assert "[[Hikvision]] cameras go up in Batumi." in render_text(digest)
+
+    # the challenge is gone: the page is read, and its text is the item's next version
+    site.expect_request("/b/cf.html").respond_with_data(
+        html("Safe City cameras", "Hikvision cameras and a Huawei network go up in Batumi."),
+        content_type="text/html")
+    [again] = crawl(config, state_dir).results
+    assert (again.new_items, again.changed_items, again.new_matches) == (0, 1, 1)
+    with open_store(state_dir) as store:
+        [row] = store._rows("SELECT * FROM items WHERE key = 'b-cf'")
+        versions = store.count("item_versions")
+    assert "Huawei network" in row["text"] and row["version"] == 2
+    assert versions == 4

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -351,7 +351,7 @@ def test_follow_links_requests_each_article_with_the_entry_fields() -> None:
     ]
     first = requests[0]
     assert first.callback == spider.parse_article
-    assert first.errback == spider.on_error
+    assert first.errback == spider.on_article_error
     assert first.meta["monitor_entry"] is False
     assert first.cb_kwargs["title"] == (
         "Nuctech to supply X-ray scanners to Sarpi and Kazbegi checkpoints")
@@ -385,6 +385,110 @@ def test_followed_article_without_text_falls_back_to_the_feed_summary() -> None:
                                    native_id="tbw-1", summary="Nuctech won a tender."))
 
     assert item.body == "Nuctech won a tender."
+
+
+def article_failure(spider: Feed, exc: BaseException, url: str,
+                    redirected_from: str | None = None) -> Failure:
+    """A failed article request as `Feed.parse_feed` makes it, `url` the link it asked."""
+    response = respond(f"{WIRE}/en/feed/", "feed/rss.xml", cls=XmlResponse, entry=True)
+    [request] = [r for r in requests_of(spider.parse_feed(response)) if r.url == url]
+    if redirected_from:
+        request = request.replace(url=redirected_from, meta={
+            **request.meta, "redirect_urls": [url]})
+    failure = Failure(exc)
+    failure.request = request  # type: ignore[attr-defined]
+    return failure
+
+
+NUCTECH = f"{WIRE}/en/2025/03/10/nuctech-scanners-sarpi/"
+
+
+@pytest.mark.parametrize(("exc", "error"), [
+    (HttpError(respond(NUCTECH, b"oops", status=500), "Ignoring non-200 response"),
+     f"HTTP 500 from {NUCTECH}"),
+    (HttpError(respond(NUCTECH, b"<title>Just a moment...</title>", status=403),
+               "Ignoring non-200 response"),
+     "blocked by bot protection at wire.example.ge (Cloudflare, HTTP 403 from "),
+    (DownloadTimeoutError("took longer than 5.0 seconds"), f"timed out after 5s: {NUCTECH}"),
+    (DownloadConnectionRefusedError("refused"), f"connection refused: {NUCTECH}"),
+], ids=["500", "cloudflare", "timeout", "refused"])
+def test_followed_article_that_fails_keeps_the_feed_entry(exc: Exception, error: str) -> None:
+    spider = make_spider(Feed, {"url": f"{WIRE}/en/feed/", "follow_links": True},
+                         settings=SETTINGS_5S)
+
+    (item,) = spider.on_article_error(article_failure(spider, exc, NUCTECH))
+
+    assert item.url == NUCTECH and item.native_id == "tbw-10482"
+    assert item.title == "Nuctech to supply X-ray scanners to Sarpi and Kazbegi checkpoints"
+    assert "4.1 million GEL" in item.body
+    assert item.published == "Mon, 10 Mar 2025 09:30:00 +0400"
+    assert item.raw_hash is None  # its page was never read: due again at the next crawl
+    # the feed is the evidence of what the item says
+    assert item.capture is not None and item.capture.url == f"{WIRE}/en/feed/"
+    assert [e[:len(error)] for e in spider.errors] == [error]
+    assert spider.entry_failures == 0  # the feed was read: the run is partial, not failed
+
+
+def test_followed_article_redirected_then_failing_keeps_the_link_the_feed_gave() -> None:
+    spider = make_spider(Feed, {"url": f"{WIRE}/en/feed/", "follow_links": True},
+                         settings=SETTINGS_5S)
+    failure = article_failure(spider, DownloadTimeoutError("slow"), NUCTECH,
+                              redirected_from=f"{WIRE}/amp/nuctech")
+
+    (item,) = spider.on_article_error(failure)
+
+    assert item.url == NUCTECH
+    assert spider.errors == [f"timed out after 5s: {WIRE}/amp/nuctech"]
+
+
+def test_followed_article_forbidden_by_robots_keeps_the_feed_entry_quietly() -> None:
+    spider = make_spider(Feed, {"url": f"{WIRE}/en/feed/", "follow_links": True})
+
+    (item,) = spider.on_article_error(
+        article_failure(spider, IgnoreRequest("Forbidden by robots.txt"), NUCTECH))
+
+    assert item.native_id == "tbw-10482"
+    assert spider.errors == []
+
+
+def test_followed_article_read_before_keeps_its_stored_text_when_a_revisit_fails() -> None:
+    spider = make_spider(Feed, {"url": f"{WIRE}/en/feed/", "follow_links": True},
+                         known_hashes={NUCTECH: "0" * 64})
+    # stored an hour and a day ago: its revisit is due
+    day = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1, hours=1)
+    spider.known_pages[NUCTECH] = KnownPage(raw_hash="0" * 64, first_seen_at=day.isoformat(),
+                                            fetched_at=day.isoformat())
+    failure = article_failure(spider, HttpError(respond(NUCTECH, b"", status=503), "x"), NUCTECH)
+
+    assert spider.on_article_error(failure) == []
+    assert spider.errors == [f"HTTP 503 from {NUCTECH}"]
+
+
+def test_feed_entry_stored_from_its_summary_is_fetched_until_its_page_is_read() -> None:
+    spider = make_spider(Feed, {"url": f"{WIRE}/en/feed/", "follow_links": True})
+    now = datetime.now(UTC).isoformat()
+    # stored just now from the summary (no page hash), and a page read just now
+    spider.known_pages = {
+        NUCTECH: KnownPage(raw_hash=None, first_seen_at=now, fetched_at=now),
+        f"{WIRE}/en/2025/03/09/hikvision-batumi-safe-city/": KnownPage(
+            raw_hash="0" * 64, first_seen_at=now, fetched_at=now),
+    }
+    response = respond(f"{WIRE}/en/feed/", "feed/rss.xml", cls=XmlResponse, entry=True)
+
+    urls = [r.url for r in requests_of(spider.parse_feed(response))]
+
+    assert NUCTECH in urls and f"{WIRE}/en/2025/03/09/hikvision-batumi-safe-city/" not in urls
+    assert spider.not_due == 1
+
+
+def test_feed_entry_failures_carry_no_evidence_in_a_dry_run() -> None:
+    spider = make_spider(Feed, {"url": f"{WIRE}/en/feed/", "follow_links": True},
+                         settings={"MONITOR_DRY_RUN": True})
+
+    (item,) = spider.on_article_error(
+        article_failure(spider, DownloadConnectionRefusedError("refused"), NUCTECH))
+
+    assert item.capture is None
 
 
 # -- page ------------------------------------------------------------------------------------

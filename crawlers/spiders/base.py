@@ -153,8 +153,11 @@ class SourceSpider(scrapy.Spider):
         *,
         entry: bool = False,
         cb_kwargs: dict[str, Any] | None = None,
+        errback: Callable[..., Any] | None = None,
         **kwargs: Any,
     ) -> scrapy.Request:
+        """A request whose failure is recorded in the run: `errback`, when given, must call
+        `on_error` itself (it may yield items, e.g. what a feed entry already told)."""
         if entry:
             self.entry_requests += 1
         meta = {**kwargs.pop("meta", {}), "monitor_entry": entry}
@@ -162,7 +165,8 @@ class SourceSpider(scrapy.Spider):
         if not (self.config.crawl.obey_robots if obey is None else obey):
             meta["dont_obey_robotstxt"] = True
         return scrapy.Request(
-            url, callback=callback, errback=self.on_error, meta=meta, cb_kwargs=cb_kwargs,
+            url, callback=callback, errback=errback or self.on_error, meta=meta,
+            cb_kwargs=cb_kwargs,
             **kwargs,
         )
 
@@ -196,16 +200,21 @@ class SourceSpider(scrapy.Spider):
             self.logger.warning("%s: %s", self.source_name, message)
 
     def follow(self, url: str, callback: Callable[..., Any], *, listed_at: str | None = None,
-               cb_kwargs: dict[str, Any] | None = None) -> scrapy.Request | None:
+               cb_kwargs: dict[str, Any] | None = None,
+               errback: Callable[..., Any] | None = None,
+               meta: dict[str, Any] | None = None) -> scrapy.Request | None:
         """The request for an article a listing, feed or sitemap links to, or None when it
         is stored and no revisit is due (`monitor.revisit`; counted in the run's `not_due`).
         A revisit is conditional: it sends the stored ETag / Last-Modified and takes a 304
         as "unchanged". `listed_at`: the date the listing gives the entry (a feed's
-        `updated`, a sitemap's `lastmod`); a newer one than last time makes it due."""
+        `updated`, a sitemap's `lastmod`); a newer one than last time makes it due. A page
+        stored without ever being read (a feed entry's summary, kept when its page failed)
+        is due every time it is listed, until it is read."""
         known = self.known_pages.get(canonical_url(url))
+        never_read = known is not None and known.raw_hash is None
         # a page found taken down is not asked for again: its last capture is the record
-        if (known is not None and known.removed_at) or not is_due(
-                self.source.revisit, known, datetime.now(UTC), listed_at):
+        if (known is not None and known.removed_at) or not (
+                never_read or is_due(self.source.revisit, known, datetime.now(UTC), listed_at)):
             self.not_due += 1
             return None
         headers = {}
@@ -220,11 +229,12 @@ class SourceSpider(scrapy.Spider):
             self._warmed = True
             warm_up()
         # the store keeps what a revisit needs: Scrapy's cache would only keep a second copy
-        meta: dict[str, Any] = {"monitor_listed_at": listed_at, "dont_cache": True}
+        meta = {**(meta or {}), "monitor_listed_at": listed_at, "dont_cache": True}
         if known is not None:
             # a revisit: "not modified", and "gone" (taken down, news) reach the callback
             meta["handle_httpstatus_list"] = [304, 404, 410]
-        return self.request(url, callback, headers=headers, meta=meta, cb_kwargs=cb_kwargs)
+        return self.request(url, callback, headers=headers, meta=meta, cb_kwargs=cb_kwargs,
+                            errback=errback)
 
     def take_article(self) -> bool:
         """Count one more article against the source's `max_items` for this run; False once
@@ -316,7 +326,8 @@ class SourceSpider(scrapy.Spider):
         fallback_body: str | None = None,
     ) -> ScrapedItem:
         """An article page as an item: configured selectors first (page sources), else
-        trafilatura's main-text extraction, which leaves navigation, sidebars and footers out."""
+        trafilatura's main-text extraction, which leaves navigation, sidebars and footers out
+        (and `crawlers.split_body` takes in the rest of a body split by advertisements)."""
         html, selector = self.decode(response)
         etag, last_modified = validators(response)
         selectors = self.source.selectors

@@ -9,12 +9,14 @@ from xml.sax import SAXParseException
 
 import feedparser
 
+from crawlers.middlewares import capture_of
 from crawlers.spiders.base import CHARSET, SourceSpider
 from monitor.models import ScrapedItem
-from monitor.normalise import decode_html, looks_misdecoded
+from monitor.normalise import canonical_url, decode_html, looks_misdecoded
 
 if TYPE_CHECKING:
     from scrapy.http import Response
+    from twisted.python.failure import Failure
 
 _XML_ENCODING = re.compile(rb"""^\s*(?:\xef\xbb\xbf)?<\?xml[^>]*encoding\s*=\s*["']([\w.:-]+)""")
 
@@ -28,10 +30,17 @@ class Feed(SourceSpider):
       identity, so an edited entry is a new version of the same item, not a new item.
     With `follow_links: true`
       Also fetches each entry's link and extracts the article's main text with trafilatura
-      (navigation, sidebars and footers left out); the feed's summary is kept when the page
-      yields no text. A linked article already stored is fetched again only when due
+      (navigation, sidebars and footers left out; a body that advertisements split into
+      several containers is taken whole); the feed's summary is kept when the page yields
+      no text. A linked article already stored is fetched again only when due
       (`revisit:`, by default 1 h, 1 day and 7 days after it was first seen) or when its
       entry's `updated` date moved, with a conditional request (ETag / Last-Modified).
+      When an article page cannot be read (an HTTP error, a timeout, a refused connection,
+      bot protection, robots.txt), the entry's own title and summary become the item, so a
+      watch named in the summary still alerts; the failed fetch is in the run's errors (run
+      `partial`). The page is asked for again at every crawl that lists the entry until it
+      is read, and its text then becomes a new version of the same item. A page read before
+      that fails on a revisit keeps its stored text (404 or 410: marked taken down).
     Caveats
       A feed that is not XML, or that has no entries and a parse error, fails the run.
       Feeds show only their latest entries: crawl them more often than they roll over.
@@ -55,6 +64,9 @@ class Feed(SourceSpider):
             # entries before the damage were read; say the feed was damaged (run: partial)
             self.record_error(f"damaged feed at {response.url}: {parsed.bozo_exception}; "
                               f"read {len(parsed.entries)} entries")
+        # the feed is the evidence of items built from its entries alone (their pages failed)
+        meta = ({"monitor_feed_capture": capture_of(response)}
+                if self.source.follow_links and self._capturing() else None)
         for entry in parsed.entries:
             if not self.take_article():
                 continue  # counted: the run says how many were left unread
@@ -73,6 +85,7 @@ class Feed(SourceSpider):
                     link, self.parse_article, listed_at=dict.get(entry, "updated") or published,
                     cb_kwargs={"title": entry.get("title"), "published": published,
                                "native_id": guid, "summary": summary},
+                    errback=self.on_article_error, meta=meta,
                 )
                 if request is not None:  # else stored and not due again (counted)
                     yield request
@@ -90,6 +103,32 @@ class Feed(SourceSpider):
             response, title=title, published=published, native_id=native_id,
             fallback_body=summary,
         )
+
+    def on_article_error(self, failure: Failure) -> list[ScrapedItem]:
+        """An article page that could not be read: the failure goes to the run's errors, and
+        the feed entry's own title and summary (the request's `cb_kwargs`) are the item, at
+        the article's URL, unless the page was read before (its stored text stays). Its
+        evidence is the feed, not what the page answered (a challenge page, an error)."""
+        self.on_error(failure)
+        request = failure.request  # type: ignore[attr-defined]
+        # the link as the feed gave it, not where a redirect led before the failure
+        asked = (request.meta.get("redirect_urls") or [request.url])[0]
+        known = self.known_pages.get(canonical_url(asked))
+        if known is not None and known.raw_hash is not None:
+            return []
+        entry = request.cb_kwargs
+        return [ScrapedItem(
+            source=self.source.name, url=asked, title=entry.get("title") or "",
+            body=entry.get("summary") or "", published=entry.get("published"),
+            native_id=entry.get("native_id"), language=self.source.language,
+            capture=request.meta.get("monitor_feed_capture"),
+        )]
+
+    def _capturing(self) -> bool:
+        """Whether this crawl keeps evidence: `CaptureMiddleware`'s own rule."""
+        settings = self.crawler.settings
+        return (not settings.getbool("MONITOR_DRY_RUN")
+                and settings.getbool("MONITOR_CAPTURE", True))
 
 
 def _document(response: Response) -> tuple[bytes, dict[str, str]]:
