@@ -56,12 +56,19 @@ _CYR_ADJ = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ого", "�
 # Georgian after a vowel-final name (ჰუავეი-ს, ჰუავეი-მ, ჰუავეი-სთვის, ჰუავეი-ში)
 _KA_VOWEL = ("მ", "ს", "თ", "თი", "დ", "ც", "ვე", "ში", "ზე", "თან", "სთან", "სთვის", "თვის",
              "სგან", "გან", "სკენ", "დან", "დანაც", "მდე", "ვით", "სავით", "სა", "საც", "მაც",
-             "შიც", "ზეც", "სთვისაც", "სადმი", "ები", "ების", "ებს", "ებმა", "ებით", "ებში", "ებთან")
+             "შიც", "ზეც", "სთვისაც", "სადმი", "ები", "ების", "ებს", "ებმა", "ებით", "ებში", "ებთან",
+             # an adjective made of the name: ჰუავეისეული ("Huawei's", "made by Huawei")
+             "სეული")
 # Georgian after a stem that drops its final -ი/-ა/-ე (ნუქტექი -> ნუქტექ-ის, ნუქტექ-მა)
 _KA_STEM = ("ი", "ის", "ს", "სა", "ისადმი", "ით", "მა", "ად", "ო", "ში", "ზე", "თან",
             "ისთვის", "ისგან",
             "ისკენ", "იდან", "ამდე", "ივით", "ისა", "ისაც", "იც", "მაც", "საც", "ზეც", "შიც",
-            "ები", "ების", "ებს", "ებმა", "ებით", "ებში", "ებთან", "ებზე", "ებისთვის")
+            "ები", "ების", "ებს", "ებმა", "ებით", "ებში", "ებთან", "ებზე", "ებისთვის",
+            "ისეული")
+# the endings before which a Georgian stem in -ელ/-ალ/-ორ/-ენ... loses that vowel
+# (სარტყელი -> სარტყლის, სარტყლით, სარტყლები; but სარტყელმა, სარტყელს keep it)
+_KA_SYNCOPE = ("ის", "ით", "ად", "ისა", "ისთვის", "ისგან", "იდან", "ისკენ", "ივით", "ები",
+               "ების", "ებს", "ებმა", "ებით", "ებში", "ებთან", "ებზე")
 _ADJ_ENDINGS = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ые", "ие")
 _MIN_INFLECTED = 4  # letters a word needs before it takes endings
 # Ukrainian dative/locative of a noun in -ка/-га/-ха: Республіка -> Республіці, Ольга -> Ользі
@@ -71,14 +78,18 @@ _MIN_KA_BARE = 5
 
 
 def _word_forms(word: str, acronym: bool, last: bool,
-                compound: bool = False) -> tuple[str, tuple[str, ...]]:
+                compound: bool = False, in_phrase: bool = False) -> tuple[str, tuple[str, ...]]:
     """(literal prefix, endings that may follow it; () = none, the word as is) for one word of
-    a term; `last` for its last word; `compound`: the last part of a hyphenated name
-    (Би-би-си), which takes the endings the whole would, however short it is."""
+    a term; `last` for its last word (or a Georgian word before a comma); `compound`: the
+    last part of a hyphenated name (Би-би-си), which takes the endings the whole would,
+    however short it is; `in_phrase`: the term has other words."""
     script = script_of(word)
     if compound and last and script == "cyrillic" and not acronym:
         return word, _ordered({""} | set(_CYR_NOUN))
-    if acronym or len(word) < _MIN_INFLECTED:
+    # a short Georgian noun inflects inside a phrase, where the other words anchor it
+    # (ერთი გზა -> ერთი გზის); alone, გზ- would be found in many words
+    short_ok = in_phrase and script == "georgian" and len(word) >= 3
+    if acronym or (len(word) < _MIN_INFLECTED and not short_ok):
         return word, ()
     if script == "georgian" and last:
         suffixes = {""} | set(_KA_VOWEL)
@@ -88,13 +99,23 @@ def _word_forms(word: str, acronym: bool, last: bool,
                 # a foreign name's nominative -ი drops inside a compound name ("შპს
                 # ნუქტექ ჯორჯია"): the bare stem counts when it is long enough
                 stem_endings.add("")
+            if (word[-1] == "ი" and len(word) > _MIN_KA_BARE + 1 and word[-2] in "ლრნმ"
+                    and word[-3] in "ეაო" and word[-4] not in _VOWELS):
+                # syncope: სარტყელ-ი, სარტყლ-ის (the anchor is the stem before the vowel)
+                kept = {word[-1] + s for s in suffixes} | stem_endings
+                return word[:-3], _ordered({word[-3:-1] + e for e in kept}
+                                           | {word[-2] + e for e in _KA_SYNCOPE})
             return word[:-1], _ordered({word[-1] + s for s in suffixes} | stem_endings)
+        if word[-1] in "ოუ":
+            # these vowels stay: კოსკო-მ, კოსკო-ს, კოსკო-ში
+            return word, _ordered(suffixes)
         return word, _ordered(set(_KA_STEM) | {""})
     if script == "georgian":
         # an adjective before the noun drops its -ი in the oblique cases ("აზიის
         # ინფრასტრუქტურულ საინვესტიციო ბანკში")
+        # ("ინფრასტრუქტურულმა ... ბანკმა" in the ergative)
         if word[-1] == "ი" and word[-2] not in _VOWELS and len(word) > _MIN_KA_BARE:
-            return word[:-1], ("ი", "")
+            return word[:-1], ("მა", "ი", "")
         return word, ()
     if script != "cyrillic":
         return word, ()
@@ -190,13 +211,21 @@ def term_pattern(text: str, *, inflect: bool = True,
     rests: list[str] = []
     longest: list[int] = []
     endings: tuple[str, ...] = ()
+    # a comma ends a part that inflects on its own: "ერთი სარტყელი, ერთი გზა" -> "ერთი
+    # სარტყლის, ერთი გზის"
+    part_ends: set[int] = set()
+    count = 0
+    for part in text.split(",")[:-1]:
+        count += len(list(name_tokens(part, strip_legal=False)))
+        part_ends.add(count - 1)
     for i, word in enumerate(words):
-        last = i == len(words) - 1
-        prefix, forms = (_word_forms(word, word in acronyms, last, compound)
+        last = i == len(words) - 1 or (i in part_ends and script_of(word) == "georgian")
+        prefix, forms = (_word_forms(word, word in acronyms, last, compound,
+                                     in_phrase=len(words) > 1)
                          if inflect else (word, ()))
         pieces.append(prefix)
         longest.append(max(map(len, forms), default=0))
-        if last:
+        if i == len(words) - 1:
             endings = forms
             rests.append("")
         else:
