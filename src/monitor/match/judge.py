@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from monitor.config import Watch
-from monitor.match.scan import _Hit
-from monitor.match.terms import _FINDING_ROLES, _WORDISH, _Term
+from monitor.match.scan import _Hit, _Miss
+from monitor.match.terms import _FINDING_ROLES, _WORDISH
 from monitor.models import Match
 from monitor.names import name_tokens, unspaced
 
@@ -146,9 +146,14 @@ def _span(starts: list[int] | None, ends: list[int] | None, start: int,
     return starts[start], ends[end - 1]
 
 
-def _miss(watch: str, term: _Term, field_name: str, text: str, start: int,
-          end: int) -> Rejection:
-    """An anchor found where the whole term is not: name the word it sits in."""
+def _miss(watch: str, miss: _Miss, text: str) -> Rejection:
+    """An anchor found where the whole term is not: name the word it sits in (or, for a
+    Chinese hit, the words it straddles: `miss.reason`)."""
+    term, start, end = miss.term, miss.start, miss.end
+    if miss.reason is not None:
+        return Rejection(watch=watch, term=term.texts[0], term_kind=term.kind,
+                         field=miss.field, start=start, end=end, found=text[start:end],
+                         reason=miss.reason, variant=term.variant, via=term.via)
     while start > 0 and _wordish(text[start - 1]):
         start -= 1
     while end < len(text) and _wordish(text[end]):
@@ -157,7 +162,7 @@ def _miss(watch: str, term: _Term, field_name: str, text: str, start: int,
     reason = f"not the whole word: {word!r}"
     if len(term.texts[0].split()) > 1:
         reason = f"the rest of {term.texts[0]!r} does not follow, or not as whole words"
-    return Rejection(watch=watch, term=term.texts[0], term_kind=term.kind, field=field_name,
+    return Rejection(watch=watch, term=term.texts[0], term_kind=term.kind, field=miss.field,
                      start=start, end=end, found=word, reason=reason, variant=term.variant,
                      via=term.via)
 
