@@ -322,6 +322,37 @@ def test_jieba_loads_on_the_first_chinese_hit_quietly() -> None:
     assert set(Path(tempfile.gettempdir()).glob("jieba*")) == before
 
 
+def test_explain_says_a_generated_spelling_is_an_ordinary_word() -> None:
+    matcher = Matcher([Watch(name="Kari", transliterate=True),
+                       Watch(name="Mira", transliterate=True)])
+    report = {e.watch: e for e in matcher.explain(item("", "კარი ღიაა. Во имя мира."))}
+    assert not report["Kari"].matched and not report["Mira"].matched
+    assert [(r.found, r.variant, r.reason) for r in report["Kari"].rejected] == [
+        ("კარი", "კარი", "generated variant 'კარი' is an ordinary Georgian word; counted only "
+                        "with another mention of the watch or its context")]
+    assert [(r.found, r.reason) for r in report["Mira"].rejected] == [
+        ("мира", "generated variant 'мира' is a form of the ordinary Russian word 'мир'; "
+                 "counted only with another mention of the watch or its context")]
+
+
+def test_ordinary_word_lists_ship_in_the_package() -> None:
+    """Each list is there, of a few hundred words, lower case, one word a line, in its
+    script; and a word of it is found in its case forms."""
+    from monitor.names import ordinary_word, script_of
+    from monitor.names.ordinary import LISTS, words
+
+    for code, (script, _) in LISTS.items():
+        listed = words(code)
+        assert len(listed) >= 300, code
+        assert all(w == w.lower() and " " not in w for w in listed), code
+        assert sum(script_of(w) == script for w in listed) >= 0.95 * len(listed), code
+    assert ordinary_word("ქარმა") == ("ქარი", "Georgian")
+    assert ordinary_word("волны") == ("волна", "Russian")
+    assert ordinary_word("алманы") == ("алма", "Kazakh")
+    assert ordinary_word("most") == ("most", "English")
+    assert ordinary_word("нуктек") is None
+
+
 def test_match_records_variant_and_via() -> None:
     matcher = Matcher([Watch(name="Nuctech", transliterate=True,
                              related=[{"name": "Tsinghua Tongfang", "relation": "parent"}])])

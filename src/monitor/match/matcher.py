@@ -24,7 +24,15 @@ from monitor.match.segment import ChineseWords
 from monitor.match.snippet import _snippet
 from monitor.match.terms import _FINDING_ROLES, _compile, _endings, _Term, _term_specs
 from monitor.models import Item, Match
-from monitor.names import TermPattern, fold, fold_narrow, fold_wide, legal_tail, term_pattern
+from monitor.names import (
+    TermPattern,
+    fold,
+    fold_narrow,
+    fold_wide,
+    legal_tail,
+    ordinary_word,
+    term_pattern,
+)
 
 
 class Matcher:
@@ -81,7 +89,8 @@ class Matcher:
         self._plain = [not watch.languages and watch.rule is None and not watch.mute
                        for watch in self.watches]
         for term in (term for terms in by_anchor for term in terms):
-            if term.case_sensitive or term.needs_context:
+            # a generated spelling may be an ordinary word, which needs context (`_ordinary`)
+            if term.case_sensitive or term.needs_context or term.variant is not None:
                 self._plain[term.watch] = False
 
     # -- public --------------------------------------------------------------------------------
@@ -267,16 +276,26 @@ class Matcher:
                 rejected.append((hit, reason))
             else:
                 kept.append(hit)
-        # an ambiguous alias counts only next to something that confirms the watch
-        if any(h.term.needs_context for h in kept):
-            confirmed = any(not h.term.needs_context for h in kept) or any(
-                h.term.role == "context" for h in hits)
-            if not confirmed:
-                words = ", ".join(repr(c) for c in watch.context)
-                reason = ("context missing: no other name of the watch"
-                          + (f" and none of {words}" if words else "") + " in the item")
-                rejected.extend((h, reason) for h in kept if h.term.needs_context)
-                kept = [h for h in kept if not h.term.needs_context]
+        # an ambiguous alias, and a generated spelling that is an ordinary word, count only
+        # next to something that confirms the watch
+        ordinary = {id(h): why for h in kept if (why := _ordinary(h, texts)) is not None}
+        if ordinary or any(h.term.needs_context for h in kept):
+            named = any(not h.term.needs_context and id(h) not in ordinary for h in kept)
+            context = any(h.term.role == "context" for h in hits)
+            # ... and for a word, a rule's terms too: the rule already holds if one is here
+            rule = any(h.term.role in ("all", "any") for h in hits)
+            words = ", ".join(repr(c) for c in watch.context)
+            missing = ("context missing: no other name of the watch"
+                       + (f" and none of {words}" if words else "") + " in the item")
+            still = []
+            for hit in kept:
+                if hit.term.needs_context and not (named or context):
+                    rejected.append((hit, missing))
+                elif id(hit) in ordinary and not (named or context or rule):
+                    rejected.append((hit, ordinary[id(hit)]))
+                else:
+                    still.append(hit)
+            kept = still
         if len(kept) > 1:
             kept, contained = _longest(kept)
             rejected.extend(contained)
@@ -317,6 +336,23 @@ class Matcher:
 
 def _item_fields(item: Item) -> tuple[tuple[str, str], ...]:
     return (("title", item.title), ("body", item.text))
+
+
+def _ordinary(hit: _Hit, texts: Mapping[str, str]) -> str | None:
+    """Why a hit of a generated spelling does not count alone: the text it found is an
+    ordinary word of the spelling's script, or a case form of one (Kari -> კარი 'door')."""
+    variant = hit.term.variant
+    if variant is None or " " in variant:
+        return None
+    found = fold(texts[hit.field][hit.start:hit.end])[0]
+    word = ordinary_word(found) if found.isalpha() else None
+    if word is None:
+        return None
+    base, language = word
+    what = (f"is an ordinary {language} word" if base == variant
+            else f"is a form of the ordinary {language} word {base!r}")
+    return (f"generated variant {variant!r} {what}; counted only with another mention of "
+            "the watch or its context")
 
 
 # -- judging helpers -------------------------------------------------------------------------------
