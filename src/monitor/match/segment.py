@@ -158,15 +158,14 @@ class ChineseWords:
         """Whether a dictionary word of the text starts before `at` and ends after it (found
         as jieba's own `get_DAG` finds words: its dictionary holds every word's prefixes)."""
         freq = self._tokenizer.FREQ
-        for a in range(max(0, at - _REACH), at):
-            b = a + 1
-            while b <= len(text) and b - a <= _REACH:
+        for a in range(max(0, at - _REACH + 1), at):
+            # such a word starts with text[a:at + 1], which is then in the dictionary too
+            for b in range(at + 1, min(len(text), a + _REACH) + 1):
                 found = freq.get(text[a:b])
                 if found is None:
                     break  # not even the start of a word
-                if found and b > at:
+                if found:
                     return True
-                b += 1
         return False
 
     def _words(self, rest: str) -> bool:
