@@ -33,6 +33,7 @@ import re
 import threading
 import warnings
 from collections.abc import Iterable
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -81,9 +82,11 @@ def _dictionary() -> tuple[dict[str, int], int]:
         return _shared
 
 
+@cache
 def _jieba() -> Any:
-    """jieba, imported quietly: it adds a handler that writes to stderr and sets its logger to
-    DEBUG, and its helpers import pkg_resources, which warns on recent setuptools."""
+    """jieba, imported quietly (once: catch_warnings changes process-wide state): it adds a
+    handler that writes to stderr and sets its logger to DEBUG, and its helpers import
+    pkg_resources, which warns on recent setuptools."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import jieba
