@@ -7,8 +7,9 @@ jieba, with the watch list's Chinese aliases added to its dictionary, how the fe
 around a hit divide into words, and keeps the hit when its edges are word boundaries:
 
 - a word that straddles an edge ("王建华/为了", "十大/华人", "中华/为") rejects it;
-- a dictionary word that holds the alias and more ("华为公司", "中兴通讯") keeps it when the
-  rest is words too, and rejects it otherwise ("inside the word ...");
+- a dictionary word that holds the alias and more keeps it when the rest is a company's
+  (华为公司, 中兴通讯) or the word begins with place names (浙江大华), and rejects it
+  otherwise ("inside the word '中远期'");
 - a person's name that jieba's dictionary lacks ("刘国华为了": the dictionary's 华为 wins
   over the unknown 刘国华, and jieba's HMM sees only "刘国") is caught by running that HMM
   on the word before the hit with the hit's first character;
@@ -46,6 +47,11 @@ _REACH = 8
 # and conjunctions that follow a name (the brief of issue 16)
 _SUFFIXES = ("公司", "集团", "集團", "股份", "有限", "控股", "的", "在", "与", "與", "和",
              "及", "等")
+# a dictionary word made of the alias and one of these is the company (华为公司, 中兴通讯);
+# made of the alias and another word it is something else (中兴大学 a university, 中远期
+# 'medium and long term', 大华银行 a bank)
+_COMPANY = ("公司", "集团", "集團", "股份", "控股", "有限", "科技", "技术", "技術", "通讯",
+            "通訊", "通信", "电子", "電子", "国际", "國際", "实业", "實業")
 _BOOST = 2
 # a word of two characters rarer than this may be the start of a name (马荣 7; 李宁 60,
 # 汤姆 88, 方面 19,000 are not)
@@ -144,7 +150,7 @@ class ChineseWords:
         crossing = [w for a, b, w in inside if a < start < b or a < end < b]
         if len(inside) == 1 and crossing:  # one word holds the hit and more
             a, b, word = inside[0]
-            if (a == start and self._words(word[end - a:])) or (
+            if (a == start and word[end - a:].startswith(_COMPANY)) or (
                     b == end and self._words(word[:start - a])):
                 return None
             return (f"inside the word {word!r} (Chinese word boundaries: "
@@ -172,10 +178,9 @@ class ChineseWords:
         return False
 
     def _words(self, rest: str) -> bool:
-        """`rest` is dictionary words of two characters or more: 公司 in 华为公司."""
-        freq = self._tokenizer.FREQ
-        return bool(freq.get(rest)) or all(
-            len(w) > 1 and freq.get(w) for w in self._tokenizer.cut(rest, HMM=False))
+        """`rest` is dictionary words of two characters or more: 浙江 in 浙江大华."""
+        return all(len(w) > 1 and self._tokenizer.FREQ.get(w)
+                   for w in self._tokenizer.cut(rest, HMM=False))
 
     def _unknown_name(self, spans: list[tuple[int, int, str]], text: str,
                       start: int) -> str | None:
