@@ -8,14 +8,16 @@ around a hit divide into words, and keeps the hit when its edges are word bounda
 
 - a word that straddles an edge ("王建华/为了", "十大/华人", "中华/为") rejects it;
 - a dictionary word that holds the alias and more keeps it when the rest is a company's
-  (华为公司, 中兴通讯) or the word begins with place names (浙江大华), and rejects it
-  otherwise ("inside the word '中远期'");
+  (华为公司, 中兴通讯) or what precedes the alias is words of their own (浙江大华), and
+  rejects it otherwise ("inside the word '中远期'");
 - a person's name that jieba's dictionary lacks ("刘国华为了": the dictionary's 华为 wins
-  over the unknown 刘国华, and jieba's HMM sees only "刘国") is caught by running that HMM
-  on the word before the hit with the hit's first character;
+  over the unknown 刘国华) is caught by a common surname two characters before the hit that
+  jieba's HMM joins with them and the hit's first character into one word;
 - a hit followed by a company suffix or a particle (公司, 集团, 的, 在, 与, 和, ...) counts
   whatever precedes it: "对华为的制裁" (对华 is a word, "towards China") is about Huawei.
 
+The text around a hit is divided only when a dictionary word crosses one of its edges (or a
+surname stands before it); a hit between other characters costs a few dictionary look-ups.
 An alias weighs twice its dictionary frequency (or what jieba suggests for a word it lacks):
 jieba's own weight loses "美国对华为的制裁" to 对华 (by a factor 1.7, measured), a larger one
 starts to win over names ("马荣华为人低调").
