@@ -1,5 +1,6 @@
-"""Which hits count: language, case, exclusions, rules, context, the longest of overlapping
-hits; and the reasons the others did not (for `Matcher.explain`)."""
+"""Which hits count: language, case, exclusions, rules, context (generated spellings that are
+ordinary words need it too), the longest of overlapping hits; and the reasons the others did
+not (for `Matcher.explain`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from monitor.config import Watch
 from monitor.match.scan import _Hit, _Miss
 from monitor.match.terms import _FINDING_ROLES, _WORDISH
 from monitor.models import Match
-from monitor.names import name_tokens, unspaced
+from monitor.names import fold, name_tokens, ordinary_word, unspaced
 
 _WORDS = re.compile(r"[^\W_]+")
 
@@ -94,6 +95,23 @@ def _rule_problem(watch: Watch, hit: _Hit, hits: list[_Hit],
     if present:
         return f"rule not satisfied: {min(present)!r} (none) found {where}"
     return None
+
+
+def _ordinary(hit: _Hit, texts: Mapping[str, str]) -> str | None:
+    """Why a hit of a generated spelling does not count alone: the text it found is an
+    ordinary word of the spelling's script, or a case form of one (Kari -> კარი 'door')."""
+    variant = hit.term.variant
+    if variant is None or " " in variant:
+        return None
+    found = fold(texts[hit.field][hit.start:hit.end])[0]
+    word = ordinary_word(found) if found.isalpha() else None
+    if word is None:
+        return None
+    base, language = word
+    what = (f"is an ordinary {language} word" if base == variant
+            else f"is a form of the ordinary {language} word {base!r}")
+    return (f"generated variant {variant!r} {what}; counted only with another mention of "
+            "the watch or its context")
 
 
 def _same_case(found: str, alias: str) -> bool:

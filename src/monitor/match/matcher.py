@@ -13,6 +13,7 @@ from monitor.match.judge import (
     _longest,
     _lowercase_start,
     _miss,
+    _ordinary,
     _overlap,
     _rule_problem,
     _same_case,
@@ -24,15 +25,7 @@ from monitor.match.segment import ChineseWords
 from monitor.match.snippet import _snippet
 from monitor.match.terms import _FINDING_ROLES, _compile, _endings, _Term, _term_specs
 from monitor.models import Item, Match
-from monitor.names import (
-    TermPattern,
-    fold,
-    fold_narrow,
-    fold_wide,
-    legal_tail,
-    ordinary_word,
-    term_pattern,
-)
+from monitor.names import TermPattern, fold, fold_narrow, fold_wide, legal_tail, term_pattern
 
 
 class Matcher:
@@ -339,23 +332,6 @@ class Matcher:
 
 def _item_fields(item: Item) -> tuple[tuple[str, str], ...]:
     return (("title", item.title), ("body", item.text))
-
-
-def _ordinary(hit: _Hit, texts: Mapping[str, str]) -> str | None:
-    """Why a hit of a generated spelling does not count alone: the text it found is an
-    ordinary word of the spelling's script, or a case form of one (Kari -> კარი 'door')."""
-    variant = hit.term.variant
-    if variant is None or " " in variant:
-        return None
-    found = fold(texts[hit.field][hit.start:hit.end])[0]
-    word = ordinary_word(found) if found.isalpha() else None
-    if word is None:
-        return None
-    base, language = word
-    what = (f"is an ordinary {language} word" if base == variant
-            else f"is a form of the ordinary {language} word {base!r}")
-    return (f"generated variant {variant!r} {what}; counted only with another mention of "
-            "the watch or its context")
 
 
 # -- judging helpers -------------------------------------------------------------------------------
