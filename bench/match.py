@@ -11,17 +11,25 @@ followed by a legal form), a near miss (the alias glued into a longer word), or 
 another script. Then, in one process:
 
   build     Matcher(watches): fold and compile every alias, build the automata (seconds)
+  jieba     the first Chinese hit that needs word boundaries: jieba's dictionary read once per
+            process, the Matcher's own copy with its Chinese aliases (seconds, MB of RSS)
   matcher   Matcher.match_text("body", article) for every article: fold, one automaton pass,
-            verify each hit (boundaries, endings), judge per watch, build Match objects
+            verify each hit (boundaries, endings; a Chinese hit between Chinese characters
+            against jieba's words), judge per watch, build Match objects
+  no words  the same with Matcher(watches, chinese_words=False): a Chinese hit counts
+            wherever it is, as before issue 16; the difference is what word boundaries cost
   bare      ahocorasick_rs.AhoCorasick(the aliases as written, DFA).find_matches_as_indexes(
             article, overlapping=True) for every article: the same engine, the same patterns,
             no normalisation, no boundaries, no Match objects
 
-and prints MB/s of both, their ratio, the build time, and memory (the RSS the Matcher adds,
-most of it its automata, which tracemalloc does not see; tracemalloc's peak for its Python
-objects; the process's peak RSS). Throughput is MB of UTF-8 text / wall time, best of
-`--repeat` passes; the bare and matcher passes alternate, so that load from other work on the
-machine falls on both alike.
+and prints MB/s of each, over the whole corpus and over its Chinese articles alone, their
+ratios, the build time, and memory (the RSS the Matcher adds, most of it its automata, which
+tracemalloc does not see; tracemalloc's peak for its Python objects; the process's peak RSS).
+Throughput is MB of UTF-8 text / wall time, best of `--repeat` passes; the passes alternate,
+so that load from other work on the machine falls on all alike.
+
+Measured on the 2-core development machine (2026-12-04, 10 MB, best of 3, shared with other
+work): see bench/README.md.
 """
 
 from __future__ import annotations
@@ -182,6 +190,16 @@ def main() -> None:
     matcher = Matcher(watches)
     build = time.perf_counter() - t0
     matcher_rss = _rss() - rss_before
+    # jieba's dictionary, on the first Chinese hit between Chinese characters (here: the
+    # first alias of the list in a sentence; not before 的, after which a name ends a word
+    # without asking)
+    chinese = next(alias for script, alias in aliases if script == "chinese")
+    rss_before = _rss()
+    t0 = time.perf_counter()
+    matcher.match_text("body", f"今年{chinese}发布")
+    jieba_load = time.perf_counter() - t0
+    jieba_rss = _rss() - rss_before
+    plain = Matcher(watches, chinese_words=False)
     # Python objects of a second build (tracemalloc slows the build, so not the one timed)
     tracemalloc.start()
     Matcher(watches)
@@ -199,11 +217,18 @@ def main() -> None:
     def matcher_scan(text: str) -> Sized:
         return matcher.match_text("body", text)
 
-    # passes alternate, so that both see the same load on a shared machine; the best pass
-    # of each counts. The bare scan's first pass also converts every str to UTF-8, which
-    # CPython then keeps in the str object: its later passes skip that work.
-    scans = (bare_scan, matcher_scan)
+    def plain_scan(text: str) -> Sized:
+        return plain.match_text("body", text)
+
+    # passes alternate, so that all see the same load on a shared machine; the best pass
+    # of each counts, over the whole corpus and over its Chinese articles. The bare scan's
+    # first pass also converts every str to UTF-8, which CPython then keeps in the str
+    # object: its later passes skip that work.
+    han = [text for text in corpus if "\u4e00" <= text[0] <= "\u9fff"]
+    han_mb = sum(len(text.encode()) for text in han) / 1e6
+    scans = (bare_scan, matcher_scan, plain_scan)
     best = dict.fromkeys(scans, float("inf"))
+    best_han = dict.fromkeys(scans, float("inf"))
     found = dict.fromkeys(scans, 0)
     first_bare = 0.0
     for _ in range(args.repeat):
@@ -213,18 +238,32 @@ def main() -> None:
             took = time.perf_counter() - t
             first_bare = first_bare or took
             best[scan] = min(best[scan], took)
+            t = time.perf_counter()
+            for text in han:
+                scan(text)
+            best_han[scan] = min(best_han[scan], time.perf_counter() - t)
     bare_rate, match_rate = megabytes / best[bare_scan], megabytes / best[matcher_scan]
+    plain_rate = megabytes / best[plain_scan]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"build     Matcher {build:.2f} s, bare automaton {bare_build:.2f} s")
     print(f"memory    Matcher +{matcher_rss:.0f} MB RSS (automata, and {build_peak:.0f} MB of "
           f"Python objects by tracemalloc)")
+    print(f"jieba     first Chinese hit {jieba_load:.2f} s, +{jieba_rss:.0f} MB RSS "
+          f"(its dictionary once per process, and this Matcher's copy)")
     print(f"bare      {bare_rate:7.1f} MB/s  {found[bare_scan]} raw hits "
           f"(first pass, before CPython keeps each text's UTF-8: "
           f"{megabytes / first_bare:.0f} MB/s)")
     print(f"matcher   {match_rate:7.1f} MB/s  {found[matcher_scan]} matches "
           f"({found[matcher_scan] / len(corpus):.2f} per article)")
-    print(f"ratio     {match_rate / bare_rate:.2f}x of the bare scan (best of {args.repeat} "
+    print(f"no words  {plain_rate:7.1f} MB/s  {found[plain_scan]} matches "
+          f"(chinese_words=False: Chinese hits unchecked)")
+    print(f"ratio     {match_rate / bare_rate:.2f}x of the bare scan, word boundaries "
+          f"{match_rate / plain_rate:.2f}x of the same pass without (best of {args.repeat} "
           f"alternating passes each)")
+    rates = {scan: han_mb / best_han[scan] for scan in scans}
+    print(f"chinese   {len(han)} articles, {han_mb:.1f} MB: bare {rates[bare_scan]:.1f}, "
+          f"matcher {rates[matcher_scan]:.1f}, no words {rates[plain_scan]:.1f} MB/s "
+          f"({rates[matcher_scan] / rates[plain_scan]:.2f}x)")
     print(f"peak RSS  {rss:.0f} MB (process, corpus included)")
 
 

@@ -323,6 +323,20 @@ def test_explain_says_why_each_watch_matched_or_not(runner, write_config, tmp_pa
     assert missing.exit_code == 1 and "no item with id '999'" in missing.output
 
 
+def test_explain_names_chinese_words_and_ordinary_word_spellings(runner, write_config,
+                                                                   tmp_path):
+    state = tmp_path / "state"
+    item_id = _stored_item(state, "王建华为了公司的发展四处奔走", "ოთახის კარი ღია დარჩა")
+    config = write_config({"watches": [{"name": "Huawei", "aliases": ["华为"]},
+                                       {"name": "Kari", "transliterate": True}]})
+    result = invoke(runner, config.path, state, "explain", str(item_id))
+    assert result.exit_code == 0, result.output
+    assert ("across the words '王建华' and '为了' (Chinese word boundaries: 王建华/为了/公司)"
+            in result.output)
+    assert ("generated variant 'კარი' is an ordinary Georgian word; counted only with another "
+            "mention of the watch or its context") in result.output
+
+
 def test_explain_tender_names_the_role_and_the_registry_id(runner, write_config, tmp_path):
     from monitor.models import Organisation, TenderRecord
     from monitor.tender import normalise_tender

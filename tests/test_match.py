@@ -281,6 +281,78 @@ def test_explain_names_the_longer_match_that_won() -> None:
     assert explanation.rejected[0].reason == "inside the longer match of 'China Railway Group'"
 
 
+def test_explain_names_the_chinese_words_a_hit_straddles() -> None:
+    [huawei] = [e for e in Matcher(WATCHES).explain(item("", "王建华为了公司的发展"))
+                if e.watch == "Huawei"]
+    assert not huawei.matched
+    assert [(r.found, r.reason) for r in huawei.rejected] == [
+        ("华为", "across the words '王建华' and '为了' (Chinese word boundaries: "
+                 "王建华/为了/公司)")]
+
+
+def test_chinese_words_off_takes_a_chinese_hit_anywhere() -> None:
+    text = "王建华为了公司的发展"
+    assert Matcher(WATCHES).match_text("body", text) == []
+    assert [m.found for m in Matcher(WATCHES, chinese_words=False).match_text("body", text)
+            ] == ["华为"]
+
+
+def test_jieba_loads_on_the_first_chinese_hit_quietly() -> None:
+    """Not at import, not for text without a Chinese hit, and nothing on stderr or in the
+    temporary directory (jieba's own loader logs and writes a cache file there)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    script = (
+        "import sys\n"
+        "from monitor.config import Watch\n"
+        "from monitor.match import Matcher\n"
+        "m = Matcher([Watch(name='Huawei', aliases=['华为'])])\n"
+        "m.match_text('body', 'Huawei and Хуавей, 华为。')\n"
+        "print('jieba' in sys.modules)\n"
+        "print([x.found for x in m.match_text('body', '王建华为了公司，美国对华为实施制裁')])\n"
+        "print('jieba' in sys.modules)\n"
+    )
+    before = set(Path(tempfile.gettempdir()).glob("jieba*"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, timeout=120)
+    assert done.stdout.split("\n")[:3] == ["False", "['华为']", "True"]
+    assert done.stderr == ""
+    assert set(Path(tempfile.gettempdir()).glob("jieba*")) == before
+
+
+def test_explain_says_a_generated_spelling_is_an_ordinary_word() -> None:
+    matcher = Matcher([Watch(name="Kari", transliterate=True),
+                       Watch(name="Mira", transliterate=True)])
+    report = {e.watch: e for e in matcher.explain(item("", "კარი ღიაა. Во имя мира."))}
+    assert not report["Kari"].matched and not report["Mira"].matched
+    assert [(r.found, r.variant, r.reason) for r in report["Kari"].rejected] == [
+        ("კარი", "კარი", "generated variant 'კარი' is an ordinary Georgian word; counted only "
+                        "with another mention of the watch or its context")]
+    assert [(r.found, r.reason) for r in report["Mira"].rejected] == [
+        ("мира", "generated variant 'мира' is a form of the ordinary Russian word 'мир'; "
+                 "counted only with another mention of the watch or its context")]
+
+
+def test_ordinary_word_lists_ship_in_the_package() -> None:
+    """Each list is there, of a few hundred words, lower case, one word a line, in its
+    script; and a word of it is found in its case forms."""
+    from monitor.names import ordinary_word, script_of
+    from monitor.names.ordinary import LISTS, words
+
+    for code, (script, _) in LISTS.items():
+        listed = words(code)
+        assert len(listed) >= 300, code
+        assert all(w == w.lower() and " " not in w for w in listed), code
+        assert sum(script_of(w) == script for w in listed) >= 0.95 * len(listed), code
+    assert ordinary_word("ქარმა") == ("ქარი", "Georgian")
+    assert ordinary_word("волны") == ("волна", "Russian")
+    assert ordinary_word("алманы") == ("алма", "Kazakh")
+    assert ordinary_word("most") == ("most", "English")
+    assert ordinary_word("нуктек") is None
+
+
 def test_match_records_variant_and_via() -> None:
     matcher = Matcher([Watch(name="Nuctech", transliterate=True,
                              related=[{"name": "Tsinghua Tongfang", "relation": "parent"}])])

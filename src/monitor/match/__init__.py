@@ -7,7 +7,8 @@ anchor is found (`monitor.names.term_pattern`: words, punctuation between them, 
 word boundaries). Matching one field is then
 
     fold (one to one, offsets kept) -> one automaton pass -> verify each anchor hit
-      -> per watch: language, case, exclusions, rule, context -> longest hit wins -> Match
+      (a Chinese one against jieba's words) -> per watch: language, case, exclusions, rule,
+      context -> longest hit wins -> Match
 
 so the cost grows with the text, not with the number of aliases. The fold and the automaton
 are the cheapest the text allows (`_Scanner`: Latin text as ASCII bytes, other text as
@@ -16,6 +17,7 @@ the same steps and also returns every hit that was dropped, with the reason.
 
     terms.py    what each watch looks for: anchors and whole-term patterns
     scan.py     the automata and one pass over a folded field
+    segment.py  Chinese word boundaries around a Chinese hit (jieba)
     judge.py    which hits count, and why the others do not
     snippet.py  the text around a finding
     matcher.py  Matcher: the steps above, per item or per set of fields

@@ -1,5 +1,6 @@
-"""Which hits count: language, case, exclusions, rules, context, the longest of overlapping
-hits; and the reasons the others did not (for `Matcher.explain`)."""
+"""Which hits count: language, case, exclusions, rules, context (generated spellings that are
+ordinary words need it too), the longest of overlapping hits; and the reasons the others did
+not (for `Matcher.explain`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from monitor.config import Watch
-from monitor.match.scan import _Hit
-from monitor.match.terms import _FINDING_ROLES, _WORDISH, _Term
+from monitor.match.scan import _Hit, _Miss
+from monitor.match.terms import _FINDING_ROLES, _WORDISH
 from monitor.models import Match
-from monitor.names import name_tokens, unspaced
+from monitor.names import fold, name_tokens, ordinary_word, unspaced
 
 _WORDS = re.compile(r"[^\W_]+")
 
@@ -96,6 +97,23 @@ def _rule_problem(watch: Watch, hit: _Hit, hits: list[_Hit],
     return None
 
 
+def _ordinary(hit: _Hit, texts: Mapping[str, str]) -> str | None:
+    """Why a hit of a generated spelling does not count alone: the text it found is an
+    ordinary word of the spelling's script, or a case form of one (Kari -> კარი 'door')."""
+    variant = hit.term.variant
+    if variant is None or " " in variant:
+        return None
+    found = fold(texts[hit.field][hit.start:hit.end])[0]
+    word = ordinary_word(found) if found.isalpha() else None
+    if word is None:
+        return None
+    base, language = word
+    what = (f"is an ordinary {language} word" if base == variant
+            else f"is a form of the ordinary {language} word {base!r}")
+    return (f"generated variant {variant!r} {what}; counted only with another mention of "
+            "the watch or its context")
+
+
 def _same_case(found: str, alias: str) -> bool:
     """The found words start with the alias's words letter for letter, case included."""
     words = [w for w in re.split(r"[\W_]+", found) if w]
@@ -146,9 +164,14 @@ def _span(starts: list[int] | None, ends: list[int] | None, start: int,
     return starts[start], ends[end - 1]
 
 
-def _miss(watch: str, term: _Term, field_name: str, text: str, start: int,
-          end: int) -> Rejection:
-    """An anchor found where the whole term is not: name the word it sits in."""
+def _miss(watch: str, miss: _Miss, text: str) -> Rejection:
+    """An anchor found where the whole term is not: name the word it sits in (or, for a
+    Chinese hit, the words it straddles: `miss.reason`)."""
+    term, start, end = miss.term, miss.start, miss.end
+    if miss.reason is not None:
+        return Rejection(watch=watch, term=term.texts[0], term_kind=term.kind,
+                         field=miss.field, start=start, end=end, found=text[start:end],
+                         reason=miss.reason, variant=term.variant, via=term.via)
     while start > 0 and _wordish(text[start - 1]):
         start -= 1
     while end < len(text) and _wordish(text[end]):
@@ -157,7 +180,7 @@ def _miss(watch: str, term: _Term, field_name: str, text: str, start: int,
     reason = f"not the whole word: {word!r}"
     if len(term.texts[0].split()) > 1:
         reason = f"the rest of {term.texts[0]!r} does not follow, or not as whole words"
-    return Rejection(watch=watch, term=term.texts[0], term_kind=term.kind, field=field_name,
+    return Rejection(watch=watch, term=term.texts[0], term_kind=term.kind, field=miss.field,
                      start=start, end=end, found=word, reason=reason, variant=term.variant,
                      via=term.via)
 

@@ -13,13 +13,15 @@ from monitor.match.judge import (
     _longest,
     _lowercase_start,
     _miss,
+    _ordinary,
     _overlap,
     _rule_problem,
     _same_case,
     _span,
     _words_between,
 )
-from monitor.match.scan import _Hit, _Scan, _Scanner
+from monitor.match.scan import _Hit, _Miss, _Scan, _Scanner
+from monitor.match.segment import ChineseWords
 from monitor.match.snippet import _snippet
 from monitor.match.terms import _FINDING_ROLES, _compile, _endings, _Term, _term_specs
 from monitor.models import Item, Match
@@ -29,7 +31,10 @@ from monitor.names import TermPattern, fold, fold_narrow, fold_wide, legal_tail,
 class Matcher:
     """Built once per crawl from the watch list; `match(item)` is then pure and cheap."""
 
-    def __init__(self, watches: Sequence[Watch], *, snippet_chars: int = 120) -> None:
+    def __init__(self, watches: Sequence[Watch], *, snippet_chars: int = 120,
+                 chinese_words: bool = True) -> None:
+        """`chinese_words=False` takes a hit of a Chinese alias wherever it is, as before
+        word boundaries were checked (bench/match.py measures their cost with it)."""
         self.watches = tuple(watches)
         self.snippet_chars = snippet_chars
         terms: dict[tuple[object, ...], list[str]] = {}
@@ -48,9 +53,12 @@ class Matcher:
                 meta[key] = options
         anchors: dict[str, int] = {}
         by_anchor: list[list[_Term]] = []
+        chinese: list[str] = []  # the Chinese words of findings, for the segmenter
         for key, texts in terms.items():
             index, role, pattern = key[:3]
             assert isinstance(pattern, TermPattern)
+            if role in _FINDING_ROLES and not (pattern.bounded_left and pattern.bounded_right):
+                chinese.append("".join(pattern.pieces))
             term = _Term(
                 watch=index, role=role, texts=tuple(texts),  # type: ignore[arg-type]
                 before=_compile(f"(?:{pattern.before})\\Z") if pattern.before else None,
@@ -65,6 +73,8 @@ class Matcher:
                 by_anchor.append([])
             by_anchor[slot].append(term)
         self._by_anchor = by_anchor
+        # jieba's dictionary is read on the first Chinese hit that needs it, not here
+        self._chinese = ChineseWords(chinese) if chinese and chinese_words else None
         # every anchor of every watch in one automaton per kind of text: one pass over it
         self._scanner = _Scanner(list(anchors)) if anchors else None
         # watches whose one hit in an item needs no judging (no languages, rule, case or
@@ -72,7 +82,8 @@ class Matcher:
         self._plain = [not watch.languages and watch.rule is None and not watch.mute
                        for watch in self.watches]
         for term in (term for terms in by_anchor for term in terms):
-            if term.case_sensitive or term.needs_context:
+            # a generated spelling may be an ordinary word, which needs context (`_ordinary`)
+            if term.case_sensitive or term.needs_context or term.variant is not None:
                 self._plain[term.watch] = False
 
     # -- public --------------------------------------------------------------------------------
@@ -114,9 +125,8 @@ class Matcher:
             kept, rejected = self._judge(index, scan.hits.get(index, []), scan.texts, language,
                                          source)
             refused = [self._reject(h, reason, scan.texts[h.field]) for h, reason in rejected]
-            for term, field_name, start, end in dict.fromkeys(scan.misses.get(index, [])):
-                refused.append(_miss(self.watches[index].name, term, field_name,
-                                     scan.texts[field_name], start, end))
+            for miss in dict.fromkeys(scan.misses.get(index, [])):
+                refused.append(_miss(self.watches[index].name, miss, scan.texts[miss.field]))
             out.append(Explanation(
                 watch=watch.name,
                 matches=tuple(self._to_match(h, scan.texts[h.field]) for h in kept),
@@ -134,14 +144,18 @@ class Matcher:
             return scan
         for name, text in scan.texts.items():
             if text:
-                self._scan_field(scan, name, text, explain)
+                self._scan_field(scan, name, text, explain, self._chinese)
         return scan
 
-    def _scan_field(self, scan: _Scan, name: str, text: str, explain: bool) -> None:
+    def _scan_field(self, scan: _Scan, name: str, text: str, explain: bool,
+                    chinese: ChineseWords | None = None) -> None:
         """Fold the text the cheapest way that keeps its offsets, find the anchors, verify."""
         scanner = self._scanner
         assert scanner is not None
-        narrow = fold_narrow(text)
+        # a letter beyond Latin in the middle: not Latin text, and fold_narrow would only find
+        # that out through an exception (a tenth of the time of all the rest on short text)
+        middle = text[len(text) >> 1]
+        narrow = None if middle > "\u024f" and middle.isalpha() else fold_narrow(text)
         if narrow is not None:
             found = scanner.find_narrow(narrow)
             if found:
@@ -157,7 +171,7 @@ class Matcher:
             folded, found = result
             if not found:
                 return
-            hits, misses = self._verify(name, text, folded, found, explain)
+            hits, misses = self._verify(name, text, folded, found, explain, chinese)
             if wide[1] or all(fold(text[h.start:h.tail])[0] == folded[h.start:h.tail]
                               for h in hits):
                 self._add(scan, hits, misses)
@@ -167,22 +181,25 @@ class Matcher:
         result = scanner.find(folded)
         assert result is not None  # fold() case-folds
         folded, found = result
-        self._add(scan, *self._verify(name, text, folded, found, explain, starts, ends))
+        self._add(scan, *self._verify(name, text, folded, found, explain, chinese, starts,
+                                      ends))
 
     def _verify(self, name: str, text: str, folded: str, found: list[tuple[int, int, int]],
-                explain: bool, starts: list[int] | None = None, ends: list[int] | None = None,
-                ) -> tuple[list[_Hit], list[tuple[_Term, str, int, int]]]:
+                explain: bool, chinese: ChineseWords | None = None,
+                starts: list[int] | None = None, ends: list[int] | None = None,
+                ) -> tuple[list[_Hit], list[_Miss]]:
         """The hits whose whole term is there around the anchor, and (when explaining) the
-        anchor hits of findings that are not; offsets mapped back through starts / ends."""
+        anchor hits of findings that are not; offsets mapped back through starts / ends. A
+        Chinese hit must also be whole words of the text (`chinese`)."""
         hits: list[_Hit] = []
-        misses: list[tuple[_Term, str, int, int]] = []
+        misses: list[_Miss] = []
         by_anchor = self._by_anchor
         for slot, start, end in found:
             for term in by_anchor[slot]:
                 span = term.verify(folded, start, end)
                 if span is None:
                     if explain and term.role in _FINDING_ROLES:
-                        misses.append((term, name, *_span(starts, ends, start, end)))
+                        misses.append(_Miss(term, name, *_span(starts, ends, start, end)))
                     continue
                 f_start, f_end = span
                 tail = legal_tail(folded, f_end) if term.role in _FINDING_ROLES else f_end
@@ -193,15 +210,22 @@ class Matcher:
                     o_tail = _span(starts, ends, f_start, tail)[1]
                 if o_tail != o_end and _lowercase_start(text[o_end:o_tail]):
                     o_tail = o_end  # "Nuctech company said": a noun, not a legal form
+                if chinese is not None and not (term.bounded_left and term.bounded_right) \
+                        and term.role in _FINDING_ROLES:
+                    reason = chinese.problem(text, o_start, o_end)
+                    if reason is not None:
+                        if explain:
+                            misses.append(_Miss(term, name, o_start, o_end, reason))
+                        continue
                 hits.append(_Hit(term, name, o_start, o_end, o_tail))
         return hits, misses
 
     @staticmethod
-    def _add(scan: _Scan, hits: list[_Hit], misses: list[tuple[_Term, str, int, int]]) -> None:
+    def _add(scan: _Scan, hits: list[_Hit], misses: list[_Miss]) -> None:
         for hit in hits:
             scan.hits.setdefault(hit.term.watch, []).append(hit)
         for miss in misses:
-            scan.misses.setdefault(miss[0].watch, []).append(miss)
+            scan.misses.setdefault(miss.term.watch, []).append(miss)
 
     # -- judging -------------------------------------------------------------------------------
 
@@ -248,16 +272,26 @@ class Matcher:
                 rejected.append((hit, reason))
             else:
                 kept.append(hit)
-        # an ambiguous alias counts only next to something that confirms the watch
-        if any(h.term.needs_context for h in kept):
-            confirmed = any(not h.term.needs_context for h in kept) or any(
-                h.term.role == "context" for h in hits)
-            if not confirmed:
-                words = ", ".join(repr(c) for c in watch.context)
-                reason = ("context missing: no other name of the watch"
-                          + (f" and none of {words}" if words else "") + " in the item")
-                rejected.extend((h, reason) for h in kept if h.term.needs_context)
-                kept = [h for h in kept if not h.term.needs_context]
+        # an ambiguous alias, and a generated spelling that is an ordinary word, count only
+        # next to something that confirms the watch
+        ordinary = {id(h): why for h in kept if (why := _ordinary(h, texts)) is not None}
+        if ordinary or any(h.term.needs_context for h in kept):
+            named = any(not h.term.needs_context and id(h) not in ordinary for h in kept)
+            context = any(h.term.role == "context" for h in hits)
+            # ... and for a word, a rule's terms too: the rule already holds if one is here
+            rule = any(h.term.role in ("all", "any") for h in hits)
+            words = ", ".join(repr(c) for c in watch.context)
+            missing = ("context missing: no other name of the watch"
+                       + (f" and none of {words}" if words else "") + " in the item")
+            still = []
+            for hit in kept:
+                if hit.term.needs_context and not (named or context):
+                    rejected.append((hit, missing))
+                elif id(hit) in ordinary and not (named or context or rule):
+                    rejected.append((hit, ordinary[id(hit)]))
+                else:
+                    still.append(hit)
+            kept = still
         if len(kept) > 1:
             kept, contained = _longest(kept)
             rejected.extend(contained)

@@ -23,13 +23,25 @@ class _Hit:
     tail: int  # end of a legal form written after it ("Nuctech| Co., Ltd"), else `end`
 
 
+@dataclass(frozen=True, slots=True)
+class _Miss:
+    """An anchor hit of a finding that is not the whole term: where, and why when it is not
+    the pattern that failed (a Chinese hit inside other words)."""
+
+    term: _Term
+    field: str
+    start: int
+    end: int
+    reason: str | None = None
+
+
 @dataclass(slots=True)
 class _Scan:
     """One item's hits, grouped by watch, plus (when explaining) the anchor hits that failed."""
 
     texts: dict[str, str]
     hits: dict[int, list[_Hit]] = field(default_factory=dict)
-    misses: dict[int, list[tuple[_Term, str, int, int]]] = field(default_factory=dict)
+    misses: dict[int, list[_Miss]] = field(default_factory=dict)
 
 
 class _Scanner:

@@ -15,17 +15,21 @@ text; everything here decides what a term's pattern is.
   endings (every word of a Cyrillic name, the last of a Georgian one, whose adjectives drop -ი
   in the oblique cases), word boundaries where the
   script has them.
-- `transliterations`: Latin <-> Cyrillic <-> Georgian spellings generated for a name.
+- `transliterations`: Latin <-> Cyrillic <-> Georgian spellings generated for a name;
+  `ordinary_word`: whether such a spelling is a common word of its script's languages (our
+  word lists in common/).
 
     fold.py      fold, fold_narrow, fold_wide, strip_accents, ACCENTED, CASEFOLD_ONLY
     words.py     scripts, word characters
     legal.py     legal forms at name edges, name_tokens
     pattern.py   case endings, term_pattern
     translit.py  transliterations
+    ordinary.py  ordinary_word, over common/{ka,ru,uk,kk,en}.txt
 """
 
 from monitor.names.fold import ACCENTED, CASEFOLD_ONLY, fold, fold_narrow, fold_wide, strip_accents
 from monitor.names.legal import legal_tail, name_tokens
+from monitor.names.ordinary import ordinary_word
 from monitor.names.pattern import TermPattern, term_pattern
 from monitor.names.translit import transliterations
 from monitor.names.words import WORD, script_of, unspaced
@@ -40,6 +44,7 @@ __all__ = [
     "fold_wide",
     "legal_tail",
     "name_tokens",
+    "ordinary_word",
     "script_of",
     "strip_accents",
     "term_pattern",
