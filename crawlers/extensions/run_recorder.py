@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
 from monitor.crawl.accounting import run_status
 from monitor.crawl.events import emit_event
-from monitor.models import PortalCursor, RunResult
+from monitor.match import Matcher
+from monitor.models import Item, Match, PortalCursor, RunResult
 from monitor.store import Store, open_store, utcnow
 
 if TYPE_CHECKING:
@@ -43,6 +44,21 @@ class RunState:
     # items whose text still looks mis-decoded after decoding: a warning
     misdecoded: int = 0
     misdecoded_example: str = ""
+    # the crawl's matcher (MatchPipeline), and the articles stored with matches in their
+    # body (StorePipeline): what FurniturePipeline settles when the crawl ends
+    matcher: Matcher | None = None
+    matched_articles: list[MatchedArticle] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedArticle:
+    """An article stored in this run with body matches, and the furniture its body had
+    dropped when it was matched."""
+
+    item_id: int
+    item: Item
+    matches: tuple[Match, ...]
+    dropped: tuple[tuple[int, int], ...]
 
 
 def run_state(crawler: Crawler) -> RunState:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import NotConfigured
 
-from crawlers.extensions.run_recorder import run_state
+from crawlers.extensions.run_recorder import MatchedArticle, run_state
 from crawlers.pipelines.found import Found
 from monitor.evidence import CaptureStore
 from monitor.models import PortalCursor, ScrapedItem, TenderRecord
@@ -58,8 +58,14 @@ class StorePipeline:
                 # the bytes first: a capture row never names a body that is not on disk
                 self.captures.put(item.capture.body, item.capture.sha256)
             added = store.add(item.record, item.matches, run_id=result.run_id,
-                              capture=item.capture)
+                              capture=item.capture, furniture=item.sighting)
             result.new_items += added.state == "new"
             result.changed_items += added.state == "changed"
             result.new_matches += added.new_matches
+            if added.new_matches and any(m.field == "body" for m in item.matches):
+                # what became furniture later in the crawl is settled at its end
+                dropped = item.furniture.blocks if item.furniture is not None else ()
+                state.matched_articles.append(MatchedArticle(
+                    added.item_id, item.record, tuple(item.matches),
+                    tuple((b.start, b.end) for b in dropped)))
         return item

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from monitor.furniture import drop, without_furniture
 from monitor.match import Matcher, match_tender
 from monitor.models import Match
 from monitor.store import Store
@@ -25,10 +26,12 @@ def rematch(store: Store, matcher: Matcher, *,
     """Match every stored item and tender again (after the watch list changed): a new alias
     finds last month's articles and tenders. New matches are stored with origin `rematch`,
     so the next digest shows them as found again, not as news; matches already stored are
-    left as they are. `on_progress(1)` after each item or tender."""
+    left as they are. An article's body is matched as a crawl matches it: without its site's
+    furniture (`monitor.furniture`). `on_progress(1)` after each item or tender."""
     report = RematchReport()
     for item_id, item in store.iter_items():
-        added = store.add_rematches(item_id, matcher.match(item))
+        dropped = drop(item.text, lambda keys, source=item.source: store.furniture(source, keys))
+        added = store.add_rematches(item_id, matcher.match(without_furniture(item, dropped)))
         report.items += 1
         _count(report, added)
         if on_progress is not None:

@@ -13,6 +13,7 @@ their versions and events, and where portal spiders stopped reading.
     search.py        SQLite: the full-text index (FTS5) of items and tenders, and search
     inbox.py         SQLite: what `monitor web` lists: findings newest first, versions
     triage.py        SQLite: what people said of findings, the audit log, feed tokens
+    furniture.py     SQLite: each source's site furniture, learnt from its articles
 
 `open_store(state_dir)` opens `<state>/monitor.db`: once per process (`with open_store(...)`),
 handed to whoever needs it.
@@ -23,6 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.store.db import DB_NAME, utcnow
+from monitor.store.furniture import FurnitureStore
 from monitor.store.inbox import InboxFilter, InboxStore
 from monitor.store.interface import Store
 from monitor.store.items import ItemStore
@@ -38,7 +40,7 @@ __all__ = ["DB_NAME", "MAX_SEND_ATTEMPTS", "TRIAGE_STATES", "InboxFilter", "SQLi
 
 
 class SQLiteStore(RunStore, ItemStore, TenderStore, PortalStateStore, OutboxStore, InboxStore,
-                  TriageStore, SearchStore):
+                  TriageStore, SearchStore, FurnitureStore):
     """The `Store` of one state directory in SQLite (`<state>/monitor.db`)."""
 
 

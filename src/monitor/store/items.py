@@ -6,8 +6,10 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from monitor.furniture import Sighting
 from monitor.models import CapturedResponse, Item, Match, StoreOutcome
 from monitor.store.db import Database, utcnow
+from monitor.store.furniture import learn_furniture
 from monitor.store.rows import (
     ArticleMatchRow,
     CaptureRow,
@@ -56,11 +58,14 @@ class ItemStore(Database):
             return cursor.rowcount > 0
 
     def add(self, item: Item, matches: Sequence[Match], run_id: int | None = None, *,
-            capture: CapturedResponse | None = None) -> StoreOutcome:
+            capture: CapturedResponse | None = None,
+            furniture: Sighting | None = None) -> StoreOutcome:
         """Store an item (new, changed or unchanged by content hash) and its matches.
         Matches already stored for the item are not added again. `capture`: the response
         it was read from (its body already kept by `monitor.evidence`), recorded as evidence
-        of the version it is, unchanged ones included."""
+        of the version it is, unchanged ones included. `furniture`: the item's blocks,
+        counted towards its source's furniture when the item is new (so each article is
+        counted once)."""
         now = utcnow()
         with self._write() as conn:
             row = conn.execute(
@@ -81,6 +86,8 @@ class ItemStore(Database):
                 )
                 item_id, state, version = int(cursor.lastrowid or 0), "new", 1
                 index_item(conn, item_id, item, replacing=False)
+                if furniture is not None:
+                    learn_furniture(conn, furniture)
             elif row[1] == item.content_hash:
                 conn.execute(
                     """UPDATE items SET last_seen_at = ?, raw_hash = COALESCE(?, raw_hash),
@@ -215,6 +222,21 @@ class ItemStore(Database):
         stored are not added again. Returns the new ones."""
         with self._write() as conn:
             return self._insert_matches(conn, item_id, matches, None, "rematch")
+
+    def retract_matches(self, item_id: int, matches: Sequence[Match], run_id: int) -> int:
+        """Delete matches a run stored for an item and no longer makes (what they were found
+        in turned out to be the site's furniture later in the run); those another run stored
+        or a digest already holds stay. How many."""
+        removed = 0
+        with self._write() as conn:
+            for m in matches:
+                removed += conn.execute(
+                    """DELETE FROM matches WHERE item_id = ? AND watch = ? AND field = ?
+                       AND term = ? AND found = ? AND run_id = ?
+                       AND NOT EXISTS (SELECT 1 FROM deliveries d
+                                       WHERE d.match_id = matches.id)""",
+                    (item_id, m.watch, m.field, m.term, m.found, run_id)).rowcount
+        return removed
 
     def item(self, item_id: int) -> Item | None:
         rows = self._rows("SELECT * FROM items WHERE id = ?", (item_id,))
