@@ -11,7 +11,7 @@ from scrapy.exceptions import NotConfigured
 from crawlers.extensions.run_recorder import MatchedArticle, run_state
 from crawlers.pipelines.found import Found
 from monitor.evidence import CaptureStore
-from monitor.models import PortalCursor, ScrapedItem, TenderRecord
+from monitor.models import Item, PortalCursor, ScrapedItem, TenderRecord
 from monitor.normalise import canonical_url, parse_date
 from monitor.tender import record_tender
 
@@ -53,7 +53,7 @@ class StorePipeline:
             result.new_items += outcome.state == "new"
             result.changed_items += outcome.state == "changed"
             result.new_matches += 0 if state.baseline else outcome.new_matches
-        elif isinstance(item, Found):
+        elif isinstance(item, Found) and isinstance(item.record, Item):
             if item.capture is not None:
                 # the bytes first: a capture row never names a body that is not on disk
                 self.captures.put(item.capture.body, item.capture.sha256)

@@ -36,6 +36,13 @@ PLACES = ("main_text", "furniture", "outside_text", "script", "attribute")
 # attributes whose text a reader may see or a search engine reads, but the main text is not
 _ATTRIBUTES = ("alt", "title", "aria-label", "content")
 _JS_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_PAGE_LINES = {
+    "outside_text": ("“{}” is on the page but outside its main text (navigation, sidebar or "
+                     "footer), which is not matched"),
+    "script": "“{}” is in a <script> or JSON blob of the page, which is not matched",
+    "attribute": ("“{}” is in an attribute of the page (an image's alt text, a title or a meta "
+                  "description), which is not matched"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,17 +216,9 @@ def _where(matcher: Matcher, item: Item, entry: Explanation, page: _Page | None)
             hit = _first_hit(matcher, entry.watch, place, text, item.language)
             if hit is not None:
                 found[place] = hit
-        if "outside_text" in found:
-            lines["outside_text"] = (f"“{found['outside_text']}” is on the page but outside its "
-                                     "main text (navigation, sidebar or footer), which is not "
-                                     "matched")
-        if "script" in found:
-            lines["script"] = (f"“{found['script']}” is in a <script> or JSON blob of the page, "
-                               "which is not matched")
-        if "attribute" in found:
-            lines["attribute"] = (f"“{found['attribute']}” is in an attribute of the page (an "
-                                  "image's alt text, a title or a meta description), which is "
-                                  "not matched")
+        for place, template in _PAGE_LINES.items():
+            if place in found:
+                lines[place] = template.format(found[place])
     places = tuple(p for p in PLACES if p in found)
     if not places:
         lines[""] = ("not on the captured page at all" if page is not None else

@@ -269,11 +269,11 @@ def drop(text: str, lookup: Lookup) -> Dropped:
         return Dropped(text)
     known = lookup(list(dict.fromkeys(b.key for b in found)))
     dropped = []
-    for block in found:
-        stats = known.get(block.key)
+    for found_block in found:
+        stats = known.get(found_block.key)
         if stats is not None and is_furniture(stats):
-            dropped.append(DroppedBlock(block.start, block.end, stats.pages,
-                                        text[block.start:block.end]))
+            dropped.append(DroppedBlock(found_block.start, found_block.end, stats.pages,
+                                        text[found_block.start:found_block.end]))
     if not dropped:
         return Dropped(text)
     chars = list(text)

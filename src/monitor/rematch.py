@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from monitor.furniture import drop, without_furniture
 from monitor.match import Matcher, match_tender
@@ -30,7 +31,7 @@ def rematch(store: Store, matcher: Matcher, *,
     furniture (`monitor.furniture`). `on_progress(1)` after each item or tender."""
     report = RematchReport()
     for item_id, item in store.iter_items():
-        dropped = drop(item.text, lambda keys, source=item.source: store.furniture(source, keys))
+        dropped = drop(item.text, partial(store.furniture, item.source))
         added = store.add_rematches(item_id, matcher.match(without_furniture(item, dropped)))
         report.items += 1
         _count(report, added)

@@ -86,20 +86,22 @@ def explain(obj: Context, item_id: str, tender: bool, watch: str | None,
             click.echo(f"  dropped as this site's furniture (seen on {block.pages} of its "
                        f"pages): body [{block.start}:{block.end}] {_short(block.text)!r}")
         click.echo()
-        _print_explanations(record.explanations)
-        for name, where in record.on_page.items():
-            for line in where.lines:
-                click.echo(f"{name}: {line}")
+        _print_explanations(record.explanations, record.on_page)
 
 
 def _short(text: str, chars: int = 80) -> str:
     return text if len(text) <= chars else text[:chars - 1] + "…"
 
 
-def _print_explanations(explained: Sequence[Any]) -> None:
+def _print_explanations(explained: Sequence[Any], on_page: dict[str, Any]) -> None:
     for entry in explained:
+        # for a watch not matched: where its name is on the page, if anywhere
+        where = [f"{entry.watch}: {line}" for line in on_page[entry.watch].lines] if (
+            entry.watch in on_page) else []
         if not entry.matches and not entry.rejected:
             click.echo(f"{entry.watch}: no alias or keyword occurs in the item")
+            for line in where:
+                click.echo(line)
             continue
         verdict = "MATCHED" if entry.matches else "not matched"
         click.echo(click.style(f"{entry.watch}: {verdict}", fg="green" if entry.matches
@@ -112,6 +114,8 @@ def _print_explanations(explained: Sequence[Any]) -> None:
         for r in entry.rejected:
             click.echo(f"  - {r.field} [{r.start}:{r.end}] {r.found!r} "
                        f"({r.term_kind} {r.term!r}): {r.reason}")
+        for line in where:
+            click.echo(line)
 
 
 @cli.command()
