@@ -784,7 +784,7 @@ def test_furniture_is_counted_with_its_article_or_not_at_all(store: Store) -> No
     item = make_item("a", "Nuctech won.\nyour ad here")
     sighting = _learnt(item)
     # a block without a key cannot be stored: the article is not stored either
-    broken = replace(sighting, blocks=(*sighting.blocks, (None, 0, "")))
+    broken = replace(sighting, blocks=(*sighting.blocks, (None, 0, "", False)))
     with pytest.raises(Exception):  # noqa: B017  (each backend raises its own)
         store.add(item, MATCHER.match(item), furniture=broken)
     assert (store.count("items"), store.count("matches")) == (0, 0)
@@ -809,7 +809,7 @@ def test_prune_furniture_forgets_blocks_seen_once_long_ago(store: Store) -> None
     assert store.prune_furniture("demo_news", now=now + timedelta(days=FORGET_DAYS + 1)) == 1
 
 
-def test_retract_matches_takes_back_only_this_runs_undelivered_ones(store: Store) -> None:
+def test_settle_matches_makes_a_runs_matches_what_matching_gives_now(store: Store) -> None:
     run = store.start_run("demo_news")
     earlier = store.start_run("demo_news")
     a = make_item("a", "Nuctech and Хиквижн")
@@ -819,8 +819,15 @@ def test_retract_matches_takes_back_only_this_runs_undelivered_ones(store: Store
     delivered = [r["id"] for r in store._rows(
         "SELECT id FROM matches WHERE item_id = ? AND watch = 'Hikvision'", (a_id,))]
     queue(store, "desk@example.org", delivered)
-    # Hikvision went into a digest, b's Nuctech is another run's: only a's Nuctech goes
-    assert store.retract_matches(a_id, MATCHER.match(a), run) == 1
-    assert store.retract_matches(b_id, MATCHER.match(b), run) == 0
-    assert sorted((r["item_id"], r["watch"]) for r in store._rows(
-        "SELECT item_id, watch FROM matches")) == [(a_id, "Hikvision"), (b_id, "Nuctech")]
+    # matching now gives nothing in the body: Hikvision went into a digest and stays, a's
+    # Nuctech goes, b's Nuctech is another run's and stays
+    title_only = [m for m in MATCHER.match(a) if m.field == "title"]
+    assert store.settle_matches(a_id, title_only, run) == ([], 1)
+    assert store.settle_matches(b_id, [], run) == ([], 0)
+    # and a match it gives now that was not stored is added as the run's
+    added, deleted = store.settle_matches(a_id, MATCHER.match(a), run)
+    assert [m.watch for m in added] == ["Nuctech"] and deleted == 0
+    rows = store._rows("SELECT item_id, watch, run_id, origin FROM matches ORDER BY id")
+    assert sorted((r["item_id"], r["watch"], r["run_id"], r["origin"]) for r in rows) == sorted(
+        [(a_id, "Hikvision", run, "crawl"), (b_id, "Nuctech", earlier, "crawl"),
+         (a_id, "Nuctech", run, "crawl")])

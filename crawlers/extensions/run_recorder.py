@@ -18,7 +18,7 @@ from scrapy import signals
 from monitor.crawl.accounting import run_status
 from monitor.crawl.events import emit_event
 from monitor.match import Matcher
-from monitor.models import Item, Match, PortalCursor, RunResult
+from monitor.models import Item, PortalCursor, RunResult
 from monitor.store import Store, open_store, utcnow
 
 if TYPE_CHECKING:
@@ -44,21 +44,22 @@ class RunState:
     # items whose text still looks mis-decoded after decoding: a warning
     misdecoded: int = 0
     misdecoded_example: str = ""
-    # the crawl's matcher (MatchPipeline), and the articles stored with matches in their
-    # body (StorePipeline): what FurniturePipeline settles when the crawl ends
+    # the crawl's matcher (MatchPipeline), and the articles stored (StorePipeline): what
+    # FurniturePipeline settles when the crawl ends
     matcher: Matcher | None = None
-    matched_articles: list[MatchedArticle] = field(default_factory=list)
+    stored_articles: list[StoredArticle] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
-class MatchedArticle:
-    """An article stored in this run with body matches, and the furniture its body had
-    dropped when it was matched."""
+class StoredArticle:
+    """An article stored in this run with matches in its body or furniture dropped from it:
+    its id and source, the keys of the blocks dropped when it was matched, and (when it
+    matched in its body) the article, to match again if what is furniture changed."""
 
     item_id: int
-    item: Item
-    matches: tuple[Match, ...]
-    dropped: tuple[tuple[int, int], ...]
+    source: str
+    dropped: frozenset[str]
+    item: Item | None = None
 
 
 def run_state(crawler: Crawler) -> RunState:

@@ -4,10 +4,11 @@ the article), then the blocks that are the source's furniture are blanked out fo
 MatchPipeline. The counts come from the store the first time a block is met, so a crawl
 judges with everything earlier crawls learnt plus what it has seen so far.
 
-When the crawl ends, the articles it stored with matches in their body are looked at again:
-a block that became furniture after an article was matched (a first crawl's first pages)
-has its matches taken back, unless a digest already holds them. Then blocks seen once long
-ago are forgotten."""
+When the crawl ends, the articles it stored are looked at again: where a block became
+furniture after an article was matched (a first crawl's first pages), or stopped being (a
+few articles close together early on), the article is matched again and the run's matches
+made what that gives (those a digest already holds stay). The crawl then stores what
+`monitor explain` and `monitor rematch` show. Then blocks seen once long ago are forgotten."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawlers.extensions.run_recorder import RunState, run_state
 from crawlers.pipelines.found import Found
-from monitor.furniture import Learner, retracted, without_furniture
+from monitor.furniture import Learner, without_furniture
 from monitor.models import Item
 
 if TYPE_CHECKING:
@@ -76,20 +77,24 @@ class FurniturePipeline:
                          f"{type(exc).__name__}: {exc}")
 
     def _settle(self, state: RunState) -> None:
-        """Take back the matches this run stored in what became furniture after."""
+        """Match again each article stored in this run whose furniture changed after it was
+        matched (a block became furniture, or stopped being), and store what that gives."""
         store, result = state.store, state.result
         assert store is not None
         if state.matcher is None or result.run_id is None:
             return
-        for article in state.matched_articles:
-            learner = self.learners.get(article.item.source)
+        for article in state.stored_articles:
+            learner = self.learners.get(article.source)
             if learner is None:
                 continue
-            dropped = learner.drop(article.item.text)
-            if tuple((b.start, b.end) for b in dropped.blocks) == article.dropped:
+            changed = any(not learner.is_furniture(key) for key in article.dropped)
+            if not changed and article.item is not None:
+                now = learner.drop(article.item.text)
+                changed = {b.key for b in now.blocks} != article.dropped
+            item = article.item or (store.item(article.item_id) if changed else None)
+            if not changed or item is None:
                 continue
-            again = state.matcher.match(without_furniture(article.item, dropped))
-            gone = retracted(article.matches, again)
-            if gone:
-                result.new_matches -= store.retract_matches(article.item_id, gone,
-                                                            result.run_id)
+            again = state.matcher.match(without_furniture(item, learner.drop(item.text)))
+            added, deleted = store.settle_matches(article.item_id, again, result.run_id)
+            result.new_matches += len(added) - deleted
+

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import NotConfigured
 
-from crawlers.extensions.run_recorder import MatchedArticle, run_state
+from crawlers.extensions.run_recorder import StoredArticle, run_state
 from crawlers.pipelines.found import Found
 from monitor.evidence import CaptureStore
 from monitor.models import Item, PortalCursor, ScrapedItem, TenderRecord
@@ -23,6 +23,8 @@ class StorePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.captures = CaptureStore(crawler.settings["MONITOR_STATE"])
+        # one copy of each set of dropped keys (most articles of a site share theirs)
+        self._keys: dict[frozenset[str], frozenset[str]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -62,10 +64,13 @@ class StorePipeline:
             result.new_items += added.state == "new"
             result.changed_items += added.state == "changed"
             result.new_matches += added.new_matches
-            if added.new_matches and any(m.field == "body" for m in item.matches):
-                # what became furniture later in the crawl is settled at its end
-                dropped = item.furniture.blocks if item.furniture is not None else ()
-                state.matched_articles.append(MatchedArticle(
-                    added.item_id, item.record, tuple(item.matches),
-                    tuple((b.start, b.end) for b in dropped)))
+            dropped = item.furniture.blocks if item.furniture is not None else ()
+            matched = any(m.field == "body" for m in item.matches)
+            if added.state != "unchanged" and (dropped or matched):
+                # what became furniture later in the crawl, or stopped being, is settled at
+                # its end: the article itself is kept only when it matched in its body
+                keys = frozenset(b.key for b in dropped)
+                state.stored_articles.append(StoredArticle(
+                    added.item_id, item.record.source, self._keys.setdefault(keys, keys),
+                    item.record if matched else None))
         return item

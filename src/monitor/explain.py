@@ -100,7 +100,8 @@ def explain_item(store: Store, config: Config, item_id: str,
     if item is None:
         raise RecordNotFoundError(f"{store.state_dir}: no item with id {item_id!r} (for a "
                                   "tender, add --tender)")
-    dropped = drop(item.text, lambda keys: store.furniture(item.source, keys))
+    dropped = drop(item.text, lambda keys: store.furniture(item.source, keys),
+                   store.furniture_pages(item.source))
     explanations = matcher.explain(without_furniture(item, dropped))
     if dropped.blocks:
         explanations = _with_furniture_hits(matcher, item, dropped, explanations)

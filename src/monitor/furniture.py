@@ -19,36 +19,45 @@ them is no news about that name. So each source's furniture is learnt from its o
 The rule. A block is furniture when it was seen on at least MIN_PAGES (3) distinct articles
 of the source and either
 
-- *site-wide*: it is on at least SHARE (30 %) of the source's articles in the stretch where
-  it appears (from the first article that had it to the last; counted over at least
-  MIN_WINDOW, 6 articles), and not only on articles of one day (unless on SAME_DAY_PAGES, 8,
-  or more): footers, share bars, newsletter boxes, "Advertisement";
-- *recurring credit*: it is short (at most SHORT_CHARS, 80 characters) and seen on at least
-  RECURRING_PAGES (5) articles over at least RECURRING_DAYS (14) days: "Jane Doe contributed
-  reporting from Kyiv.", "(AP Photo/Evan Vucci)", "Xinhua contributed to this report."
+- *site-wide*: its share of the source's articles in the stretch where it appears (from the
+  first article that had it to the last, or to the MIN_WINDOW'th (20th) after the first if
+  that is longer and the source has them) is, with 95 % confidence, at least SHARE (25 %):
+  3 of 3 articles is, 3 of 6 or 30 of 100 is not, 40 of 100 is; and it is not only on
+  articles of one day (unless on SAME_DAY_PAGES, 8, or more): footers, share bars,
+  newsletter boxes, "Advertisement", a teaser of the week's big story. The margin and the
+  20 articles keep a few articles close together (three follow-ups learnt one after the
+  other) from making a block furniture by chance;
+- *recurring credit*: it is short (at most SHORT_CHARS, 80 characters), seen on at least
+  RECURRING_PAGES (5) articles over at least RECURRING_DAYS (14) days, and in the body's
+  first or last line on at least EDGE_SHARE (80 %) of them: "Jane Doe contributed reporting
+  from Kyiv.", a photo credit before the first paragraph, "Xinhua contributed to this
+  report." A formula in the middle of stories ("The winning bid came from Nuctech, the
+  Chinese supplier." on every tender story Nuctech wins) is news each time, and stays.
 
 What this keeps: a quote or a background paragraph repeated in follow-up stories is real
 text. It appears on a few articles, close together in time: never on articles of one day
-only (however many share it, up to 7), and not on 30 % of the source's output over its
+only (however many share it, up to 7), and not on a third of the source's output over its
 stretch unless the source writes about little else. A block is only ever judged from
 counts, never from its words, so the rule is the same in every language.
 
 Each article is learnt once (the store counts a block's articles only when it stores an
 article for the first time). The counts are re-judged as pages arrive, so a crawl uses
-what it has seen so far, and what became furniture during a crawl is settled at its end
-(`crawlers.pipelines.furniture`). Blocks seen on one article only are forgotten after
+what it has seen so far; what became furniture during a crawl, or stopped being, is settled
+at its end (`crawlers.pipelines.furniture`), so that a crawl stores what matching with the
+counts it ends with gives, as `monitor explain` and `monitor rematch` do. Blocks seen on one article only are forgotten after
 FORGET_ONCE_DAYS, every block after FORGET_DAYS unseen (`Store.prune_furniture`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
-from monitor.models import Item, Match
+from monitor.models import Item
 
 __all__ = [
     "FORGET_DAYS",
@@ -65,16 +74,19 @@ __all__ = [
     "drop",
     "is_furniture",
     "reason",
-    "retracted",
     "without_furniture",
 ]
 
 MIN_PAGES = 3
-SHARE = 0.3
-MIN_WINDOW = 6
+SHARE = 0.25
+# the share is counted over at least this many of the source's articles from the block's first
+MIN_WINDOW = 20
+# z of the one-sided 95 % bound on a share
+_Z = 1.645
 SAME_DAY_PAGES = 8
 SHORT_CHARS = 80
 RECURRING_PAGES = 5
+EDGE_SHARE = 0.8
 RECURRING_DAYS = 14
 FORGET_ONCE_DAYS = 30
 FORGET_DAYS = 365
@@ -82,12 +94,13 @@ FORGET_DAYS = 365
 SAMPLE_CHARS = 300
 
 _DIGITS = re.compile(r"\d+")
-# where a line breaks into sentences: end punctuation (and closing quotes or brackets), then
-# space, then something that does not start in lower case; or a closing bracket before a
-# capital ("(AP Photo/Evan Vucci) The"); or CJK end punctuation, with or without space
-_BREAK = re.compile(
-    r"(?P<end>[.!?…]+[\"'”’»)\]]*|[)\]])\s+(?=[\"'“‘«(\[]?[^\W\d_])"
-    r"|(?P<cjk>[。！？]+[”’」』）)]*)\s*")
+_LETTER = re.compile(r"[^\W\d_]")
+# where a line may break into sentences: end punctuation or a closing bracket, with what
+# closes after it; `_sentences` decides from what follows (CJK end punctuation always breaks)
+_END = re.compile(r"[.!?…)\]。！？][.!?…\"'”’»)\]」』）]*")
+_CJK_END = frozenset("。！？")
+# opening quotes or brackets, then the first letter of the next sentence
+_OPENING = re.compile(r"[\"'“‘«(\[]?([^\W\d_])")
 # words whose full stop ends an abbreviation, not a sentence ("Nuctech Co. Ltd", "Mr. Ren")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st mt co corp inc ltd llc plc jr sr no nos vs gen gov sen rep col lt "
@@ -104,13 +117,16 @@ class Block:
     end: int
     # length of the normalised text: the rule treats short blocks apart
     chars: int
+    # in the body's first or last line: where credits and "contributed reporting" sit
+    edge: bool = False
 
 
 @dataclass(slots=True)
 class BlockStats:
     """What is known of one block of one source: on how many distinct articles it was seen,
-    the source's article numbers of the first and last of them, their days (YYYY-MM-DD), and
-    a sample of its text (stored from its second article on)."""
+    the source's article numbers of the first and last of them, their days (YYYY-MM-DD), on
+    how many it was in the body's first or last line, and a sample of its text (stored from
+    its second article on)."""
 
     pages: int
     first_page: int
@@ -118,6 +134,7 @@ class BlockStats:
     first_day: str
     last_day: str
     chars: int
+    edge_pages: int = 0
     sample: str | None = None
 
 
@@ -128,8 +145,8 @@ class Sighting:
 
     source: str
     day: str
-    # (key, chars, sample text) of each distinct block
-    blocks: tuple[tuple[str, int, str], ...]
+    # (key, chars, sample text, whether at an edge of the body) of each distinct block
+    blocks: tuple[tuple[str, int, str, bool], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +158,7 @@ class DroppedBlock:
     # distinct articles of the source it was seen on
     pages: int
     text: str
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +184,23 @@ def _normalised(text: str) -> str:
     return " ".join(_DIGITS.sub("0", text.casefold()).split())
 
 
+def _hashed(norm: str) -> str:
+    return hashlib.blake2b(norm.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _keyed(text: str) -> tuple[str, int] | None:
+    """(key, normalised length) of a block's text; None when it has no letter."""
+    if _LETTER.search(text) is None:
+        return None
+    norm = _normalised(text)
+    return _hashed(norm), len(norm)
+
+
 def block_key(text: str) -> str | None:
     """The key of a block's text, or None for text with no letter in it (a date, a rule of
     dashes: nothing a name could be in)."""
-    norm = _normalised(text)
-    if not any(ch.isalpha() for ch in norm):
-        return None
-    return hashlib.blake2b(norm.encode("utf-8"), digest_size=8).hexdigest()
+    keyed = _keyed(text)
+    return keyed[0] if keyed else None
 
 
 def _is_abbreviation(line: str, end: int) -> bool:
@@ -186,22 +214,26 @@ def _is_abbreviation(line: str, end: int) -> bool:
 
 def _sentences(line: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of one line, trailing space left out."""
-    spans, start = [], 0
-    for found in _BREAK.finditer(line):
-        if found.group("end"):
-            end = found.end("end")
-            following = next((ch for ch in line[found.end():found.end() + 3] if ch.isalpha()),
-                             "")
-            if following.islower() or (found.group("end")[0] == "." and _is_abbreviation(
-                    line, found.start("end"))):
+    spans: list[tuple[int, int]] = []
+    start, size = 0, len(line)
+    for found in _END.finditer(line):
+        end = after = found.end()
+        while after < size and line[after].isspace():
+            after += 1
+        if after == size:
+            break
+        if not _CJK_END.intersection(found.group()):
+            # Latin and the like: space, then a letter not in lower case ("(AP Photo) The"),
+            # and not the full stop of an abbreviation or an initial ("Co. Ltd", "J. Doe")
+            following = _OPENING.match(line, after)
+            if after == end or following is None or following.group(1).islower() or (
+                    line[found.start()] == "." and _is_abbreviation(line, found.start())):
                 continue
-        else:
-            end = found.end("cjk")
         if end > start:
             spans.append((start, end))
-        start = found.end()
-    if start < len(line):
-        spans.append((start, len(line)))
+        start = after
+    if start < size:
+        spans.append((start, size))
     return spans
 
 
@@ -210,21 +242,35 @@ def blocks(text: str) -> list[Block]:
     several (a line with one sentence is one block)."""
     found: list[Block] = []
     offset = 0
-    for line in text.split("\n"):
+    lines = text.split("\n")
+    # the first and last lines with a letter: the body's edges
+    filled = [n for n, line in enumerate(lines) if _LETTER.search(line) is not None]
+    edges = {filled[0], filled[-1]} if filled else set()
+    for number, line in enumerate(lines):
         stripped = line.strip()
-        if stripped:
+        if stripped and _LETTER.search(stripped) is not None:
             lead = offset + len(line) - len(line.lstrip())
-            key = block_key(stripped)
-            if key is not None:
-                found.append(Block(key, lead, lead + len(stripped), len(_normalised(stripped))))
             sentences = _sentences(stripped)
-            if len(sentences) > 1:
-                for s_start, s_end in sentences:
-                    sentence = stripped[s_start:s_end]
-                    key = block_key(sentence)
-                    if key is not None:
-                        found.append(Block(key, lead + s_start, lead + s_end,
-                                           len(_normalised(sentence))))
+            if len(sentences) == 1:
+                norm = _normalised(stripped)
+                found.append(Block(_hashed(norm), lead, lead + len(stripped), len(norm),
+                                   number in edges))
+            else:
+                # the line's normalised text is its sentences', joined as they are spaced
+                # (CJK sentences without a space): each normalised once
+                parts: list[str] = []
+                at = len(found)
+                for n, (s_start, s_end) in enumerate(sentences):
+                    norm = _normalised(stripped[s_start:s_end])
+                    if n and s_start > sentences[n - 1][1]:
+                        parts.append(" ")
+                    parts.append(norm)
+                    if _LETTER.search(norm) is not None:
+                        found.append(Block(_hashed(norm), lead + s_start, lead + s_end,
+                                           len(norm), number in edges))
+                whole = "".join(parts)
+                found.insert(at, Block(_hashed(whole), lead, lead + len(stripped), len(whole),
+                                       number in edges))
         offset += len(line) + 1
     return found
 
@@ -239,15 +285,28 @@ def _days(first: str, last: str) -> int:
         return 0
 
 
-def is_furniture(stats: BlockStats) -> bool:
-    """Whether a block with these counts is its source's furniture (the rule above)."""
+def _share_at_least(pages: int, window: int) -> float:
+    """The share `pages / window` can be said to be at least (the lower end of its 95 %
+    Wilson interval): 3 of 3 articles is a share of at least 53 %, 3 of 10 only of 13 %,
+    300 of 1,000 of 28 %."""
+    share, z2 = pages / window, _Z * _Z
+    centre = share + z2 / (2 * window)
+    spread = _Z * math.sqrt(share * (1 - share) / window + z2 / (4 * window * window))
+    return (centre - spread) / (1 + z2 / window)
+
+
+def is_furniture(stats: BlockStats, pages: int) -> bool:
+    """Whether a block with these counts is its source's furniture (the rule above), when
+    `pages` articles of the source have been learnt."""
     if stats.pages < MIN_PAGES:
         return False
-    window = max(MIN_WINDOW, stats.last_page - stats.first_page + 1)
-    if stats.pages >= SHARE * window and (stats.first_day != stats.last_day
-                                          or stats.pages >= SAME_DAY_PAGES):
+    window = max(stats.last_page - stats.first_page + 1,
+                 min(pages - stats.first_page + 1, MIN_WINDOW))
+    if _share_at_least(stats.pages, window) >= SHARE and (
+            stats.first_day != stats.last_day or stats.pages >= SAME_DAY_PAGES):
         return True
     return (stats.chars <= SHORT_CHARS and stats.pages >= RECURRING_PAGES
+            and stats.edge_pages >= EDGE_SHARE * stats.pages
             and _days(stats.first_day, stats.last_day) >= RECURRING_DAYS)
 
 
@@ -261,19 +320,21 @@ def reason(pages: int) -> str:
 Lookup = Callable[[Sequence[str]], Mapping[str, BlockStats]]
 
 
-def drop(text: str, lookup: Lookup) -> Dropped:
+def drop(text: str, lookup: Lookup, pages: int, found: list[Block] | None = None) -> Dropped:
     """The body with its furniture blanked out. `lookup(keys)` gives what is known of those
-    blocks of the item's source (the store's counts, or a crawl's `Learner`)."""
-    found = blocks(text)
+    blocks of the item's source (the store's counts, or a crawl's `Learner`), `pages` how
+    many of its articles were learnt; `found`, the text's blocks when they are at hand."""
+    found = blocks(text) if found is None else found
     if not found:
         return Dropped(text)
     known = lookup(list(dict.fromkeys(b.key for b in found)))
     dropped = []
     for found_block in found:
         stats = known.get(found_block.key)
-        if stats is not None and is_furniture(stats):
+        if stats is not None and is_furniture(stats, pages):
             dropped.append(DroppedBlock(found_block.start, found_block.end, stats.pages,
-                                        text[found_block.start:found_block.end]))
+                                        text[found_block.start:found_block.end],
+                                        found_block.key))
     if not dropped:
         return Dropped(text)
     chars = list(text)
@@ -289,17 +350,6 @@ def drop(text: str, lookup: Lookup) -> Dropped:
 def without_furniture(item: Item, dropped: Dropped) -> Item:
     """The item as the matcher sees it: its body with the furniture blanked out."""
     return item if not dropped.blocks else replace(item, text=dropped.text)
-
-
-def retracted(stored: Sequence[Match], again: Iterable[Match]) -> list[Match]:
-    """Of the matches stored for an item, those a match of it now (`again`, with what has
-    become furniture since dropped) no longer makes; one stored match stands for every hit
-    with its watch, field, term and text."""
-    def key(m: Match) -> tuple[str, str, str, str]:
-        return (m.watch, m.field, m.term, m.found)
-
-    kept = {key(m) for m in again}
-    return [m for m in stored if key(m) not in kept]
 
 
 # -- learning ----------------------------------------------------------------------------------
@@ -324,6 +374,13 @@ class Learner:
     known: dict[str, BlockStats] = field(default_factory=dict)
     # keys the store had nothing for (asked once)
     _unknown: set[str] = field(default_factory=set)
+    # the blocks of the text learnt last: a crawl drops from the text it has just learnt
+    _last: tuple[str, list[Block]] | None = None
+
+    def _blocks(self, text: str) -> list[Block]:
+        if self._last is None or self._last[0] is not text:
+            self._last = (text, blocks(text))
+        return self._last[1]
 
     def stats(self, keys: Sequence[str]) -> dict[str, BlockStats]:
         missing = [k for k in keys if k not in self.known and k not in self._unknown]
@@ -336,20 +393,23 @@ class Learner:
         """Count a new article's blocks (each once); what the store should add for it."""
         today = today or datetime.now(UTC).date().isoformat()
         day = _day(item.published_at, today)
-        found: dict[str, tuple[str, int, str]] = {}
-        for block in blocks(item.text):
-            if block.key not in found:
+        found: dict[str, tuple[str, int, str, bool]] = {}
+        for block in self._blocks(item.text):
+            seen = found.get(block.key)
+            if seen is None or (block.edge and not seen[3]):
                 found[block.key] = (block.key, block.chars,
-                                    item.text[block.start:block.end][:SAMPLE_CHARS])
+                                    item.text[block.start:block.end][:SAMPLE_CHARS], block.edge)
         self.stats(list(found))
         self.pages += 1
-        for key, chars, sample in found.values():
+        for key, chars, sample, edge in found.values():
             stats = self.known.get(key)
             if stats is None:
-                self.known[key] = BlockStats(1, self.pages, self.pages, day, day, chars)
+                self.known[key] = BlockStats(1, self.pages, self.pages, day, day, chars,
+                                             int(edge))
                 self._unknown.discard(key)
                 continue
             stats.pages += 1
+            stats.edge_pages += edge
             stats.last_page = self.pages
             stats.first_day = min(stats.first_day, day)
             stats.last_day = max(stats.last_day, day)
@@ -357,4 +417,9 @@ class Learner:
         return Sighting(item.source, day, tuple(found.values()))
 
     def drop(self, text: str) -> Dropped:
-        return drop(text, self.stats)
+        return drop(text, self.stats, self.pages, self._blocks(text))
+
+    def is_furniture(self, key: str) -> bool:
+        """Whether the block with this key is furniture now (as far as this learner knows)."""
+        stats = self.known.get(key)
+        return stats is not None and is_furniture(stats, self.pages)

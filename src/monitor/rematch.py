@@ -30,8 +30,11 @@ def rematch(store: Store, matcher: Matcher, *,
     left as they are. An article's body is matched as a crawl matches it: without its site's
     furniture (`monitor.furniture`). `on_progress(1)` after each item or tender."""
     report = RematchReport()
+    pages: dict[str, int] = {}  # per source: its articles furniture was learnt from
     for item_id, item in store.iter_items():
-        dropped = drop(item.text, partial(store.furniture, item.source))
+        if item.source not in pages:
+            pages[item.source] = store.furniture_pages(item.source)
+        dropped = drop(item.text, partial(store.furniture, item.source), pages[item.source])
         added = store.add_rematches(item_id, matcher.match(without_furniture(item, dropped)))
         report.items += 1
         _count(report, added)

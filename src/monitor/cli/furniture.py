@@ -28,8 +28,8 @@ def furniture(obj: Context, source: str | None, show_all: bool, limit: int,
     newsletter box, "your ad here") are learnt from its own pages as they are crawled and
     are not matched: a name in them does not alert. A block is furniture when it is on at
     least 3 of the source's articles, and on 30 % of its articles where it appears (not all
-    of one day), or short and seen on 5 articles over 14 days or more. The stored body keeps
-    it; `monitor explain ITEM_ID` shows the hits it dropped.
+    of one day), or is a short credit in the first or last line of 5 articles over 14 days
+    or more. The stored body keeps it; `monitor explain ITEM_ID` shows the hits it dropped.
 
     For each block: on how many of the source's articles it was seen, the first and last
     day of those articles, and its text as first seen twice. --all lists the blocks seen on
@@ -49,10 +49,11 @@ def furniture(obj: Context, source: str | None, show_all: bool, limit: int,
         obj.config.source(source)  # a name not in the config is an error, not an empty list
     with open_store(obj.state) as store:
         rows = store.furniture_blocks(source, min_pages=2 if show_all else MIN_PAGES)
+        pages = {name: store.furniture_pages(name) for name in {r.source for r in rows}}
     shown: list[tuple[FurnitureRow, bool]] = []
     per_source: dict[str, int] = {}
     for row in rows:
-        judged = is_furniture(row.stats)
+        judged = is_furniture(row.stats, pages[row.source])
         if (judged or show_all) and per_source.get(row.source, 0) < limit:
             per_source[row.source] = per_source.get(row.source, 0) + 1
             shown.append((row, judged))

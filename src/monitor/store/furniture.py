@@ -25,15 +25,15 @@ def learn_furniture(conn: sqlite3.Connection, sighting: Sighting) -> None:
            RETURNING pages""", (sighting.source, now)).fetchone()[0]
     conn.executemany(
         """INSERT INTO furniture_blocks (source, key, pages, first_page, last_page, first_day,
-               last_day, chars, sample, first_seen_at, last_seen_at)
-           VALUES (:source, :key, 1, :page, :page, :day, :day, :chars, NULL, :now, :now)
+               last_day, chars, edge_pages, sample, first_seen_at, last_seen_at)
+           VALUES (:source, :key, 1, :page, :page, :day, :day, :chars, :edge, NULL, :now, :now)
            ON CONFLICT (source, key) DO UPDATE SET
                pages = pages + 1, last_page = :page, first_day = MIN(first_day, :day),
-               last_day = MAX(last_day, :day), sample = COALESCE(sample, :sample),
-               last_seen_at = :now""",
+               last_day = MAX(last_day, :day), edge_pages = edge_pages + :edge,
+               sample = COALESCE(sample, :sample), last_seen_at = :now""",
         [{"source": sighting.source, "key": key, "page": page, "day": sighting.day,
-          "chars": chars, "sample": sample, "now": now}
-         for key, chars, sample in sighting.blocks])
+          "chars": chars, "edge": int(edge), "sample": sample, "now": now}
+         for key, chars, sample, edge in sighting.blocks])
 
 
 class FurnitureStore(Database):

@@ -223,20 +223,25 @@ class ItemStore(Database):
         with self._write() as conn:
             return self._insert_matches(conn, item_id, matches, None, "rematch")
 
-    def retract_matches(self, item_id: int, matches: Sequence[Match], run_id: int) -> int:
-        """Delete matches a run stored for an item and no longer makes (what they were found
-        in turned out to be the site's furniture later in the run); those another run stored
-        or a digest already holds stay. How many."""
-        removed = 0
+    def settle_matches(self, item_id: int, matches: Sequence[Match],
+                       run_id: int) -> tuple[list[Match], int]:
+        """Make what a run stored for an item what matching it now gives (`matches`: after
+        more of its site's furniture was learnt later in the run): the matches missing are
+        added as that run's, the run's own that it no longer makes are deleted, unless a
+        digest already holds them; another run's are left. (added, deleted)."""
+        keep = {(m.watch, m.field, m.term, m.found) for m in matches}
         with self._write() as conn:
-            for m in matches:
-                removed += conn.execute(
-                    """DELETE FROM matches WHERE item_id = ? AND watch = ? AND field = ?
-                       AND term = ? AND found = ? AND run_id = ?
-                       AND NOT EXISTS (SELECT 1 FROM deliveries d
-                                       WHERE d.match_id = matches.id)""",
-                    (item_id, m.watch, m.field, m.term, m.found, run_id)).rowcount
-        return removed
+            added = self._insert_matches(conn, item_id, matches, run_id, "crawl")
+            deleted = 0
+            for row in conn.execute(
+                    """SELECT id, watch, field, term, found FROM matches m
+                       WHERE item_id = ? AND run_id = ?
+                       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.match_id = m.id)""",
+                    (item_id, run_id)).fetchall():
+                if tuple(row[1:]) not in keep:
+                    deleted += conn.execute("DELETE FROM matches WHERE id = ?",
+                                            (row[0],)).rowcount
+        return added, deleted
 
     def item(self, item_id: int) -> Item | None:
         rows = self._rows("SELECT * FROM items WHERE id = ?", (item_id,))

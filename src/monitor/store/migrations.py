@@ -406,8 +406,9 @@ def _furniture(db: sqlite_utils.Database) -> None:
         -- each source's site furniture as learnt from its articles (`monitor.furniture`): a
         -- block (a line or sentence of a body) by the hash of its normalised text, on how
         -- many distinct articles it was seen, the source's article numbers of the first and
-        -- last of them, their days, and a sample of its text from its second article on;
-        -- blocks seen once are forgotten after a month, all after a year unseen
+        -- last of them, their days, on how many it was in the body's first or last line, and
+        -- a sample of its text from its second article on; blocks seen once are forgotten
+        -- after a month, all after a year unseen
         CREATE TABLE furniture_blocks (
             source TEXT NOT NULL,
             key TEXT NOT NULL,
@@ -417,6 +418,7 @@ def _furniture(db: sqlite_utils.Database) -> None:
             first_day TEXT NOT NULL,
             last_day TEXT NOT NULL,
             chars INTEGER NOT NULL,
+            edge_pages INTEGER NOT NULL,
             sample TEXT,
             first_seen_at TEXT NOT NULL,
             last_seen_at TEXT NOT NULL,

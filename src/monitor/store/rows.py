@@ -285,6 +285,7 @@ class FurnitureRow(Row):
     first_day: str
     last_day: str
     chars: int
+    edge_pages: int
     sample: str | None
     first_seen_at: str
     last_seen_at: str
@@ -292,7 +293,7 @@ class FurnitureRow(Row):
     @property
     def stats(self) -> BlockStats:
         return BlockStats(self.pages, self.first_page, self.last_page, self.first_day,
-                          self.last_day, self.chars, self.sample)
+                          self.last_day, self.chars, self.edge_pages, self.sample)
 
 
 @dataclass(frozen=True, slots=True)
