@@ -38,9 +38,10 @@ class FurniturePipeline:
         learner = self.learners.get(source)
         if learner is None:
             store = state.store  # None in a dry run: it learns from this crawl only
-            learner = Learner(
-                source, pages=store.furniture_pages(source) if store is not None else 0,
-                lookup=(lambda keys: store.furniture(source, keys)) if store is not None
+            pages = store.furniture_pages(source) if store is not None else 0
+            # a source's first crawl has nothing stored to look up
+            learner = Learner(source, pages=pages, lookup=(
+                lambda keys: store.furniture(source, keys)) if store is not None and pages
                 else None)
             self.learners[source] = learner
         return learner

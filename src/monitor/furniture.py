@@ -5,10 +5,11 @@ Facebook and Instagram", "Some information for this report came from Reuters.", 
 boxes, "your ad here", related-story teasers, photo credits glued to a sentence. A name in
 them is no news about that name. So each source's furniture is learnt from its own pages:
 
-    blocks(text)     the article body's *blocks*: each line (paragraph), and each sentence of
-                     a line that has several; a block is known by the hash of its normalised
-                     text (case-folded, every run of digits one `0`, whitespace collapsed), so
-                     "© 2024 VOA" and "© 2025 VOA" are one block
+    blocks(text)     the article body's *blocks*: each line (paragraph), and the first and
+                     last sentence of a line that has several (where credits, captions and
+                     teasers get glued to a paragraph); a block is known by the hash of its
+                     normalised text (case-folded, every run of digits one `0`, whitespace
+                     collapsed), so "© 2024 VOA" and "© 2025 VOA" are one block
     learn            every new article of a source counts each of its distinct blocks once,
                      with the source's article number and the article's day (its published
                      date, else the day it was learnt): `BlockStats`
@@ -93,7 +94,9 @@ FORGET_DAYS = 365
 # a block's sample text as stored (for `monitor furniture` and explain)
 SAMPLE_CHARS = 300
 
-_DIGITS = re.compile(r"\d+")
+# every digit (ASCII, fullwidth, Arabic-Indic, Devanagari) a 0, then each run of 0s one 0
+_ZEROS = {ord(zero) + n: "0" for zero in "0０٠۰०" for n in range(10)}
+_RUNS_OF_ZEROS = re.compile("00+")
 _LETTER = re.compile(r"[^\W\d_]")
 # where a line may break into sentences: end punctuation or a closing bracket, with what
 # closes after it; `_sentences` decides from what follows (CJK end punctuation always breaks)
@@ -181,7 +184,10 @@ class Dropped:
 
 
 def _normalised(text: str) -> str:
-    return " ".join(_DIGITS.sub("0", text.casefold()).split())
+    folded = text.casefold().translate(_ZEROS)
+    if "00" in folded:
+        folded = _RUNS_OF_ZEROS.sub("0", folded)
+    return " ".join(folded.split())
 
 
 def _hashed(norm: str) -> str:
@@ -212,34 +218,38 @@ def _is_abbreviation(line: str, end: int) -> bool:
     return len(word) == 1 or word.casefold() in _ABBREVIATIONS
 
 
-def _sentences(line: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of one line, trailing space left out."""
-    spans: list[tuple[int, int]] = []
-    start, size = 0, len(line)
-    for found in _END.finditer(line):
-        end = after = found.end()
-        while after < size and line[after].isspace():
-            after += 1
-        if after == size:
-            break
-        if not _CJK_END.intersection(found.group()):
-            # Latin and the like: space, then a letter not in lower case ("(AP Photo) The"),
-            # and not the full stop of an abbreviation or an initial ("Co. Ltd", "J. Doe")
-            following = _OPENING.match(line, after)
-            if after == end or following is None or following.group(1).islower() or (
-                    line[found.start()] == "." and _is_abbreviation(line, found.start())):
-                continue
-        if end > start:
-            spans.append((start, end))
-        start = after
-    if start < size:
-        spans.append((start, size))
-    return spans
+def _break(line: str, found: re.Match[str]) -> tuple[int, int] | None:
+    """Where a sentence ends and the next starts, if the punctuation `found` ends one."""
+    size = len(line)
+    end = after = found.end()
+    while after < size and line[after].isspace():
+        after += 1
+    if after == size:
+        return None
+    if not _CJK_END.intersection(found.group()):
+        # Latin and the like: space, then a letter not in lower case ("(AP Photo) The"), and
+        # not the full stop of an abbreviation or an initial ("Co. Ltd", "J. Doe")
+        following = _OPENING.match(line, after)
+        if after == end or following is None or following.group(1).islower() or (
+                line[found.start()] == "." and _is_abbreviation(line, found.start())):
+            return None
+    return end, after
+
+
+def _edge_sentences(line: str) -> tuple[int, int] | None:
+    """Where a line's first sentence ends and its last starts; None for one sentence."""
+    candidates = list(_END.finditer(line))
+    first = next((cut for found in candidates if (cut := _break(line, found)) is not None),
+                 None)
+    if first is None:
+        return None
+    last = next(cut for found in reversed(candidates) if (cut := _break(line, found)) is not None)
+    return first[0], last[1]
 
 
 def blocks(text: str) -> list[Block]:
-    """Every block of a body: each non-empty line, then each sentence of a line that has
-    several (a line with one sentence is one block)."""
+    """Every block of a body: each non-empty line, and the first and last sentence of a line
+    that has several (where credits, captions and teasers get glued to a paragraph)."""
     found: list[Block] = []
     offset = 0
     lines = text.split("\n")
@@ -250,27 +260,16 @@ def blocks(text: str) -> list[Block]:
         stripped = line.strip()
         if stripped and _LETTER.search(stripped) is not None:
             lead = offset + len(line) - len(line.lstrip())
-            sentences = _sentences(stripped)
-            if len(sentences) == 1:
-                norm = _normalised(stripped)
-                found.append(Block(_hashed(norm), lead, lead + len(stripped), len(norm),
-                                   number in edges))
-            else:
-                # the line's normalised text is its sentences', joined as they are spaced
-                # (CJK sentences without a space): each normalised once
-                parts: list[str] = []
-                at = len(found)
-                for n, (s_start, s_end) in enumerate(sentences):
-                    norm = _normalised(stripped[s_start:s_end])
-                    if n and s_start > sentences[n - 1][1]:
-                        parts.append(" ")
-                    parts.append(norm)
+            edge = number in edges
+            norm = _normalised(stripped)
+            found.append(Block(_hashed(norm), lead, lead + len(stripped), len(norm), edge))
+            cut = _edge_sentences(stripped)
+            if cut is not None:
+                for start, end in ((0, cut[0]), (cut[1], len(stripped))):
+                    norm = _normalised(stripped[start:end])
                     if _LETTER.search(norm) is not None:
-                        found.append(Block(_hashed(norm), lead + s_start, lead + s_end,
-                                           len(norm), number in edges))
-                whole = "".join(parts)
-                found.insert(at, Block(_hashed(whole), lead, lead + len(stripped), len(whole),
-                                       number in edges))
+                        found.append(Block(_hashed(norm), lead + start, lead + end,
+                                           len(norm), edge))
         offset += len(line) + 1
     return found
 

@@ -27,9 +27,10 @@ def furniture(obj: Context, source: str | None, show_all: bool, limit: int,
     ("Follow us on Facebook", "Some information for this report came from Reuters.", a
     newsletter box, "your ad here") are learnt from its own pages as they are crawled and
     are not matched: a name in them does not alert. A block is furniture when it is on at
-    least 3 of the source's articles, and on 30 % of its articles where it appears (not all
-    of one day), or is a short credit in the first or last line of 5 articles over 14 days
-    or more. The stored body keeps it; `monitor explain ITEM_ID` shows the hits it dropped.
+    least 3 of the source's articles, and on a quarter or more of its articles where it
+    appears (with 95 % confidence; not all of one day), or is a short credit in the first or
+    last line of 5 articles over 14 days or more. The stored body keeps it; `monitor explain
+    ITEM_ID` shows the hits it dropped.
 
     For each block: on how many of the source's articles it was seen, the first and last
     day of those articles, and its text as first seen twice. --all lists the blocks seen on
