@@ -64,6 +64,7 @@ CONCURRENT_ITEMS = 1
 # one step each (crawlers/pipelines/__init__.py); the store or, in a dry run, the events
 ITEM_PIPELINES = {
     "crawlers.pipelines.NormalisePipeline": 100,
+    "crawlers.pipelines.FurniturePipeline": 150,
     "crawlers.pipelines.MatchPipeline": 200,
     "crawlers.pipelines.StorePipeline": 300,
     "crawlers.pipelines.DryRunPipeline": 300,

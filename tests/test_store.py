@@ -803,3 +803,90 @@ def test_flag_fences_are_kept_per_source(store: Store) -> None:
     store.save_flag_fences("prozorro", {"by_measure": {"discount": [0.4, 1.1, 150]}})
     when, fences = store.flag_fences("prozorro") or ("", {})
     assert fences == {"by_measure": {"discount": [0.4, 1.1, 150]}} and when
+# -- site furniture ------------------------------------------------------------------------------
+
+
+def _learnt(item: Item, pages: int = 0) -> Any:
+    from monitor.furniture import Learner
+
+    return Learner(item.source, pages=pages).learn(item)
+
+
+def test_furniture_counts_an_article_once_when_it_is_first_stored(store: Store) -> None:
+    footer = "Follow us on Facebook and Instagram"
+    first = make_item("a", f"Nuctech won.\n{footer}", published="2026-11-18T10:00:00Z")
+    store.add(first, [], furniture=_learnt(first))
+    # a changed version of a stored article is not another article
+    again = make_item("a", f"Nuctech won again.\n{footer}")
+    assert store.add(again, [], furniture=_learnt(again)).state == "changed"
+    second = make_item("b", f"Hikvision lost.\n{footer}", published="2026-11-21T10:00:00Z")
+    store.add(second, [], furniture=_learnt(second, pages=1))
+    other = make_item("c", f"Other news.\n{footer}", source="civil_ge")
+    store.add(other, [], furniture=_learnt(other))
+
+    from monitor.furniture import block_key
+
+    key = block_key(footer)
+    assert key is not None
+    [stats] = store.furniture("demo_news", [key, "0" * 16]).values()
+    assert (stats.pages, stats.first_page, stats.last_page) == (2, 1, 2)
+    assert (stats.first_day, stats.last_day) == ("2026-11-18", "2026-11-21")
+    assert stats.sample == footer  # kept from its second article on
+    once = store.furniture("demo_news", [block_key("Nuctech won.") or ""])
+    assert [s.sample for s in once.values()] == [None]
+    assert store.furniture_pages("demo_news") == 2 and store.furniture_pages("nowhere") == 0
+    assert [r.sample for r in store.furniture_blocks("demo_news", min_pages=2)] == [footer]
+    assert {r.source for r in store.furniture_blocks(min_pages=1)} == {"demo_news", "civil_ge"}
+
+
+def test_furniture_is_counted_with_its_article_or_not_at_all(store: Store) -> None:
+    item = make_item("a", "Nuctech won.\nyour ad here")
+    sighting = _learnt(item)
+    # a block without a key cannot be stored: the article is not stored either
+    broken = replace(sighting, blocks=(*sighting.blocks, (None, 0, "", False)))
+    with pytest.raises(Exception):  # noqa: B017  (each backend raises its own)
+        store.add(item, MATCHER.match(item), furniture=broken)
+    assert (store.count("items"), store.count("matches")) == (0, 0)
+    assert store.furniture_pages("demo_news") == 0 and store.furniture_blocks(min_pages=1) == []
+
+
+def test_prune_furniture_forgets_blocks_seen_once_long_ago(store: Store) -> None:
+    from datetime import UTC
+
+    from monitor.furniture import FORGET_DAYS, FORGET_ONCE_DAYS
+
+    for key in ("a", "b"):
+        item = make_item(key, f"Story {key}.\nyour ad here")
+        store.add(item, [], furniture=_learnt(item))
+    now = datetime.now(UTC)
+    assert store.prune_furniture("demo_news", now=now) == 0
+    # a month on, the one-article blocks go; the footer on two stays until a year unseen
+    assert store.prune_furniture("demo_news",
+                                 now=now + timedelta(days=FORGET_ONCE_DAYS, hours=1)) == 2
+    assert [r.pages for r in store.furniture_blocks(min_pages=1)] == [2]
+    assert store.prune_furniture("civil_ge", now=now + timedelta(days=FORGET_DAYS + 1)) == 0
+    assert store.prune_furniture("demo_news", now=now + timedelta(days=FORGET_DAYS + 1)) == 1
+
+
+def test_settle_matches_makes_a_runs_matches_what_matching_gives_now(store: Store) -> None:
+    run = store.start_run("demo_news")
+    earlier = store.start_run("demo_news")
+    a = make_item("a", "Nuctech and Хиквижн")
+    b = make_item("b", "Nuctech")
+    a_id = store.add(a, MATCHER.match(a), run_id=run).item_id
+    b_id = store.add(b, MATCHER.match(b), run_id=earlier).item_id
+    delivered = [r["id"] for r in store._rows(
+        "SELECT id FROM matches WHERE item_id = ? AND watch = 'Hikvision'", (a_id,))]
+    queue(store, "desk@example.org", delivered)
+    # matching now gives nothing in the body: Hikvision went into a digest and stays, a's
+    # Nuctech goes, b's Nuctech is another run's and stays
+    title_only = [m for m in MATCHER.match(a) if m.field == "title"]
+    assert store.settle_matches(a_id, title_only, run) == ([], 1)
+    assert store.settle_matches(b_id, [], run) == ([], 0)
+    # and a match it gives now that was not stored is added as the run's
+    added, deleted = store.settle_matches(a_id, MATCHER.match(a), run)
+    assert [m.watch for m in added] == ["Nuctech"] and deleted == 0
+    rows = store._rows("SELECT item_id, watch, run_id, origin FROM matches ORDER BY id")
+    assert sorted((r["item_id"], r["watch"], r["run_id"], r["origin"]) for r in rows) == sorted(
+        [(a_id, "Hikvision", run, "crawl"), (b_id, "Nuctech", earlier, "crawl"),
+         (a_id, "Nuctech", run, "crawl")])

@@ -9,7 +9,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -465,3 +465,29 @@ def test_an_atom_feed_of_a_saved_search_links_to_its_findings(
                            for t in ("华为公司中标", "ჰუავეი და საქართველო"))
     refused = client.post("/feeds", data={"csrf": token, "kind": "search", "target": '"x'})
     assert refused.status_code == 400
+
+
+def test_an_article_says_which_of_its_blocks_are_the_sites_furniture(
+        web: Site, client: httpx.Client) -> None:
+    from monitor.furniture import Learner
+
+    footer = "Follow Civil Georgia on Facebook and on Hikvision’s smart screens"
+    learner = Learner("civil_ge")
+    with open_store(web.state) as store:
+        for n, day in enumerate(("2026-11-10", "2026-11-11", "2026-11-12")):
+            item = Item(source="civil_ge", key=f"f{n}", url=f"https://civil_ge.example/f{n}",
+                        title=f"Story {n}", text=f"Story number {'xyz'[n]}.\n{footer}",
+                        published_at=f"{day}T08:00:00+00:00", content_hash=f"f{n}")
+            store.add(item, [], furniture=learner.learn(item))
+    item_id = web.items["Nuctech scanners for the Sarpi crossing"]
+    with open_store(web.state) as store:
+        item = store.item(item_id)
+        assert item is not None
+        store.add(replace(item, text=f"{item.text}\n{footer}", content_hash="v3"), [])
+    html = client.get(f"/articles/{item_id}").text
+    assert "Left out of matching as this site's furniture (1)" in html
+    assert ("“Hikvision” (body): dropped as this site&#39;s furniture (seen on 3 of its pages)"
+            in html)
+    data = client.get(f"/articles/{item_id}.json").json()
+    assert [(b["text"], b["pages"]) for b in data["furniture"]] == [(footer, 3)]
+    assert data["on_page"]["Hikvision"]["places"] == ["furniture"]

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
 from monitor.crawl.accounting import run_status
 from monitor.crawl.events import emit_event
-from monitor.models import PortalCursor, RunResult
+from monitor.match import Matcher
+from monitor.models import Item, PortalCursor, RunResult
 from monitor.store import Store, open_store, utcnow
 
 if TYPE_CHECKING:
@@ -43,6 +44,22 @@ class RunState:
     # items whose text still looks mis-decoded after decoding: a warning
     misdecoded: int = 0
     misdecoded_example: str = ""
+    # the crawl's matcher (MatchPipeline), and the articles stored (StorePipeline): what
+    # FurniturePipeline settles when the crawl ends
+    matcher: Matcher | None = None
+    stored_articles: list[StoredArticle] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article stored in this run with matches in its body or furniture dropped from it:
+    its id and source, the keys of the blocks dropped when it was matched, and (when it
+    matched in its body) the article, to match again if what is furniture changed."""
+
+    item_id: int
+    source: str
+    dropped: frozenset[str]
+    item: Item | None = None
 
 
 def run_state(crawler: Crawler) -> RunState:

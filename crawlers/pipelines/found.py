@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from monitor.furniture import Dropped, Sighting
 from monitor.models import CapturedResponse, Item, Match, TenderRecord
 
 
@@ -15,3 +16,7 @@ class Found:
     matches: list[Match] = field(default_factory=list)
     # the response an article was read from, kept as evidence by the store pipeline
     capture: CapturedResponse | None = None
+    # (FurniturePipeline) an article's body with its site's furniture blanked out, which is
+    # what is matched; and its blocks, counted by the store when the article is new
+    furniture: Dropped | None = None
+    sighting: Sighting | None = None

@@ -1,10 +1,13 @@
-"""Found -> Found with every watch it matches (`monitor.match`): built once per crawl."""
+"""Found -> Found with every watch it matches (`monitor.match`): built once per crawl. An
+article's body is matched without its site's furniture (FurniturePipeline)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from crawlers.extensions.run_recorder import run_state
 from crawlers.pipelines.found import Found
+from monitor.furniture import without_furniture
 from monitor.match import Matcher, match_tender
 from monitor.models import TenderRecord
 
@@ -29,6 +32,13 @@ class MatchPipeline:
         if isinstance(item, Found):
             assert self.matcher is not None
             record = item.record
-            item.matches = (match_tender(self.matcher, record) if isinstance(record, TenderRecord)
-                            else self.matcher.match(record))
+            # FurniturePipeline matches again what became furniture later in the crawl (the
+            # run state is set after the pipelines open, so here)
+            run_state(self.crawler).matcher = self.matcher
+            if isinstance(record, TenderRecord):
+                item.matches = match_tender(self.matcher, record)
+            elif item.furniture is not None:
+                item.matches = self.matcher.match(without_furniture(record, item.furniture))
+            else:
+                item.matches = self.matcher.match(record)
         return item

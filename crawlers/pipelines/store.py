@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import NotConfigured
 
-from crawlers.extensions.run_recorder import run_state
+from crawlers.extensions.run_recorder import StoredArticle, run_state
 from crawlers.pipelines.found import Found
 from monitor.evidence import CaptureStore
 from monitor.flags.compute import Flagger
-from monitor.models import PortalCursor, ScrapedItem, TenderRecord
+from monitor.models import Item, PortalCursor, ScrapedItem, TenderRecord
 from monitor.normalise import canonical_url, parse_date
 from monitor.tender import record_tender
 
@@ -25,6 +25,8 @@ class StorePipeline:
         self.crawler = crawler
         self.captures = CaptureStore(crawler.settings["MONITOR_STATE"])
         self.flagger: Flagger | None = None
+        # one copy of each set of dropped keys (most articles of a site share theirs)
+        self._keys: dict[frozenset[str], frozenset[str]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -59,13 +61,22 @@ class StorePipeline:
             result.new_items += outcome.state == "new"
             result.changed_items += outcome.state == "changed"
             result.new_matches += 0 if state.baseline else outcome.new_matches
-        elif isinstance(item, Found):
+        elif isinstance(item, Found) and isinstance(item.record, Item):
             if item.capture is not None:
                 # the bytes first: a capture row never names a body that is not on disk
                 self.captures.put(item.capture.body, item.capture.sha256)
             added = store.add(item.record, item.matches, run_id=result.run_id,
-                              capture=item.capture)
+                              capture=item.capture, furniture=item.sighting)
             result.new_items += added.state == "new"
             result.changed_items += added.state == "changed"
             result.new_matches += added.new_matches
+            dropped = item.furniture.blocks if item.furniture is not None else ()
+            matched = any(m.field == "body" for m in item.matches)
+            if added.state != "unchanged" and (dropped or matched):
+                # what became furniture later in the crawl, or stopped being, is settled at
+                # its end: the article itself is kept only when it matched in its body
+                keys = frozenset(b.key for b in dropped)
+                state.stored_articles.append(StoredArticle(
+                    added.item_id, item.record.source, self._keys.setdefault(keys, keys),
+                    item.record if matched else None))
         return item

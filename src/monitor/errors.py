@@ -4,6 +4,7 @@
     ├── ConfigError                 the config file is missing, unreadable or invalid
     │   └── MissingEnvVarError      a secret's environment variable is not set
     ├── SourceNotFoundError         a source name given on the command line is not in the config
+    ├── WatchNotFoundError          a watch named on the command line is not in the config
     ├── RecordNotFoundError         an item or tender asked for by id is not in the store
     ├── SearchQueryError            a search query cannot be read (unbalanced quotes, ...)
     ├── StoreError                  the SQLite database cannot be opened or written
@@ -38,6 +39,13 @@ class MissingEnvVarError(ConfigError):
 
 class SourceNotFoundError(MonitorError):
     """Raised when a source named by the user is not in the config, from `monitor.config`."""
+
+    exit_code = 2
+
+
+class WatchNotFoundError(MonitorError):
+    """Raised when a watch named by the user (`monitor explain --watch`) is not in the config,
+    from `monitor.explain`."""
 
     exit_code = 2
 

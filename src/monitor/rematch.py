@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
+from monitor.furniture import drop, without_furniture
 from monitor.match import Matcher, match_tender
 from monitor.models import Match
 from monitor.store import Store
@@ -25,10 +27,15 @@ def rematch(store: Store, matcher: Matcher, *,
     """Match every stored item and tender again (after the watch list changed): a new alias
     finds last month's articles and tenders. New matches are stored with origin `rematch`,
     so the next digest shows them as found again, not as news; matches already stored are
-    left as they are. `on_progress(1)` after each item or tender."""
+    left as they are. An article's body is matched as a crawl matches it: without its site's
+    furniture (`monitor.furniture`). `on_progress(1)` after each item or tender."""
     report = RematchReport()
+    pages: dict[str, int] = {}  # per source: its articles furniture was learnt from
     for item_id, item in store.iter_items():
-        added = store.add_rematches(item_id, matcher.match(item))
+        if item.source not in pages:
+            pages[item.source] = store.furniture_pages(item.source)
+        dropped = drop(item.text, partial(store.furniture, item.source), pages[item.source])
+        added = store.add_rematches(item_id, matcher.match(without_furniture(item, dropped)))
         report.items += 1
         _count(report, added)
         if on_progress is not None:

@@ -14,6 +14,7 @@ their versions and events, and where portal spiders stopped reading.
     inbox.py         SQLite: what `monitor web` lists: findings newest first, versions
     triage.py        SQLite: what people said of findings, the audit log, feed tokens
     flags.py         SQLite: red flags on tender versions, and what their rules compare with
+    furniture.py     SQLite: each source's site furniture, learnt from its articles
 
 `open_store(state_dir)` opens `<state>/monitor.db`: once per process (`with open_store(...)`),
 handed to whoever needs it.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from monitor.store.db import DB_NAME, utcnow
 from monitor.store.flags import FlagStore
+from monitor.store.furniture import FurnitureStore
 from monitor.store.inbox import InboxFilter, InboxStore
 from monitor.store.interface import Store
 from monitor.store.items import ItemStore
@@ -40,7 +42,7 @@ __all__ = ["DB_NAME", "MAX_SEND_ATTEMPTS", "TRIAGE_STATES", "InboxFilter", "SQLi
 
 
 class SQLiteStore(RunStore, ItemStore, TenderStore, PortalStateStore, OutboxStore, InboxStore,
-                  TriageStore, SearchStore, FlagStore):
+                  TriageStore, SearchStore, FlagStore, FurnitureStore):
     """The `Store` of one state directory in SQLite (`<state>/monitor.db`)."""
 
 

@@ -6,8 +6,10 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from monitor.furniture import Sighting
 from monitor.models import CapturedResponse, Item, Match, StoreOutcome
 from monitor.store.db import Database, utcnow
+from monitor.store.furniture import learn_furniture
 from monitor.store.rows import (
     ArticleMatchRow,
     CaptureRow,
@@ -56,11 +58,14 @@ class ItemStore(Database):
             return cursor.rowcount > 0
 
     def add(self, item: Item, matches: Sequence[Match], run_id: int | None = None, *,
-            capture: CapturedResponse | None = None) -> StoreOutcome:
+            capture: CapturedResponse | None = None,
+            furniture: Sighting | None = None) -> StoreOutcome:
         """Store an item (new, changed or unchanged by content hash) and its matches.
         Matches already stored for the item are not added again. `capture`: the response
         it was read from (its body already kept by `monitor.evidence`), recorded as evidence
-        of the version it is, unchanged ones included."""
+        of the version it is, unchanged ones included. `furniture`: the item's blocks,
+        counted towards its source's furniture when the item is new (so each article is
+        counted once)."""
         now = utcnow()
         with self._write() as conn:
             row = conn.execute(
@@ -81,6 +86,8 @@ class ItemStore(Database):
                 )
                 item_id, state, version = int(cursor.lastrowid or 0), "new", 1
                 index_item(conn, item_id, item, replacing=False)
+                if furniture is not None:
+                    learn_furniture(conn, furniture)
             elif row[1] == item.content_hash:
                 conn.execute(
                     """UPDATE items SET last_seen_at = ?, raw_hash = COALESCE(?, raw_hash),
@@ -215,6 +222,26 @@ class ItemStore(Database):
         stored are not added again. Returns the new ones."""
         with self._write() as conn:
             return self._insert_matches(conn, item_id, matches, None, "rematch")
+
+    def settle_matches(self, item_id: int, matches: Sequence[Match],
+                       run_id: int) -> tuple[list[Match], int]:
+        """Make what a run stored for an item what matching it now gives (`matches`: after
+        more of its site's furniture was learnt later in the run): the matches missing are
+        added as that run's, the run's own that it no longer makes are deleted, unless a
+        digest already holds them; another run's are left. (added, deleted)."""
+        keep = {(m.watch, m.field, m.term, m.found) for m in matches}
+        with self._write() as conn:
+            added = self._insert_matches(conn, item_id, matches, run_id, "crawl")
+            deleted = 0
+            for row in conn.execute(
+                    """SELECT id, watch, field, term, found FROM matches m
+                       WHERE item_id = ? AND run_id = ?
+                       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.match_id = m.id)""",
+                    (item_id, run_id)).fetchall():
+                if tuple(row[1:]) not in keep:
+                    deleted += conn.execute("DELETE FROM matches WHERE id = ?",
+                                            (row[0],)).rowcount
+        return added, deleted
 
     def item(self, item_id: int) -> Item | None:
         rows = self._rows("SELECT * FROM items WHERE id = ?", (item_id,))

@@ -399,6 +399,41 @@ def _web(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="020_furniture")
+def _furniture(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- each source's site furniture as learnt from its articles (`monitor.furniture`): a
+        -- block (a line or sentence of a body) by the hash of its normalised text, on how
+        -- many distinct articles it was seen, the source's article numbers of the first and
+        -- last of them, their days, on how many it was in the body's first or last line, and
+        -- a sample of its text from its second article on; blocks seen once are forgotten
+        -- after a month, all after a year unseen
+        CREATE TABLE furniture_blocks (
+            source TEXT NOT NULL,
+            key TEXT NOT NULL,
+            pages INTEGER NOT NULL,
+            first_page INTEGER NOT NULL,
+            last_page INTEGER NOT NULL,
+            first_day TEXT NOT NULL,
+            last_day TEXT NOT NULL,
+            chars INTEGER NOT NULL,
+            edge_pages INTEGER NOT NULL,
+            sample TEXT,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            PRIMARY KEY (source, key)
+        ) WITHOUT ROWID;
+        -- how many articles of each source furniture was learnt from
+        CREATE TABLE furniture_sources (
+            source TEXT PRIMARY KEY,
+            pages INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 @migrations(name="021_flags")
 def _flags(db: sqlite_utils.Database) -> None:
     # red flags (`monitor.flags`): every rule's verdict on every stored tender version, with

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
+from monitor.furniture import BlockStats
+
 
 class Row:
     __slots__ = ()
@@ -270,6 +272,30 @@ class CaptureRow(Row):
     tender_id: int | None = None
     version: int | None = None
     run_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FurnitureRow(Row):
+    """A text block one source repeats across its articles, with its counts
+    (`monitor.furniture`: `stats` is what the rule judges)."""
+
+    source: str
+    key: str
+    pages: int
+    first_page: int
+    last_page: int
+    first_day: str
+    last_day: str
+    chars: int
+    edge_pages: int
+    sample: str | None
+    first_seen_at: str
+    last_seen_at: str
+
+    @property
+    def stats(self) -> BlockStats:
+        return BlockStats(self.pages, self.first_page, self.last_page, self.first_day,
+                          self.last_day, self.chars, self.edge_pages, self.sample)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, Response
 
 from monitor.errors import EvidenceError, RecordNotFoundError
 from monitor.evidence import CaptureStore, export_warc
-from monitor.explain import explain_item, explain_tender_id
+from monitor.explain import explain_item, explain_tender_id, furniture_json, on_page_json
 from monitor.models import TenderRecord
 from monitor.web.app import web_state
 from monitor.web.render import page
@@ -105,7 +105,9 @@ async def article(request: Request) -> Response:
             "matches": matches, "rejected": [
                 {"watch": e.watch, "rejected": e.rejected} for e in explained.explanations
                 if e.rejected],
-            "outside_text": explained.outside_text, "versions": versions,
+            "outside_text": explained.outside_text,
+            "furniture": furniture_json(explained.furniture),
+            "on_page": on_page_json(explained.on_page), "versions": versions,
             "copies": context["copies"], "captures": context["captures"],
             "triage": context["triage"], "history": context["history"]}
     return page(request, "article.html.j2", context, data=data)
