@@ -35,6 +35,8 @@ EMAIL = "email"
 NOTIFY_TIMEOUT_S = 30.0
 # an Apprise message body is cut here (services cap theirs: Telegram at 4096 characters)
 MAX_BODY_CHARS = 3500
+# the levels (Apprise's log entries carry their name) whose lines say why a send failed
+_PROBLEMS = frozenset({"WARNING", "ERROR", "CRITICAL"})
 
 
 def label(channel: str) -> str:
@@ -113,7 +115,7 @@ def send(url: str, title: str, body: str, *, timeout: float = NOTIFY_TIMEOUT_S,
     if result:
         return None
     lines = [" ".join(entry.message.split()) for entry in result.logs()
-             if entry.level >= logging.WARNING and entry.message]
+             if entry.level in _PROBLEMS and entry.message]
     status = result.status.name.lower()
     reason = "; ".join(dict.fromkeys(lines)) or f"not accepted ({status})"
     if status == "timeout":

@@ -52,6 +52,7 @@ from monitor.errors import ConfigError
 
 __all__ = [
     "ALERT_EVENTS",
+    "yaml_on",
     "AlertEvent",
     "Alias",
     "Exclusion",
@@ -73,6 +74,14 @@ CSV_COLUMNS = ("name", "aliases", "keywords", "ids", "tags", "priority")
 AlertEvent = Literal["any", "new", "awarded", "winner_changed", "value_changed",
                      "status_changed", "deadline_changed", "cancelled", "document_removed"]
 ALERT_EVENTS: tuple[str, ...] = get_args(AlertEvent)
+
+
+def yaml_on(value: Any) -> Any:
+    """A mapping read by YAML 1.1 (PyYAML) has `on:` as the key True (`on` is a boolean
+    there, as `yes` is): give it back its name, so `on: [awarded]` means what it says."""
+    if isinstance(value, dict) and True in value and "on" not in value:
+        return {("on" if key is True else key): item for key, item in value.items()}
+    return value
 
 
 class _Frozen(BaseModel):
@@ -206,6 +215,11 @@ class Watch(_Frozen):
     # with `alert: immediate`, which news: `any` (the default), `new` findings, or tender
     # events (`awarded`, `winner_changed`, ...); the rest waits for the digest
     on: tuple[AlertEvent, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, value: Any) -> Any:
+        return yaml_on(value)
 
     @field_validator("flags")
     @classmethod

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -20,7 +20,7 @@ from monitor.config.types import (
     TimeZoneName,
     _Frozen,
 )
-from monitor.watches import AlertEvent, Watch
+from monitor.watches import AlertEvent, Watch, yaml_on
 
 DEFAULT_USER_AGENT = (
     "monitor/0.1 (+https://github.com/monitor-watchdog/monitor; "
@@ -54,6 +54,11 @@ class Recipient(_Frozen):
     quiet: QuietHours | None = None
     # immediate messages per hour at most; beyond it they fold into one "and N more"
     alert_limit: int = Field(default=10, ge=1, le=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, value: Any) -> Any:
+        return yaml_on(value)
 
     @model_validator(mode="after")
     def _reachable(self) -> Recipient:
