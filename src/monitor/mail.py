@@ -441,16 +441,16 @@ def _send_all(
             _close(client)
 
 
-def send_now(config: Config, to: str, msg: EmailMessage,
+def send_now(config: Config, to: str, data: bytes,
              state_dir: str | Path) -> tuple[str, str | None]:
-    """Send one message now, without the outbox (`monitor notify-test`): (how it went, the
-    error or None). Without SMTP settings it is written under <state>/outbox/ instead."""
+    """Send one composed message now, without the outbox (`monitor notify-test`): (how it
+    went, the error or None). Without SMTP settings it is written under <state>/outbox/."""
     if config.smtp is None:
         outbox = Path(state_dir) / OUTBOX_DIR
         outbox.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = outbox / f"test-{stamp}-{_slug(to)}.eml"
-        path.write_bytes(msg.as_bytes())
+        path.write_bytes(data)
         return f"file:{path}", None
     smtp = config.smtp
     where = f"{smtp.host}:{smtp.effective_port}"
@@ -459,7 +459,7 @@ def send_now(config: Config, to: str, msg: EmailMessage,
     except (OSError, smtplib.SMTPException) as exc:
         return f"smtp:{where}", f"{where}: {_describe(exc)}"
     try:
-        client.sendmail(smtp.sender, [to], _CRLF.sub(b"\r\n", msg.as_bytes()))
+        client.sendmail(smtp.sender, [to], _CRLF.sub(b"\r\n", data))
     except (OSError, smtplib.SMTPException) as exc:
         return f"smtp:{where}", f"{where}: {_describe(exc)}"
     finally:

@@ -20,7 +20,14 @@ from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
 
 from monitor import notify
-from monitor.alerts.message import Alert, article_alert, email_message, fold, tender_alert
+from monitor.alerts.message import (
+    Alert,
+    article_alert,
+    email_bytes,
+    email_message,
+    fold,
+    tender_alert,
+)
 from monitor.alerts.rules import LIMIT_WINDOW, alert_events, plan, quiet_until, wanted
 from monitor.config import Config, Recipient
 from monitor.digest.model import PRIORITY_ORDER
@@ -181,7 +188,7 @@ def _queue(store: Store, config: Config, recipient: Recipient, alert: Alert, now
             sender = config.smtp.sender if config.smtp else DEFAULT_SENDER
             msg = email_message(alert, to=recipient.email, name=recipient.name, sender=sender,
                                 subject_prefix=config.digest.subject_prefix, footer=_FOOTER)
-            messages.append((channel, str(msg["Message-ID"]), msg.as_bytes()))
+            messages.append((channel, str(msg["Message-ID"]), email_bytes(msg)))
         else:
             content = {"title": alert.title, "body": alert.body}
             messages.append((channel, make_msgid(domain="monitor.local"),

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor import mail, notify
-from monitor.alerts.message import email_message, test_alert
+from monitor.alerts.message import email_bytes, email_message, test_alert
 from monitor.alerts.queue import QueueReport, queue_alerts
 from monitor.config import Config
 from monitor.errors import MonitorError
@@ -90,7 +90,7 @@ def notify_test(config: Config, recipient: str, state_dir: str | Path, *,
             sender = config.smtp.sender if config.smtp else DEFAULT_SENDER
             msg = email_message(alert, to=chosen.email, name=chosen.name, sender=sender,
                                 subject_prefix=config.digest.subject_prefix)
-            via, error = mail.send_now(config, chosen.email, msg, state_dir)
+            via, error = mail.send_now(config, chosen.email, email_bytes(msg), state_dir)
             results.append(ChannelResult(name, error, via))
             continue
         try:
