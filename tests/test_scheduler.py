@@ -569,3 +569,55 @@ def test_a_change_to_the_web_watch_file_is_applied_from_the_next_job(
     daemon._follow_watch_file()
     daemon._follow_watch_file()
     assert reloads == [True]  # once per change
+
+
+def test_daemon_sends_an_immediate_alert_once_at_the_crawls_end(site, notify_sink, tmp_path,
+                                                                 daemons):
+    serve_feed(site, ["Nuctech wins the Sarpi tender", "Weather"])
+    config = write(tmp_path / "sources.yaml", base_config(
+        site,
+        watches=[{"name": "Nuctech", "aliases": ["Нуктек"], "alert": "immediate"}],
+        # alerts only: no email, so no digest job
+        recipients=[{"name": "desk", "notify": [notify_sink.url()]}],
+    ))
+    state = tmp_path / "state"
+    daemon = daemons(config, state)
+    daemon.wait_for(lambda: notify_sink.messages, what="an alert")
+    daemon.wait_for(lambda: len(finished(state, "wire", "ok")) >= 3, what="3 runs")
+    assert daemon.stop() == 0
+    [message] = notify_sink.messages  # later runs found nothing new: nothing sent again
+    assert message["title"] == "Nuctech: Nuctech wins the Sarpi tender"
+    log = daemon.log
+    assert "event=alert_queued alert_id=1 recipient=desk findings=1" in log
+    assert (f"event=alert_sent outbox_id=1 recipient=desk "
+            f"via=json://127.0.0.1:{notify_sink.port}") in log
+    assert "job=digest" not in log
+
+
+def test_log_lines_never_carry_a_notification_url_or_its_token(tmp_path, monkeypatch):
+    import io
+    import logging
+
+    from monitor.config import parse_config
+    from monitor.scheduler import configure_logging, log_event
+
+    token = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    url = f"tgram://123456789:{token}/-1001234567890"
+    monkeypatch.setenv("DESK_TELEGRAM_URL", url)
+    config = parse_config({"recipients": [{"name": "desk",
+                                           "notify_env": ["DESK_TELEGRAM_URL"]}]})
+    stream = io.StringIO()
+    path = configure_logging(tmp_path, config, stream=stream)
+    try:
+        log_event("alert_not_sent", logging.WARNING, recipient="desk",
+                  error=f"could not reach {url}; the bot {token} was refused")
+    finally:
+        for name in ("monitor", "apscheduler"):
+            target = logging.getLogger(name)
+            for handler in target.handlers:
+                handler.close()
+            target.handlers = []
+            target.propagate = True
+    for text in (stream.getvalue(), path.read_text("utf-8")):
+        assert token not in text and url not in text
+        assert "could not reach tgram://***; the bot *** was refused" in text
