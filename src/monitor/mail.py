@@ -289,6 +289,7 @@ def _notify_all(store: Store, config: Config, messages: list[OutboxRow],
     secrets = notify.urls(config)
     for row in messages:
         via, url = notify.label(row.channel), ""
+        error: str | None
         try:
             url = notify.resolve(row.channel, recipient=row.recipient)
         except MissingEnvVarError as exc:

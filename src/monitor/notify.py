@@ -12,6 +12,8 @@ Apprise is imported on first use (it takes a third of a second), reaches nothing
 and keeps no state on disk (its persistent store has no path unless one is given). Its log
 records never travel up the logging tree: each send's records come back in its result and
 only their redacted text is kept (the outbox's `last_error`, run warnings, `monitor status`).
+(Requests' urllib3 logs each request line at DEBUG; monitor never sets up the root logger,
+so those records go nowhere unless an embedding application asks for them.)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from monitor.errors import MissingEnvVarError
@@ -76,7 +79,7 @@ def urls(config: Config, environ: Mapping[str, str] | None = None) -> list[str]:
     return found
 
 
-def _apprise():  # type: ignore[no-untyped-def]
+def _apprise() -> ModuleType:
     import apprise
 
     # its records stay with each send's result; nothing reaches a handler of the
