@@ -621,3 +621,37 @@ def test_log_lines_never_carry_a_notification_url_or_its_token(tmp_path, monkeyp
     for text in (stream.getvalue(), path.read_text("utf-8")):
         assert token not in text and url not in text
         assert "could not reach tgram://***; the bot *** was refused" in text
+
+
+def test_the_outbox_tick_sends_what_quiet_hours_held_once_they_end(
+        tmp_path: Path, write_config: Callable[..., Any], notify_sink) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.match import Matcher
+    from monitor.models import Item
+    from monitor.normalise import content_hash
+    from monitor.scheduler import Daemon
+
+    now = datetime.now(UTC)
+    quiet = f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    data = {"watches": [{"name": "Nuctech", "alert": "immediate"}],
+            "recipients": [{"name": "desk", "notify": [notify_sink.url()], "quiet": quiet}]}
+    config = write_config(data)
+    state = tmp_path / "state"
+    with open_store(state) as store:
+        item = Item(source="wire", key="1", url="https://wire.example/1", title="Nuctech wins",
+                    text="Nuctech won.", published_at=None,
+                    content_hash=content_hash("Nuctech wins", "Nuctech won."))
+        store.add(item, Matcher(config.watches).match(item))
+    daemon = Daemon(config.path, state)
+    daemon.config = config
+    daemon._outbox_job()  # quiet now: held, and looked for again at the next tick
+    assert notify_sink.attempts == 0 and daemon._alerts_waiting
+
+    daemon.config = write_config({**data, "recipients": [{**data["recipients"][0],
+                                                          "quiet": None}]})
+    daemon._outbox_job()  # the window is over
+    assert [m["title"] for m in notify_sink.messages] == ["Nuctech: Nuctech wins"]
+    assert not daemon._alerts_waiting
+    daemon._outbox_job()
+    assert notify_sink.attempts == 1

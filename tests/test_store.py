@@ -672,6 +672,18 @@ def test_queue_digest_tells_each_tender_news_once_per_recipient(store: Store) ->
     assert not any(m.new for m in later.matches)
 
 
+def test_a_tenders_events_and_its_first_matches_share_one_time(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second that ticks while a tender is written must not put its events before its
+    first match (they would be left out of every digest and alert)."""
+    seconds = iter(range(60))
+    monkeypatch.setattr("monitor.store.tenders.utcnow",
+                        lambda: f"2026-11-23T10:00:{next(seconds):02d}+00:00")
+    record_tender(store, make_tender(**AWARD), matches=[tender_match()])
+    [news] = store.undelivered_tenders("desk@example.org", ["Nuctech"])
+    assert news.events and news.first_matched_at == news.events[0].seen_at
+
+
 def alert(store: Store, recipient: str, *, match_ids: tuple[int, ...] | list[int] = (),
           tenders: tuple[tuple[int, str, int, int], ...] | list[Any] = (),
           at: str = "2026-11-23T10:00:00+00:00", limit: int | None = None,

@@ -223,6 +223,10 @@ class Daemon:
         self._caught_up = threading.Condition()
         # when the web's watch file (mutes, watches from searches) was last read
         self._watch_stamp: float | None = None
+        # findings may wait for an alert (quiet hours, the hourly limit, a crawl's end that
+        # failed or was killed before queueing): the outbox tick looks for them then only,
+        # and once after a start
+        self._alerts_waiting = True
 
     # -- lifecycle
 
@@ -444,8 +448,11 @@ class Daemon:
             with open_store(self.state_dir) as store:
                 alerts = after_crawl(store, config, results)
         except Exception as exc:  # noqa: BLE001  (the outbox tick tries again)
+            self._alerts_waiting = True
             log_event("alerts", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
             return
+        if alerts.queue.waiting:
+            self._alerts_waiting = True
         for alert_id, recipient, subject, findings in alerts.queue.queued:
             log_event("alert_queued", alert_id=alert_id, recipient=recipient,
                       findings=findings, subject=subject)
@@ -515,16 +522,22 @@ class Daemon:
             return
         try:
             with open_store(self.state_dir) as store:
-                # alerts held by quiet hours or the hourly limit, or left by a crawl that
-                # died before queueing them
-                held = queue_alerts(store, config)
-                for alert_id, recipient, subject, findings in held.queued:
-                    log_event("alert_queued", alert_id=alert_id, recipient=recipient,
-                              findings=findings, subject=subject)
+                if self._alerts_waiting:
+                    # alerts held by quiet hours or the hourly limit, or left by a crawl
+                    # that died before queueing them (cleared first: a crawl ending during
+                    # this pass sets it again)
+                    self._alerts_waiting = False
+                    held = queue_alerts(store, config)
+                    if held.waiting:
+                        self._alerts_waiting = True
+                    for alert_id, recipient, subject, findings in held.queued:
+                        log_event("alert_queued", alert_id=alert_id, recipient=recipient,
+                                  findings=findings, subject=subject)
                 if not store.queued_messages(due_only=True):
                     return
                 report = deliver(store, config, force=False)
         except Exception as exc:  # noqa: BLE001  (retried on the next tick)
+            self._alerts_waiting = True
             log_event("outbox_retry", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
             return
         self._log_delivery(report)

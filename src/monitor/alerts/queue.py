@@ -138,9 +138,11 @@ def _articles(store: Store, config: Config, recipient: Recipient,
 
 def _tenders(store: Store, config: Config, recipient: Recipient,
              rules: dict[str, frozenset[str]], since: str, backfill: set[int]) -> list[Alert]:
-    marks = store.alerted_tenders(recipient.key)
     by_tender: dict[int, list[TenderEntry]] = {}
     news = store.undelivered_tenders(recipient.key, list(rules), since=since)
+    if not news:
+        return []
+    marks = store.alerted_tenders(recipient.key, [n.tender.id for n in news])
     dismissed = store.dismissed("tender", {n.tender.id for n in news})
     for item in news:
         if item.tender.id in dismissed:

@@ -130,7 +130,8 @@ def _mark_alerted(store: Store, recipient: str,
     digest all the same."""
     match_ids = [i for s in sections for e in s.entries for i in e.match_ids]
     alerted = store.alerted_matches(recipient, match_ids) if match_ids else {}
-    marks = store.alerted_tenders(recipient) if any(s.tenders for s in sections) else {}
+    tender_ids = [t.tender_id for s in sections for t in s.tenders]
+    marks = store.alerted_tenders(recipient, tender_ids) if tender_ids else {}
     if not alerted and not marks:
         return sections
     out = []

@@ -29,14 +29,24 @@ class AlertStore(OutboxStore):
                 alerted[row["match_id"]] = row["created_at"]
         return alerted
 
-    def alerted_tenders(self, recipient: str) -> dict[tuple[int, str], AlertMark]:
-        """(tender id, watch) -> how far this recipient was alerted of it, and when."""
-        return {(r["tender_id"], r["watch"]): AlertMark(r["match_id"], r["event_id"],
-                                                        r["created_at"])
-                for r in self._rows(
-                    """SELECT t.tender_id, t.watch, t.match_id, t.event_id, a.created_at
-                       FROM alerted_tenders t JOIN alerts a ON a.id = t.alert_id
-                       WHERE t.recipient = ?""", (recipient,))}
+    def alerted_tenders(self, recipient: str, tender_ids: Sequence[int] | None = None
+                        ) -> dict[tuple[int, str], AlertMark]:
+        """(tender id, watch) -> how far this recipient was alerted of it, and when; of the
+        given tenders only, or of all."""
+        sql = """SELECT t.tender_id, t.watch, t.match_id, t.event_id, a.created_at
+                 FROM alerted_tenders t JOIN alerts a ON a.id = t.alert_id
+                 WHERE t.recipient = ?"""
+        batches: list[list[int]] = [[]]
+        if tender_ids is not None:
+            ids = list(dict.fromkeys(tender_ids))
+            batches = [ids[start:start + 500] for start in range(0, len(ids), 500)]
+        marks = {}
+        for batch in batches:
+            where = f" AND t.tender_id IN ({', '.join('?' for _ in batch)})" if batch else ""
+            for r in self._rows(sql + where, (recipient, *batch)):
+                marks[(r["tender_id"], r["watch"])] = AlertMark(r["match_id"], r["event_id"],
+                                                                r["created_at"])
+        return marks
 
     def backfill_run_ids(self, since: str) -> set[int]:
         """Runs started since then that read old records on request (`crawl --since`): what
