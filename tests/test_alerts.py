@@ -628,3 +628,22 @@ def test_check_config_warns_of_an_unset_notify_env_and_an_unknown_service(
             "nosuchservice://") in result.output
     assert TOKEN not in result.output
     assert os.environ["SET_URL"].endswith(TOKEN)
+
+
+def test_after_crawl_with_smtp_unusable_keeps_alerts_queued_and_says_so_on_the_run(
+        store: Store, write_config: Callable[..., Config], smtp_server: SmtpSink) -> None:
+    data = {"watches": [{"name": "Nuctech", "alert": "immediate"}],
+            "recipients": [{"email": "ana@example.org"}],
+            "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "security": "none",
+                     "username": "desk", "password_env": "UNSET_SMTP_PASSWORD"}}
+    config = write_config(data)
+    run_id = store.start_run("civil_ge")
+    add_article(store, config, "1", "Nuctech wins at Sarpi")
+    store.finish_run(run_id, RunResult(source="civil_ge", status="ok", run_id=run_id))
+    report = after_crawl(store, config, [RunResult(source="civil_ge", status="ok",
+                                                   run_id=run_id)])
+    assert report.error is not None and "UNSET_SMTP_PASSWORD" in report.error
+    run = store.run(run_id)
+    assert run is not None and run.warnings[0].startswith("alerts not delivered: ")
+    assert [r.status for r in alerts_in_outbox(store)] == ["queued"]
+    assert smtp_server.messages == []

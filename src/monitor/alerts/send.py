@@ -30,6 +30,8 @@ __all__ = ["AlertReport", "ChannelResult", "after_crawl", "notify_test"]
 class AlertReport:
     queue: QueueReport = field(default_factory=QueueReport)
     delivery: DeliveryReport | None = None
+    # why nothing could be delivered at all (an SMTP password's variable unset, ...)
+    error: str | None = None
 
     @property
     def sent(self) -> int:
@@ -49,7 +51,16 @@ def after_crawl(store: Store, config: Config, results: Sequence[RunResult], *,
     report = AlertReport(queue=queue_alerts(store, config, now=now))
     if report.queue.queued or any(r.kind == "alert"
                                   for r in store.queued_messages(due_only=True)):
-        report.delivery = mail.deliver(store, config, force=False, kinds=("alert",), now=now)
+        try:
+            report.delivery = mail.deliver(store, config, force=False, kinds=("alert",),
+                                           now=now)
+        except MonitorError as exc:
+            # the alerts stay queued; the crawl's runs and its caller say why
+            report.error = redact(str(exc), notify.urls(config))
+            for run_id in {r.run_id for r in results if r.run_id is not None}:
+                store.add_run_warning(run_id, f"alerts not delivered: {report.error}; they "
+                                              "stay in the outbox")
+            return report
         _warn(store, results, report.delivery)
     return report
 

@@ -167,6 +167,7 @@ def _alerts(obj: Context, results: list[Any]) -> dict[str, Any]:
                  for i, r, _, via in (delivery.sent if delivery else [])],
         "failed": [{"outbox_id": i, "recipient": r, "error": e}
                    for i, r, e in (delivery.failed if delivery else [])],
+        "error": report.error,
     }
 
 
@@ -184,6 +185,9 @@ def _print_alerts(alerts: dict[str, Any]) -> None:
     for entry in alerts["failed"]:
         click.echo(f"  NOT sent #{entry['outbox_id']} to {entry['recipient']}: "
                    f"{entry['error']} (kept in the outbox, retried later; `monitor status`)",
+                   err=True)
+    if alerts["error"]:
+        click.echo(f"Alerts not delivered: {alerts['error']} (they stay in the outbox)",
                    err=True)
 
 
