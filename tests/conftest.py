@@ -4,6 +4,7 @@ and helpers to write a config and open a store. No test touches the network."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -180,6 +182,85 @@ def smtp_down() -> Iterator[SmtpSink]:
     sink = SmtpSink()
     yield sink
     sink.stop()
+
+
+class NotifySink:
+    """A local HTTP endpoint for Apprise's `json://` and `form://` services that records
+    every notification that arrives, and can misbehave: `mode` "ok", "500" (answers 500),
+    "hang" (never answers, until the test ends), "drop" (closes the connection unanswered);
+    `delay` slows every answer. `url("json")` is the Apprise URL to reach it."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []  # path, content_type, body (parsed)
+        self.attempts = 0
+        self.mode = "ok"
+        self.delay = 0.0
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with sink._lock:
+                    sink.attempts += 1
+                    mode = sink.mode
+                if sink.delay:
+                    time.sleep(sink.delay)
+                if mode == "hang":
+                    sink._release.wait(30)
+                    return
+                if mode == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if mode == "500":
+                    self.send_response(500)
+                    self.end_headers()
+                    self.wfile.write(b"broken")
+                    return
+                kind = self.headers.get("Content-Type", "")
+                body: Any = (json.loads(raw) if "json" in kind
+                             else {k: v[0] for k, v in parse_qs(raw.decode()).items()})
+                with sink._lock:
+                    sink.received.append({"path": self.path, "content_type": kind,
+                                          "body": body})
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        # a dropped connection is the point of "drop", not an error to print
+        self.server.handle_error = lambda *args: None  # type: ignore[method-assign]
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, scheme: str = "json", path: str = "/hook", **params: str) -> str:
+        # short timeouts: a hanging endpoint costs a test a second, not Apprise's 4 + 4
+        query = "&".join(f"{k}={v}" for k, v in {"cto": "1", "rto": "1", **params}.items())
+        return f"{scheme}://127.0.0.1:{self.port}{path}?{query}"
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The bodies that arrived: json:// sends title/message, form:// the same fields."""
+        with self._lock:
+            return [r["body"] for r in self.received]
+
+    def close(self) -> None:
+        self._release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def notify_sink() -> Iterator[NotifySink]:
+    sink = NotifySink()
+    yield sink
+    sink.close()
 
 
 @pytest.fixture

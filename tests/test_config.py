@@ -75,6 +75,26 @@ def test_shipped_config_commented_smtp_block_validates_when_uncommented(tmp_path
     assert (smtp.security, smtp.effective_port) == ("starttls", 587)
 
 
+def test_shipped_config_commented_alert_recipient_validates_when_uncommented(
+        tmp_path: Path) -> None:
+    lines = SHIPPED.read_text("utf-8").splitlines()
+    start = lines.index("  # - name: investigations")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("  # "):
+            break
+        block.append("  " + line[4:])
+    text = "\n".join(lines)
+    text = text.replace("recipients:\n", "recipients:\n" + "\n".join(block) + "\n", 1)
+    path = tmp_path / "sources.yaml"
+    path.write_text(text + "\n", "utf-8")
+    desk = load_config(path).recipient("investigations")
+    assert desk.email is None and desk.notify_env == ("DESK_TELEGRAM_URL",)
+    assert (desk.alert, desk.on, desk.quiet, desk.alert_limit) == (
+        "immediate", ("awarded", "winner_changed"), "23:00-07:00", 5)
+    assert desk.channels == ("env:DESK_TELEGRAM_URL",)
+
+
 def test_shipped_config_sends_no_email_as_shipped() -> None:
     """Without an smtp block digests land as .eml files: trying the example sends nothing."""
     assert load_config(SHIPPED).smtp is None
@@ -317,6 +337,52 @@ ERRORS = {
         PORTAL + "    portal: prozorro\n    offset: '1735484400.068'\n",
         ["sources[0].offset: unknown key", "portal", "since", "page_size"],
     ),
+    "a notification URL carrying a token": (
+        "recipients:\n  - email: ana@example.org\n"
+        "    notify: ['tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-100123']\n",
+        ["recipients[0].notify[0]", "seems to carry a secret", "`notify_env`"],
+    ),
+    "a value where the variable's name belongs": (
+        "recipients:\n  - email: ana@example.org\n    notify_env: ['json://h/x']\n",
+        ["recipients[0].notify_env[0]", "the NAME of an environment variable"],
+    ),
+    "a recipient with no way to reach them": (
+        "recipients:\n  - name: desk\n",
+        ["recipients[0]", "needs an `email`, or alert channels"],
+    ),
+    "a recipient without email or name": (
+        "recipients:\n  - notify: ['json://127.0.0.1:8080/hook']\n",
+        ["recipients[0]", "without `email` needs a `name`"],
+    ),
+    "two recipients of one name": (
+        "recipients:\n  - {name: desk, notify: ['json://h/a']}\n"
+        "  - {name: desk, notify: ['json://h/b']}\n",
+        ["recipients[1]", "duplicate 'desk'"],
+    ),
+    "quiet hours that are not a window": (
+        "recipients:\n  - {email: ana@example.org, quiet: '22-7'}\n",
+        ["recipients[0].quiet", "HH:MM-HH:MM", "'22-7'"],
+    ),
+    "an empty quiet window": (
+        "recipients:\n  - {email: ana@example.org, quiet: '07:00-07:00'}\n",
+        ["recipients[0].quiet", "same minute"],
+    ),
+    "events without immediate alerts, on a recipient": (
+        "recipients:\n  - {email: ana@example.org, on: [awarded]}\n",
+        ["recipients[0]", "needs `alert: immediate`"],
+    ),
+    "events without immediate alerts, on a watch": (
+        "watches:\n  - {name: Nuctech, on: [awarded]}\n",
+        ["watches[0]", "needs `alert: immediate`"],
+    ),
+    "an event that does not exist": (
+        "watches:\n  - {name: Nuctech, alert: immediate, on: [won]}\n",
+        ["watches[0].on[0]", "'awarded'", "'won'"],
+    ),
+    "an alert limit of zero": (
+        "recipients:\n  - {email: ana@example.org, alert_limit: 0}\n",
+        ["recipients[0].alert_limit"],
+    ),
     "several problems listed together": (
         "sources:\n  - {name: civil_ge, kind: rss, url: 'htp://civil.ge'}\n",
         ["2 problems", "sources[0].kind", "'rss'", "sources[0].url", "'htp://civil.ge'"],
@@ -438,6 +504,28 @@ def test_select_without_names_skips_disabled_sources(write_config: Callable[...,
 # -- the watch list: new keys and the watchlist include ---------------------------------------
 
 
+def test_notify_url_error_never_repeats_the_url() -> None:
+    secret = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    with pytest.raises(ConfigError) as err:
+        parse_config({"recipients": [{"email": "a@example.org",
+                                      "notify": [f"tgram://123456789:{secret}/1"]}]})
+    assert secret not in str(err.value) and "123456789" not in str(err.value)
+    assert "this tgram:// URL seems to carry a secret" in str(err.value)
+
+
+def test_unset_secrets_names_unset_notify_env_variables() -> None:
+    config = parse_config({"recipients": [
+        {"email": "a@example.org", "notify_env": ["SET_URL", "UNSET_URL"]},
+        {"name": "ops", "notify_env": ["EMPTY_URL"]}]})
+    assert config.unset_secrets({"SET_URL": "json://h/x", "EMPTY_URL": ""}) == [
+        "recipient 'a@example.org': the environment variable UNSET_URL (notify_env) is not "
+        "set: alerts to that channel will wait in the outbox until it is",
+        "recipient 'ops': the environment variable EMPTY_URL (notify_env) is not set: alerts "
+        "to that channel will wait in the outbox until it is"]
+    assert config.recipient("OPS").key == "ops"
+    assert config.recipient("A@example.org").key == "a@example.org"
+
+
 def test_watch_keys_validate_with_paths_and_values() -> None:
     with pytest.raises(ConfigError) as err:
         parse_config({"watches": [{"name": "Nuctech", "ids": ["204567890"]}]})
@@ -532,7 +620,11 @@ def test_snapshot_is_the_validated_config_with_its_watchlist_files_inlined(
     None,  # the shipped config
     "sources: [{name: a, kind: feed, url: 'https://a.example/rss'}]\n"
     "smtp: {host: 127.0.0.1}\nrecipients: [{email: desk@example.org}]\n",
-], ids=["shipped", "defaults only"])
+    "watches: [{name: Nuctech, alert: immediate, on: [awarded, winner_changed]}]\n"
+    "recipients:\n  - {email: desk@example.org, notify: ['json://127.0.0.1:8080/hook'],\n"
+    "     notify_env: [TELEGRAM_URL], quiet: '22:00 - 07:00', alert_limit: 5}\n"
+    "  - {name: ops, notify_env: [OPS_URL], alert: immediate, on: [new]}\n",
+], ids=["shipped", "defaults only", "alerts"])
 def test_snapshot_round_trips(tmp_path: Path, text: str | None) -> None:
     path = SHIPPED
     if text is not None:

@@ -269,6 +269,62 @@ def test_portal_tender_announced_then_awarded_gives_one_event_and_one_email_entr
     assert "Nuctech won</strong>" in html and "bid and lost</strong>" in html
 
 
+ALERT_CONFIG = PORTAL_CONFIG.replace('''    ids: ["GE-NAPR:404409497"]
+recipients:
+  - email: desk@example.org
+''', '''    ids: ["GE-NAPR:404409497"]
+    alert: immediate
+    on: [awarded, winner_changed]
+recipients:
+  - email: desk@example.org
+    notify: ['{notify_url}']
+web:
+  public_url: https://monitor.example.org
+''')
+
+
+def test_an_award_to_a_watched_company_alerts_at_the_crawls_end_once_then_the_digest_knows(
+        site, smtp_server, notify_sink, tmp_path: Path):
+    """`monitor crawl` by hand: the baseline alerts nobody; the awards alert at once, on the
+    JSON webhook and by email, once each; the digest then tells them as already alerted."""
+    base = site.url_for("").rstrip("/")
+    scanners = "ocds-a1b2c3-NAT260012345"
+    cameras = "ocds-a1b2c3-NAT260012399"
+    announced = [
+        _tender_release(scanners, "რენტგენის სკანერების შესყიდვა", 2_100_000, [NUCTECH, SCAN]),
+        _tender_release(cameras, "ვიდეოკამერების შესყიდვა", 480_000, [NUCTECH, SCAN]),
+    ]
+    pages = {"body": _package(base, announced)}
+    config = ALERT_CONFIG.replace("{notify_url}", notify_sink.url())
+    run = _ocds_portal(site, smtp_server, tmp_path, config, pages)
+
+    run("crawl")
+    assert notify_sink.messages == [] and smtp_server.messages == []
+
+    pages["body"] = _package(base, [*announced, _award_release(scanners, NUCTECH, 3_200_000),
+                                    _award_release(cameras, SCAN, 455_000)])
+    crawled = run("crawl")
+    assert f"Alert for desk@example.org: Nuctech won: {scanners}" in crawled.output
+    run("crawl")  # nothing new: nothing sent again
+    titles = sorted(m["title"] for m in notify_sink.messages)
+    assert titles == [f"Nuctech bid and lost: {cameras} ვიდეოკამერების შესყიდვა",
+                      f"Nuctech won: {scanners} რენტგენის სკანერების შესყიდვა"]
+    won = next(m["message"] for m in notify_sink.messages if "won" in m["title"])
+    assert "awarded to შპს ნუქტექ ჯორჯია (GE-NAPR:404409497)" in won
+    with open_store(tmp_path / "state") as store:
+        tender_id = next(t.id for t in store.tenders() if t.native_id == scanners)
+    assert won.endswith(f"https://monitor.example.org/tenders/{tender_id}")
+    assert sorted(m["Subject"] for m in smtp_server.messages) == [
+        f"monitor alert: {t}" for t in titles]
+
+    run("digest")
+    digest = smtp_server.messages[-1]
+    assert digest["Subject"] == "monitor: 0 new, 2 already alerted (Nuctech 2)"
+    assert "already alerted" in digest.get_body(("plain",)).get_content()
+    run("crawl")
+    assert len(notify_sink.messages) == 2 and len(smtp_server.messages) == 3
+
+
 def test_portal_backfill_with_since_reports_on_the_first_run(site, smtp_server, tmp_path: Path):
 
 

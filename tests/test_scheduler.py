@@ -569,3 +569,89 @@ def test_a_change_to_the_web_watch_file_is_applied_from_the_next_job(
     daemon._follow_watch_file()
     daemon._follow_watch_file()
     assert reloads == [True]  # once per change
+
+
+def test_daemon_sends_an_immediate_alert_once_at_the_crawls_end(site, notify_sink, tmp_path,
+                                                                 daemons):
+    serve_feed(site, ["Nuctech wins the Sarpi tender", "Weather"])
+    config = write(tmp_path / "sources.yaml", base_config(
+        site,
+        watches=[{"name": "Nuctech", "aliases": ["Нуктек"], "alert": "immediate"}],
+        # alerts only: no email, so no digest job
+        recipients=[{"name": "desk", "notify": [notify_sink.url()]}],
+    ))
+    state = tmp_path / "state"
+    daemon = daemons(config, state)
+    daemon.wait_for(lambda: notify_sink.messages, what="an alert")
+    daemon.wait_for(lambda: len(finished(state, "wire", "ok")) >= 3, what="3 runs")
+    assert daemon.stop() == 0
+    [message] = notify_sink.messages  # later runs found nothing new: nothing sent again
+    assert message["title"] == "Nuctech: Nuctech wins the Sarpi tender"
+    log = daemon.log
+    assert "event=alert_queued alert_id=1 recipient=desk findings=1" in log
+    assert (f"event=alert_sent outbox_id=1 recipient=desk "
+            f"via=json://127.0.0.1:{notify_sink.port}") in log
+    assert "job=digest" not in log
+
+
+def test_log_lines_never_carry_a_notification_url_or_its_token(tmp_path, monkeypatch):
+    import io
+    import logging
+
+    from monitor.config import parse_config
+    from monitor.scheduler import configure_logging, log_event
+
+    token = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    url = f"tgram://123456789:{token}/-1001234567890"
+    monkeypatch.setenv("DESK_TELEGRAM_URL", url)
+    config = parse_config({"recipients": [{"name": "desk",
+                                           "notify_env": ["DESK_TELEGRAM_URL"]}]})
+    stream = io.StringIO()
+    path = configure_logging(tmp_path, config, stream=stream)
+    try:
+        log_event("alert_not_sent", logging.WARNING, recipient="desk",
+                  error=f"could not reach {url}; the bot {token} was refused")
+    finally:
+        for name in ("monitor", "apscheduler"):
+            target = logging.getLogger(name)
+            for handler in target.handlers:
+                handler.close()
+            target.handlers = []
+            target.propagate = True
+    for text in (stream.getvalue(), path.read_text("utf-8")):
+        assert token not in text and url not in text
+        assert "could not reach tgram://***; the bot *** was refused" in text
+
+
+def test_the_outbox_tick_sends_what_quiet_hours_held_once_they_end(
+        tmp_path: Path, write_config: Callable[..., Any], notify_sink) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.match import Matcher
+    from monitor.models import Item
+    from monitor.normalise import content_hash
+    from monitor.scheduler import Daemon
+
+    now = datetime.now(UTC)
+    quiet = f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    data = {"watches": [{"name": "Nuctech", "alert": "immediate"}],
+            "recipients": [{"name": "desk", "notify": [notify_sink.url()], "quiet": quiet}]}
+    config = write_config(data)
+    state = tmp_path / "state"
+    with open_store(state) as store:
+        item = Item(source="wire", key="1", url="https://wire.example/1", title="Nuctech wins",
+                    text="Nuctech won.", published_at=None,
+                    content_hash=content_hash("Nuctech wins", "Nuctech won."))
+        store.add(item, Matcher(config.watches).match(item))
+    daemon = Daemon(config.path, state)
+    daemon.config = config
+    daemon._outbox_job()  # quiet now: held, and looked for again at the next tick
+    assert notify_sink.attempts == 0 and daemon._alerts_waiting
+
+    daemon.config = write_config({**data, "recipients": [{**data["recipients"][0],
+                                                          "quiet": None}]})
+    daemon._outbox_job()  # the window is over
+    assert [m["title"] for m in notify_sink.messages] == ["Nuctech: Nuctech wins"]
+    assert not daemon._alerts_waiting
+    daemon._outbox_job()
+    assert notify_sink.attempts == 1

@@ -672,6 +672,89 @@ def test_queue_digest_tells_each_tender_news_once_per_recipient(store: Store) ->
     assert not any(m.new for m in later.matches)
 
 
+def test_a_tenders_events_and_its_first_matches_share_one_time(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second that ticks while a tender is written must not put its events before its
+    first match (they would be left out of every digest and alert)."""
+    seconds = iter(range(60))
+    monkeypatch.setattr("monitor.store.tenders.utcnow",
+                        lambda: f"2026-11-23T10:00:{next(seconds):02d}+00:00")
+    record_tender(store, make_tender(**AWARD), matches=[tender_match()])
+    [news] = store.undelivered_tenders("desk@example.org", ["Nuctech"])
+    assert news.events and news.first_matched_at == news.events[0].seen_at
+
+
+def alert(store: Store, recipient: str, *, match_ids: tuple[int, ...] | list[int] = (),
+          tenders: tuple[tuple[int, str, int, int], ...] | list[Any] = (),
+          at: str = "2026-11-23T10:00:00+00:00", limit: int | None = None,
+          n: int = 1) -> int | None:
+    return store.queue_alert(
+        recipient=recipient, created_at=at, subject=f"alert {n}", source="demo_news",
+        messages=[("email", f"<a-{recipient}-{n}@monitor>", b"Subject: a\r\n\r\nb\r\n"),
+                  ("env:DESK_URL", f"<b-{recipient}-{n}@monitor>", b'{"title": "a"}')],
+        match_ids=match_ids, tenders=tenders, limit=limit,
+        limit_since="2026-11-23T09:00:00+00:00")
+
+
+def test_queue_alert_is_one_outbox_row_per_channel_and_marks_what_it_told(
+        store: Store) -> None:
+    add(store, make_item("a", "Nuctech and Хиквижн"))
+    ids = stored_match_ids(store)
+    alert_id = alert(store, "desk@example.org", match_ids=ids)
+    assert alert_id is not None
+    rows = store.queued_messages()
+    assert [(r.kind, r.channel, r.alert_id) for r in rows] == [
+        ("alert", "email", alert_id), ("alert", "env:DESK_URL", alert_id)]
+    assert store.alerted_matches("desk@example.org", [*ids, 999]) == {
+        i: "2026-11-23T10:00:00+00:00" for i in ids}
+    assert store.alerted_matches("editor@example.org", ids) == {}
+    # an alert is not a digest: the matches still wait for the digest, to be told there
+    assert len(store.undelivered_matches("desk@example.org", ["Nuctech", "Hikvision"])) == 2
+    assert store.alerts_since("desk@example.org", "2026-11-23T09:00:00+00:00") == 1
+    assert store.alert_sources([alert_id]) == {alert_id: "demo_news"}
+
+
+def test_queue_alert_is_atomic_and_refuses_what_was_told(store: Store) -> None:
+    add(store, make_item("a", "Nuctech"))
+    add(store, make_item("b", "Хиквижн"))
+    first, second = stored_match_ids(store)
+    alert(store, "desk@example.org", match_ids=[first], n=1)
+    # another process alerted of it first: nothing written
+    with pytest.raises(sqlite3.IntegrityError):
+        alert(store, "desk@example.org", match_ids=[second, first], n=2)
+    # a digest took it first: nothing written
+    queue(store, "desk@example.org", [second])
+    with pytest.raises(sqlite3.IntegrityError):
+        alert(store, "desk@example.org", match_ids=[second], n=3)
+    assert store.count("outbox") == 2 + 1
+    assert store.alerted_matches("desk@example.org", [first, second]) == {
+        first: "2026-11-23T10:00:00+00:00"}
+
+
+def test_queue_alert_past_the_limit_writes_nothing(store: Store) -> None:
+    add(store, make_item("a", "Nuctech and Хиквижн"))
+    first, second = stored_match_ids(store)
+    assert alert(store, "desk@example.org", match_ids=[first], limit=1, n=1) is not None
+    assert alert(store, "desk@example.org", match_ids=[second], limit=1, n=2) is None
+    assert store.alerted_matches("desk@example.org", [second]) == {}
+    # counted per recipient, over the window asked
+    assert alert(store, "editor@example.org", match_ids=[second], limit=1, n=3) is not None
+    assert alert(store, "desk@example.org", match_ids=[second], limit=1, n=4,
+                 at="2026-11-23T11:30:00+00:00") is None  # 10:00 is still after 09:00
+
+
+def test_queue_alert_tells_a_tender_once_per_recipient(store: Store) -> None:
+    record_tender(store, make_tender(**AWARD), matches=[tender_match()])
+    [news] = store.undelivered_tenders("desk@example.org", ["Nuctech"])
+    mark = (news.tender.id, "Nuctech", news.matches[-1].id, news.events[-1].id)
+    alert(store, "desk@example.org", tenders=[mark], n=1)
+    [told] = store.alerted_tenders("desk@example.org").values()
+    assert told.covers(mark[2], mark[3]) and not told.covers(mark[2], mark[3] + 1)
+    with pytest.raises(sqlite3.IntegrityError):
+        alert(store, "desk@example.org", tenders=[mark], n=2)
+    assert store.count("outbox") == 2
+
+
 # -- what monitor web reads and writes ----------------------------------------------------------
 
 

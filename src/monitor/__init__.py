@@ -4,6 +4,7 @@ The flow, one module per stage:
 
     config -> (crawlers/ spiders) -> normalise -> match -> store -> digest -> mail
           (portal spiders) -> tender (tender records: versions, events) -> store
+                                               store -> alerts (at a crawl's end) -> mail
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from monitor.crawl import crawl
 from monitor.normalise import normalise
 
 if TYPE_CHECKING:
+    from monitor.alerts import after_crawl, queue_alerts
     from monitor.config import Config, Recipient, Source, Watch, load_config
     from monitor.crawl import CrawlReport
     from monitor.digest import Digest, build_digest, render_html, render_text
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 # name -> the module that defines it: imported on first use, so that a command (or the
 # crawler child) loads only the stages it runs: importing them all costs ~0.6 s at every start
 _EXPORTS = {
+    **dict.fromkeys(("after_crawl", "queue_alerts"), "monitor.alerts"),
     **dict.fromkeys(("Config", "Recipient", "Source", "Watch", "load_config"), "monitor.config"),
     "CrawlReport": "monitor.crawl",
     **dict.fromkeys(("Digest", "build_digest", "render_html", "render_text"), "monitor.digest"),
@@ -94,6 +97,7 @@ __all__ = [
     "TenderEvent",
     "TenderRecord",
     "Watch",
+    "after_crawl",
     "assess",
     "build_digest",
     "compose",
@@ -104,6 +108,7 @@ __all__ = [
     "normalise",
     "normalise_tender",
     "preview",
+    "queue_alerts",
     "queue_digests",
     "render_html",
     "render_text",

@@ -1,8 +1,9 @@
-"""Digest -> email, through the outbox, exactly once.
+"""Digest -> email, through the outbox, exactly once; and every outbox row to its channel.
 
     queue_digests: build_digest -> compose -> <state>/outbox/*.eml + outbox row (matches
                    recorded as delivered in the same transaction)
     deliver:       outbox row -> SMTP (or, without SMTP settings, the .eml file is the delivery)
+                   or, for an immediate alert's `notify` channel, Apprise (monitor.notify)
                    -> marked sent only after the server accepted it
 
 A message is composed once and its bytes stored: a retry sends the very same message (same
@@ -16,6 +17,7 @@ recognisable by its Message-ID.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import secrets
@@ -34,7 +36,8 @@ from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from monitor.config import Config, Recipient, SmtpSettings
+from monitor import notify
+from monitor.config import Config, Recipient, SmtpSettings, quiet_until
 from monitor.digest import Digest, build_digest, findings_csv, render_html, render_text
 from monitor.errors import ConfigError, MissingEnvVarError
 from monitor.store import Store
@@ -75,6 +78,8 @@ class DeliveryReport:
     # of `failed`, those given up for good (a permanent refusal, or too many tries)
     given_up: list[tuple[int, str, str]] = field(default_factory=list)
     still_queued: int = 0
+    # outbox id -> alert id, for the immediate alerts among them
+    alerts: dict[int, int] = field(default_factory=dict)
 
 
 # -- compose and queue --------------------------------------------------------------------------
@@ -109,7 +114,7 @@ def _message(digest: Digest, config: Config, table: bytes | None) -> EmailMessag
     msg = EmailMessage()
     msg["Subject"] = digest.subject
     msg["From"] = config.smtp.sender if config.smtp else DEFAULT_SENDER
-    name = next((r.name for r in config.recipients if r.email == digest.recipient), None)
+    name = next((r.name for r in config.recipients if r.key == digest.recipient), None)
     msg["To"] = Address(display_name=name or "", addr_spec=digest.recipient)
     msg["Date"] = format_datetime(datetime.fromisoformat(digest.generated_at).astimezone(UTC))
     # made once, here: a resend of the stored bytes carries the same id
@@ -149,8 +154,10 @@ def queue_digests(
     outbox = Path(state_dir) / OUTBOX_DIR
     queued = []
     for recipient in config.recipients:
-        if recipients is not None and recipient.email not in recipients:
+        if recipients is not None and recipient.key not in recipients:
             continue  # the daemon builds each recipient's digest on their own schedule
+        if recipient.email is None:
+            continue  # alerts only (`notify` channels): digests go by email
         digest = build_digest(store, config, recipient, now=now)
         # what the digest tells about sources is remembered with the digest itself, in the same
         # transaction: told once (and again after `health.remind_after_days`), never unsent
@@ -229,32 +236,79 @@ def _outbox_paths(outbox: Path, digest: Digest) -> tuple[Path, Path]:
 # -- deliver ------------------------------------------------------------------------------------
 
 
-def deliver(store: Store, config: Config, *, force: bool = True) -> DeliveryReport:
-    """Send queued digests. `force=False` sends only those whose retry time has come.
+def deliver(store: Store, config: Config, *, force: bool = True,
+            kinds: Sequence[str] | None = None, now: datetime | None = None) -> DeliveryReport:
+    """Send queued digests and alerts (`kinds`: only these, e.g. `("alert",)`). `force=False`
+    sends only those whose retry time has come. An alert to a recipient in their quiet hours
+    (at `now`) waits.
 
-    Without SMTP settings the .eml file in the outbox is the delivery. With them, one SMTP
-    connection serves every message; a message is marked sent only after the server accepted
-    it, and a failure keeps it queued for a later retry.
+    Email: without SMTP settings the .eml file in the outbox is the delivery. With them, one
+    SMTP connection serves every message. Other channels go through Apprise, each row on its
+    own. A message is marked sent only after the server accepted it, and a failure keeps it
+    queued for a later retry, with its own back-off per channel.
     """
     report = DeliveryReport()
     owner = _owner()
     store.release_claims(dead_owners=_dead_owners(store))
+    held = _quiet_now(config, now or datetime.now(UTC))
     messages = [row for row in store.queued_messages(due_only=not force)
-                if store.claim(row.id, owner)]
+                if (kinds is None or row.kind in kinds)
+                and not (row.kind == "alert" and row.recipient in held)
+                and store.claim(row.id, owner)]
+    report.alerts = {row.id: row.alert_id for row in messages if row.alert_id}
+    email = [row for row in messages if row.channel == notify.EMAIL]
+    others = [row for row in messages if row.channel != notify.EMAIL]
     try:
-        if messages and config.smtp is None:
-            for row in messages:
+        if email and config.smtp is None:
+            for row in email:
                 path = _ensure_eml(store, row)
                 via = f"file:{path}"
                 store.mark_sent(row.id, via)
                 report.sent.append((row.id, row.recipient, row.subject, via))
-        elif messages and config.smtp is not None:
-            _send_all(store, config.smtp, messages, report)
+        elif email and config.smtp is not None:
+            _send_all(store, config.smtp, email, report)
+        if others:
+            _notify_all(store, config, others, report)
     finally:
         # whatever was claimed and neither sent nor failed (an exception) goes back
         store.release_claims(dead_owners=[owner])
     report.still_queued = len(store.queued_messages())
     return report
+
+
+def _quiet_now(config: Config, now: datetime) -> set[str]:
+    """Recipients in their quiet hours at `now`: their alerts are held."""
+    return {r.key for r in config.recipients
+            if quiet_until(r.quiet, now, config.daemon.timezone) is not None}
+
+
+def _notify_all(store: Store, config: Config, messages: list[OutboxRow],
+                report: DeliveryReport) -> None:
+    """Each alert to its Apprise channel, one at a time: a failing service costs its own
+    row a retry, never another channel's message."""
+    secrets = notify.urls(config)
+    for row in messages:
+        via, url = notify.label(row.channel), ""
+        error: str | None
+        try:
+            url = notify.resolve(row.channel, recipient=row.recipient)
+        except MissingEnvVarError as exc:
+            error = str(exc)
+        else:
+            content = json.loads(_raw(row).decode("utf-8"))
+            error = notify.send(url, content["title"], content["body"], secrets=secrets)
+            if error is not None:
+                error = f"{via}: {error}"
+        if error is None:
+            store.mark_sent(row.id, via)
+            report.sent.append((row.id, row.recipient, row.subject, via))
+            continue
+        report.failed.append((row.id, row.recipient, error))
+        # a URL from the YAML that Apprise cannot read never will: the row holds it; a
+        # variable's may be set right, and then the retry goes through
+        permanent = row.channel.startswith("notify:") and notify.check(url) is not None
+        if store.mark_attempt_failed(row.id, error, permanent=permanent):
+            report.given_up.append((row.id, row.recipient, error))
 
 
 def _owner() -> str:
@@ -388,6 +442,32 @@ def _send_all(
             _close(client)
 
 
+def send_now(config: Config, to: str, data: bytes,
+             state_dir: str | Path) -> tuple[str, str | None]:
+    """Send one composed message now, without the outbox (`monitor notify-test`): (how it
+    went, the error or None). Without SMTP settings it is written under <state>/outbox/."""
+    if config.smtp is None:
+        outbox = Path(state_dir) / OUTBOX_DIR
+        outbox.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        path = outbox / f"test-{stamp}-{_slug(to)}.eml"
+        path.write_bytes(data)
+        return f"file:{path}", None
+    smtp = config.smtp
+    where = f"{smtp.host}:{smtp.effective_port}"
+    try:
+        client = _connect(smtp, _password(smtp) if smtp.username else None)
+    except (OSError, smtplib.SMTPException) as exc:
+        return f"smtp:{where}", f"{where}: {_describe(exc)}"
+    try:
+        client.sendmail(smtp.sender, [to], _CRLF.sub(b"\r\n", data))
+    except (OSError, smtplib.SMTPException) as exc:
+        return f"smtp:{where}", f"{where}: {_describe(exc)}"
+    finally:
+        _close(client)
+    return f"smtp:{where}", None
+
+
 def _permanent(exc: BaseException) -> bool:
     """The server refused this message for good (5xx on the recipient or on the message):
     sending it again gives the same answer. Connection trouble and 4xx are worth a retry."""
@@ -432,11 +512,7 @@ def _recipient(config: Config, email: str | None) -> Recipient:
         if config.recipients:
             return config.recipients[0]
         return Recipient(email=_PREVIEW_RECIPIENT)
-    for recipient in config.recipients:
-        if recipient.email.casefold() == email.casefold():
-            return recipient
-    known = ", ".join(r.email for r in config.recipients) or "none"
-    raise ConfigError(f"no recipient {email!r} in the config (recipients: {known})")
+    return config.recipient(email)
 
 
 def read_eml(path: str | Path) -> EmailMessage:

@@ -13,7 +13,10 @@ digest on theirs, and never lets a source go quiet without saying so.
 - One daemon per state directory (`<state>/monitor.pid`, an flock). SIGHUP re-reads the
   config (a bad one is refused and the old one kept); SIGTERM/SIGINT stop scheduling, give
   running crawls `daemon.stop_grace` seconds, then kill them (their runs: `interrupted`).
-- Logs: one line per event, `key=value`, to stderr and `<state>/logs/monitor.log` (rotated).
+- A crawl's end queues and delivers its immediate alerts (`monitor.alerts`); the outbox tick
+  (every minute) retries what failed and queues what quiet hours or the hourly limit held.
+- Logs: one line per event, `key=value`, to stderr and `<state>/logs/monitor.log` (rotated);
+  no secret (the SMTP password, an Apprise URL or any part of one) ever reaches them.
 """
 
 from __future__ import annotations
@@ -35,11 +38,14 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEve
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from monitor import notify
+from monitor.alerts import after_crawl, queue_alerts
 from monitor.config import Config, ScheduleSpec, Source, load_config
 from monitor.crawl import crawl
 from monitor.errors import MonitorError
 from monitor.evidence import prune
 from monitor.mail import deliver, queue_digests
+from monitor.redact import redact
 from monitor.store import open_store
 
 __all__ = ["Daemon", "DaemonLock", "DaemonRunningError", "configure_logging", "daemon_pid",
@@ -75,18 +81,20 @@ def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
 
 
 class _Redact(logging.Filter):
-    """Belt and braces: no secret's value ever reaches a log line."""
+    """Belt and braces: no secret's value ever reaches a log line; an Apprise URL shows as
+    its label, its secret-looking parts as ***."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str], urls: Iterable[str] = ()) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s and len(s) >= 4]
+        self.urls = [u for u in urls if u]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        if self.secrets or self.urls:
             message = record.getMessage()
             for secret in self.secrets:
                 message = message.replace(secret, "********")
-            record.msg, record.args = message, None
+            record.msg, record.args = redact(message, self.urls), None
         return True
 
 
@@ -98,10 +106,12 @@ def configure_logging(state_dir: Path, config: Config | None = None, *,
     path = logs / "monitor.log"
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s",
                                   datefmt="%Y-%m-%dT%H:%M:%S%z")
-    secrets = []
+    secrets, urls = [], []
     if config is not None and config.smtp is not None and config.smtp.password_env:
         secrets.append(os.environ.get(config.smtp.password_env, ""))
-    redact = _Redact(secrets)
+    if config is not None:
+        urls = notify.urls(config)
+    redact = _Redact(secrets, urls)
     file_handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=5_000_000, backupCount=5, encoding="utf-8"
     )
@@ -213,6 +223,10 @@ class Daemon:
         self._caught_up = threading.Condition()
         # when the web's watch file (mutes, watches from searches) was last read
         self._watch_stamp: float | None = None
+        # findings may wait for an alert (quiet hours, the hourly limit, a crawl's end that
+        # failed or was killed before queueing): the outbox tick looks for them then only,
+        # and once after a start
+        self._alerts_waiting = True
 
     # -- lifecycle
 
@@ -316,7 +330,7 @@ class Daemon:
         now = datetime.now(UTC)
         with open_store(self.state_dir) as store:
             last_started = store.last_started()
-            last_digest = {r.email: store.last_digest_at(r.email) for r in config.recipients}
+            last_digest = {r.key: store.last_digest_at(r.key) for r in config.recipients}
         wanted: dict[str, tuple[ScheduleSpec, Any, tuple[Any, ...], str, datetime | None]] = {}
         for source in config.sources:
             if not source.enabled:
@@ -326,12 +340,14 @@ class Daemon:
             wanted[f"crawl:{source.name}"] = (spec, self._crawl_job, (source.name,), "crawls",
                                               due)
         for recipient in config.recipients:
+            if recipient.email is None:
+                continue  # alerts only: digests go by email
             spec = config.digest_schedule_of(recipient)
-            last = _parse(last_digest.get(recipient.email))
+            last = _parse(last_digest.get(recipient.key))
             # a digest is never sent at a first start; after that, a missed one is sent once
             due = _due(spec, last, now, tz) if last is not None else None
-            wanted[f"digest:{recipient.email}"] = (spec, self._digest_job, (recipient.email,),
-                                                   "default", due)
+            wanted[f"digest:{recipient.key}"] = (spec, self._digest_job, (recipient.key,),
+                                                 "default", due)
         for job in self.scheduler.get_jobs():
             if job.id.startswith(("crawl:", "digest:")) and job.id not in wanted:
                 job.remove()
@@ -423,6 +439,27 @@ class Daemon:
                       new_items=result.new_items, new_matches=result.new_matches,
                       errors=result.errors, seconds=round(result.seconds, 1),
                       error=result.error)
+        if report.results and not self._cancel.is_set():
+            self._alerts(config, report.results)
+
+    def _alerts(self, config: Config, results: Any) -> None:
+        """The crawl's immediate alerts: queued and delivered now, failures on its runs."""
+        try:
+            with open_store(self.state_dir) as store:
+                alerts = after_crawl(store, config, results)
+        except Exception as exc:  # noqa: BLE001  (the outbox tick tries again)
+            self._alerts_waiting = True
+            log_event("alerts", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+            return
+        if alerts.queue.waiting:
+            self._alerts_waiting = True
+        for alert_id, recipient, subject, findings in alerts.queue.queued:
+            log_event("alert_queued", alert_id=alert_id, recipient=recipient,
+                      findings=findings, subject=subject)
+        for recipient, findings, why in alerts.queue.waiting:
+            log_event("alert_waits", recipient=recipient, findings=findings, reason=why)
+        if alerts.delivery is not None:
+            self._log_delivery(alerts.delivery)
 
     def _digest_job(self, email: str) -> None:
         self._follow_watch_file()
@@ -485,27 +522,43 @@ class Daemon:
             return
         try:
             with open_store(self.state_dir) as store:
+                if self._alerts_waiting:
+                    # alerts held by quiet hours or the hourly limit, or left by a crawl
+                    # that died before queueing them (cleared first: a crawl ending during
+                    # this pass sets it again)
+                    self._alerts_waiting = False
+                    held = queue_alerts(store, config)
+                    if held.waiting:
+                        self._alerts_waiting = True
+                    for alert_id, recipient, subject, findings in held.queued:
+                        log_event("alert_queued", alert_id=alert_id, recipient=recipient,
+                                  findings=findings, subject=subject)
                 if not store.queued_messages(due_only=True):
                     return
                 report = deliver(store, config, force=False)
         except Exception as exc:  # noqa: BLE001  (retried on the next tick)
+            self._alerts_waiting = True
             log_event("outbox_retry", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
             return
         self._log_delivery(report)
 
     @staticmethod
     def _log_delivery(report: Any) -> None:
+        def kind(outbox_id: int) -> str:
+            return "alert" if outbox_id in report.alerts else "digest"
+
         for outbox_id, recipient, subject, via in report.sent:
-            log_event("digest_sent", outbox_id=outbox_id, recipient=recipient, via=via,
-                      subject=subject)
+            log_event(f"{kind(outbox_id)}_sent", outbox_id=outbox_id, recipient=recipient,
+                      via=via, subject=subject)
         given_up = {entry[0] for entry in report.given_up}
         for outbox_id, recipient, error in report.failed:
             if outbox_id in given_up:
-                log_event("digest_failed", logging.ERROR, outbox_id=outbox_id,
+                log_event(f"{kind(outbox_id)}_failed", logging.ERROR, outbox_id=outbox_id,
                           recipient=recipient, error=error, retry="never (kept as failed)")
             else:
-                log_event("digest_not_sent", logging.WARNING, outbox_id=outbox_id,
-                          recipient=recipient, error=error, retry="later, with back-off")
+                log_event(f"{kind(outbox_id)}_not_sent", logging.WARNING,
+                          outbox_id=outbox_id, recipient=recipient, error=error,
+                          retry="later, with back-off")
 
 
 def _parse(value: str | None) -> datetime | None:

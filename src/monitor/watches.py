@@ -21,6 +21,8 @@ A watch in sources.yaml (every key but `name` optional; unknown keys are errors)
       transliterate: true                # also look for generated Latin/Cyrillic/Georgian forms
       tags: [surveillance]
       priority: high
+      alert: immediate                   # also sent at once, not only in the digest
+      on: [awarded, winner_changed]      # ... for these tender events only (default: any)
 
 `watchlist:` at the top level of sources.yaml names one or more YAML or CSV files (relative to
 the config file) whose watches are added to `watches:`. A YAML file is a list of watches (or a
@@ -33,7 +35,7 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -49,6 +51,9 @@ from pydantic import (
 from monitor.errors import ConfigError
 
 __all__ = [
+    "ALERT_EVENTS",
+    "yaml_on",
+    "AlertEvent",
     "Alias",
     "Exclusion",
     "Mute",
@@ -62,6 +67,21 @@ __all__ = [
 # UA-EDR:41234567, EU-VAT:DE811128135)
 REGISTRY_ID = re.compile(r"^[A-Z]{2}(-[A-Z0-9]+)?:\S+$")
 CSV_COLUMNS = ("name", "aliases", "keywords", "ids", "tags", "priority")
+
+# what an immediate alert may be asked for (`on:`): any news, a `new` finding (an article, or
+# a tender found for the watch for the first time), or one of the tender events
+# (monitor.models.TenderEventKind)
+AlertEvent = Literal["any", "new", "awarded", "winner_changed", "value_changed",
+                     "status_changed", "deadline_changed", "cancelled", "document_removed"]
+ALERT_EVENTS: tuple[str, ...] = get_args(AlertEvent)
+
+
+def yaml_on(value: Any) -> Any:
+    """A mapping read by YAML 1.1 (PyYAML) has `on:` as the key True (`on` is a boolean
+    there, as `yes` is): give it back its name, so `on: [awarded]` means what it says."""
+    if isinstance(value, dict) and True in value and "on" not in value:
+        return {("on" if key is True else key): item for key, item in value.items()}
+    return value
 
 
 class _Frozen(BaseModel):
@@ -189,6 +209,17 @@ class Watch(_Frozen):
     # tenders where this watch is only the buyer are reported only when they carry one of
     # these red flags (`monitor.flags`); empty: every award, as for any watch
     flags: tuple[str, ...] = ()
+    # `immediate`: its news is also sent at once, when the crawl that finds it ends, to
+    # everyone who gets this watch (monitor.alerts); `digest`: only in their digests
+    alert: Literal["digest", "immediate"] = "digest"
+    # with `alert: immediate`, which news: `any` (the default), `new` findings, or tender
+    # events (`awarded`, `winner_changed`, ...); the rest waits for the digest
+    on: tuple[AlertEvent, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, value: Any) -> Any:
+        return yaml_on(value)
 
     @field_validator("flags")
     @classmethod
@@ -204,6 +235,9 @@ class Watch(_Frozen):
     def _has_terms(self) -> Watch:
         if not (self.match_name or self.aliases or self.keywords or self.ids or self.related):
             raise ValueError("a watch with `match_name: false` needs `aliases` or `keywords`")
+        if self.on and self.alert != "immediate":
+            raise ValueError("`on` chooses which news alerts at once: it needs "
+                             "`alert: immediate`")
         return self
 
     @property

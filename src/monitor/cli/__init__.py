@@ -5,8 +5,8 @@ config or arguments, 1 otherwise). Nothing below the CLI prints or exits.
 
     app.py      the command group, its options, MonitorError -> message and exit code
     output.py   tables and times for the terminal
-    backup.py config.py crawl.py digest.py evidence.py explain.py flags.py furniture.py run.py
-    search.py status.py demo.py web.py: one command group each
+    backup.py config.py crawl.py digest.py evidence.py explain.py flags.py furniture.py notify.py
+    run.py search.py status.py demo.py web.py: one command group each
 """
 
 from monitor.cli import (  # noqa: F401  (they register their commands)
@@ -19,6 +19,7 @@ from monitor.cli import (  # noqa: F401  (they register their commands)
     explain,
     flags,
     furniture,
+    notify,
     run,
     search,
     status,

@@ -88,7 +88,8 @@ def crawl(obj: Context, sources: tuple[str, ...], as_json: bool, timeout: float 
     """Crawl SOURCES (default: every enabled source), store and match what they publish.
 
     One failing source never stops the others; its error is recorded and shown. Exit code 1
-    only when every source failed.
+    only when every source failed. When it ends, the immediate alerts of what it found
+    (watches or recipients with `alert: immediate`) are queued and delivered.
 
     \b
     Example:
@@ -118,9 +119,11 @@ def crawl(obj: Context, sources: tuple[str, ...], as_json: bool, timeout: float 
             progress.close()
     results = report.results
     busy = [{"source": name, "held_by": who} for name, who in report.busy]
+    alerts = _alerts(obj, results)
     if as_json:
         click.echo(json.dumps({"results": [r.to_dict() for r in results], "busy": busy,
-                               "log": str(report.log_path)}, ensure_ascii=False, indent=2))
+                               "log": str(report.log_path), "alerts": alerts},
+                              ensure_ascii=False, indent=2))
     else:
         rows = [(r.source, r.status, r.requests, r.fetched, r.not_due, r.not_modified,
                  r.new_items, r.changed_items, r.new_matches, r.errors, f"{r.seconds:.1f}")
@@ -140,8 +143,52 @@ def crawl(obj: Context, sources: tuple[str, ...], as_json: bool, timeout: float 
         if results:
             new = sum(r.new_matches for r in results)
             click.echo(f"\n{new} new match(es). Crawl log: {report.log_path}")
+        _print_alerts(alerts)
     if report.all_failed or not results:
         sys.exit(1)
+
+
+def _alerts(obj: Context, results: list[Any]) -> dict[str, Any]:
+    """The crawl's immediate alerts, queued and delivered now (`monitor.alerts`)."""
+    from monitor.alerts import after_crawl
+    from monitor.store import open_store
+
+    if not results or not obj.config.recipients:
+        return {}
+    with open_store(obj.state) as store:
+        report = after_crawl(store, obj.config, results)
+    delivery = report.delivery
+    return {
+        "queued": [{"alert_id": a, "recipient": r, "subject": s, "findings": n}
+                   for a, r, s, n in report.queue.queued],
+        "waiting": [{"recipient": r, "findings": n, "why": why}
+                    for r, n, why in report.queue.waiting],
+        "sent": [{"outbox_id": i, "recipient": r, "via": via}
+                 for i, r, _, via in (delivery.sent if delivery else [])],
+        "failed": [{"outbox_id": i, "recipient": r, "error": e}
+                   for i, r, e in (delivery.failed if delivery else [])],
+        "error": report.error,
+    }
+
+
+def _print_alerts(alerts: dict[str, Any]) -> None:
+    if not alerts or not any(alerts.values()):
+        return
+    for entry in alerts["queued"]:
+        click.echo(f"Alert for {entry['recipient']}: {entry['subject']}", err=True)
+    for entry in alerts["waiting"]:
+        click.echo(f"Alerts for {entry['recipient']} wait ({entry['findings']} finding(s)): "
+                   f"{entry['why']}", err=True)
+    for entry in alerts["sent"]:
+        click.echo(f"  sent #{entry['outbox_id']} to {entry['recipient']} via {entry['via']}",
+                   err=True)
+    for entry in alerts["failed"]:
+        click.echo(f"  NOT sent #{entry['outbox_id']} to {entry['recipient']}: "
+                   f"{entry['error']} (kept in the outbox, retried later; `monitor status`)",
+                   err=True)
+    if alerts["error"]:
+        click.echo(f"Alerts not delivered: {alerts['error']} (they stay in the outbox)",
+                   err=True)
 
 
 # -- test-source ------------------------------------------------------------

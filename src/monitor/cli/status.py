@@ -73,17 +73,27 @@ def status(obj: Context, as_json: bool) -> None:
     else:
         click.echo(f"{config.path}: no sources configured")
     if outbox.queued:
-        line = (f"Outbox: {outbox.queued} digest{'s' if outbox.queued != 1 else ''} queued, "
+        digests = outbox.queued - outbox.alerts_queued
+        what = [f"{digests} digest{'s' if digests != 1 else ''}" if digests else "",
+                f"{outbox.alerts_queued} alert{'s' if outbox.alerts_queued != 1 else ''}"
+                if outbox.alerts_queued else ""]
+        line = (f"Outbox: {' and '.join(w for w in what if w)} queued, "
                 f"oldest from {_at(outbox.oldest_created_at)}")
         if outbox.last_error:
             line += f"; last send error: {_short(outbox.last_error, 120)}"
         click.echo(line + " (retried with back-off; `monitor digest` sends them now)")
     else:
         click.echo("Outbox: no digest waiting to be sent.")
+    for row in outbox.alerts_failing:
+        click.echo(f"Outbox: alert #{row['id']} to {row['recipient']} via {row['channel']} "
+                   f"not delivered after {row['attempts']} attempt(s), retried: "
+                   f"{_short(row['last_error'], 160)}")
     for row in outbox.failed:
-        click.echo(f"Outbox: digest #{row['id']} to {row['recipient']} of "
+        kept = f" (kept: {row['eml_path']})" if row["eml_path"] else ""
+        via = f" via {row['channel']}" if row["channel"] != "email" else ""
+        click.echo(f"Outbox: {row['kind']} #{row['id']} to {row['recipient']}{via} of "
                    f"{_at(row['created_at'])} FAILED after {row['attempts']} attempt(s), not "
-                   f"retried: {_short(row['last_error'], 160)} (kept: {row['eml_path']})")
+                   f"retried: {_short(row['last_error'], 160)}{kept}")
     if report.evidence is not None:
         click.echo(f"Evidence: {report.evidence.captures:,} capture(s), "
                    f"{report.evidence.bytes / 1e6:.1f} MB on disk; keeping {report.keep} "

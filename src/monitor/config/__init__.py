@@ -7,13 +7,13 @@ name the file, the key path (`sources[3].url`), the problem and the value.
     model.py     Config
     sources.py   Source (every kind), Selectors
     settings.py  recipients, smtp, crawl, digest, daemon, health, evidence
-    schedule.py  ScheduleSpec, parse_schedule
+    schedule.py  ScheduleSpec, parse_schedule, quiet_until
     types.py     checked value types, the frozen base model
 """
 
 from monitor.config.load import load_config, parse_config, write_snapshot
 from monitor.config.model import Config
-from monitor.config.schedule import ScheduleSpec, parse_schedule
+from monitor.config.schedule import ScheduleSpec, parse_schedule, quiet_until
 from monitor.config.settings import (
     CrawlSettings,
     DaemonSettings,
@@ -46,5 +46,6 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_schedule",
+    "quiet_until",
     "write_snapshot",
 ]

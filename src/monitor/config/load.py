@@ -54,7 +54,9 @@ def _describe(error: Any, model_fields: dict[tuple[int | str, ...], list[str]]) 
     if error["type"] == "value_error" and re.match(r"^\w+\[\d+\]\.", message):
         return message  # a cross-field check that already names its own path
     value = error.get("input")
-    shown = "" if isinstance(value, dict) or value is None else f": {value!r}"
+    # a notification URL may be a secret pasted by mistake: never repeat it
+    secret = any(part in ("notify", "notify_env") for part in loc)
+    shown = "" if isinstance(value, dict) or value is None or secret else f": {value!r}"
     return f"{where or '(top level)'}: {message}{shown}"
 
 

@@ -55,7 +55,7 @@ class Config(_Frozen):
     def _unique_and_linked(self) -> Config:
         _no_duplicates("sources", [s.name for s in self.sources], "name")
         _no_duplicates("watches", [w.name for w in self.watches], "name")
-        _no_duplicates("recipients", [r.email for r in self.recipients], "email")
+        _no_duplicates("recipients", [r.key for r in self.recipients], "email")
         names = {w.name for w in self.watches}
         for i, recipient in enumerate(self.recipients):
             for name in recipient.watches:
@@ -107,7 +107,19 @@ class Config(_Frozen):
         if smtp is not None and smtp.password_env and not environ.get(smtp.password_env):
             problems.append(f"smtp: the environment variable {smtp.password_env} "
                             "(password_env) is not set: sending will fail")
+        problems += [
+            f"recipient {r.key!r}: the environment variable {name} (notify_env) is not set: "
+            "alerts to that channel will wait in the outbox until it is"
+            for r in self.recipients for name in r.notify_env if not environ.get(name)]
         return problems
+
+    def recipient(self, key: str) -> Recipient:
+        """The recipient with this email (any case) or name."""
+        for recipient in self.recipients:
+            if key.casefold() in (recipient.key.casefold(), (recipient.name or "").casefold()):
+                return recipient
+        known = ", ".join(r.key for r in self.recipients) or "none"
+        raise ConfigError(f"{self._where()}: no recipient {key!r} (recipients: {known})")
 
     def select(self, names: tuple[str, ...] | list[str] = ()) -> tuple[Source, ...]:
         """The named sources (even disabled ones: naming one is asking for it), or every

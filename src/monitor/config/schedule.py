@@ -1,12 +1,14 @@
-"""Schedules: `every 30m`, `daily 07:30`, `weekdays 08:00`, cron-like, as `ScheduleSpec`; and
-revisit policies: when a stored article is fetched again (`[1h, 1d, 7d]`, `always`, `never`)."""
+"""Schedules: `every 30m`, `daily 07:30`, `weekdays 08:00`, cron-like, as `ScheduleSpec`;
+revisit policies: when a stored article is fetched again (`[1h, 1d, 7d]`, `always`, `never`);
+and quiet hours ("22:00-07:00"): when a recipient gets no alert."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -153,3 +155,30 @@ def parse_revisit(value: Any) -> Revisit:
             raise ValueError(f"a revisit must come after the first visit, got {item!r}")
         after.append(timedelta(seconds=seconds))
     return Revisit("schedule", tuple(sorted(set(after))))
+
+
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def quiet_until(quiet: str | None, now: datetime, timezone: str) -> datetime | None:
+    """When the quiet window ("22:00-07:00", in `timezone`) that `now` falls in ends, in UTC;
+    None when `now` is outside it (or there is none). A window whose start is after its end
+    runs over midnight."""
+    if not quiet:
+        return None
+    start_text, end_text = quiet.split("-")
+    start, end = _clock(start_text), _clock(end_text)
+    zone = ZoneInfo(timezone)
+    local = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(zone)
+    clock = local.time().replace(tzinfo=None)
+    if start < end:
+        if not start <= clock < end:
+            return None
+        day = local.date()
+    else:
+        if end <= clock < start:
+            return None
+        day = local.date() + timedelta(days=1) if clock >= start else local.date()
+    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)

@@ -3,15 +3,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     Field,
+    model_validator,
 )
 
 from monitor.config.schedule import parse_schedule
-from monitor.config.types import Email, Schedule, TimeZoneName, _Frozen
-from monitor.watches import Watch
+from monitor.config.types import (
+    Email,
+    EnvName,
+    NotifyUrl,
+    QuietHours,
+    Schedule,
+    TimeZoneName,
+    _Frozen,
+)
+from monitor.watches import AlertEvent, Watch, yaml_on
 
 DEFAULT_USER_AGENT = (
     "monitor/0.1 (+https://github.com/monitor-watchdog/monitor; "
@@ -20,15 +29,62 @@ DEFAULT_USER_AGENT = (
 
 
 class Recipient(_Frozen):
-    """Who gets a digest, and of what: watches named in `watches` or carrying one of `tags`;
-    everything when both are empty."""
+    """Who gets a digest (by email) and immediate alerts (by email and `notify` channels), and
+    of what: watches named in `watches` or carrying one of `tags`; everything when both are
+    empty."""
 
-    email: Email
+    # digests go by email only: a recipient without one gets alerts alone
+    email: Email | None = None
     name: str | None = None
     watches: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     # when the daemon sends this person's digest; default: daemon.digest_schedule
     digest: Schedule | None = None
+    # alert channels (monitor.alerts) besides the email: Apprise URLs that hold no secret,
+    # and the NAMES of environment variables that each hold a whole Apprise URL, token and all
+    notify: tuple[NotifyUrl, ...] = ()
+    notify_env: tuple[EnvName, ...] = ()
+    # `immediate`: every watch this person gets alerts them at once; `digest`: none does,
+    # whatever the watch says; unset: as each watch's `alert` says
+    alert: Literal["immediate", "digest"] | None = None
+    # with `alert: immediate`, which news alerts (default: any)
+    on: tuple[AlertEvent, ...] = ()
+    # "22:00-07:00" in daemon.timezone: no alert is sent then; what was found waits until the
+    # window ends (or goes in a digest sent before)
+    quiet: QuietHours | None = None
+    # immediate messages per hour at most; beyond it they fold into one "and N more"
+    alert_limit: int = Field(default=10, ge=1, le=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, value: Any) -> Any:
+        return yaml_on(value)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Recipient:
+        if self.email is None and not (self.notify or self.notify_env):
+            raise ValueError("a recipient needs an `email`, or alert channels in `notify` / "
+                             "`notify_env`")
+        if self.email is None and not self.name:
+            raise ValueError("a recipient without `email` needs a `name`: it is how the "
+                             "outbox and `monitor notify-test` name them")
+        if self.on and self.alert != "immediate":
+            raise ValueError("`on` chooses which news alerts at once: it needs "
+                             "`alert: immediate`")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Who this is in the store (deliveries, the outbox, alerts): the email, else the
+        name."""
+        return self.email or self.name or ""
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Where alerts go, as stored in the outbox: `email`, `notify:<url>`, `env:<NAME>`."""
+        return (*(("email",) if self.email else ()),
+                *(f"notify:{url}" for url in self.notify),
+                *(f"env:{name}" for name in self.notify_env))
 
     def wants(self, watch: Watch) -> bool:
         if not self.watches and not self.tags:

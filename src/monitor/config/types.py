@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from monitor.config.schedule import Revisit, ScheduleSpec, parse_revisit, parse_schedule
+from monitor.redact import safe_url, secret_parts
 
 
 class _Frozen(BaseModel):
@@ -58,7 +59,51 @@ def _check_email(value: str) -> str:
     return value
 
 
+def _check_notify_url(value: str) -> str:
+    """An Apprise URL written in the YAML: it must hold no secret. The error never repeats
+    the URL (it may be a secret pasted by mistake): only its scheme."""
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+", value, re.IGNORECASE):
+        raise ValueError("not a notification URL: an Apprise URL such as "
+                         "json://host/path, ntfy://host/topic or tgram://... (see "
+                         "https://github.com/caronc/apprise/wiki)")
+    if secret_parts(value):
+        raise ValueError(
+            f"this {safe_url(value).split('://')[0]}:// URL seems to carry a secret (a "
+            "password, a token or a key): put the whole URL in an environment variable and "
+            "name the variable in `notify_env`, so that it never sits in the YAML")
+    return value
+
+
+def _check_env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError("the NAME of an environment variable (letters, digits, _), not its "
+                         "value")
+    return value
+
+
+_CLOCK = r"(?:[01]\d|2[0-3]):[0-5]\d"
+
+
+def _check_quiet(value: str) -> str:
+    if not re.fullmatch(rf"{_CLOCK}\s*-\s*{_CLOCK}", value):
+        raise ValueError('quiet hours are "HH:MM-HH:MM" in daemon.timezone, e.g. "22:00-07:00"')
+    start, end = (part.strip() for part in value.split("-"))
+    if start == end:
+        raise ValueError("quiet hours that start and end at the same minute are empty: "
+                         "leave `quiet` out")
+    return f"{start}-{end}"
+
+
 Url = Annotated[str, AfterValidator(_check_url)]
+
+
+NotifyUrl = Annotated[str, AfterValidator(_check_notify_url)]
+
+
+EnvName = Annotated[str, AfterValidator(_check_env_name)]
+
+
+QuietHours = Annotated[str, AfterValidator(_check_quiet)]
 
 
 Slug = Annotated[str, AfterValidator(_check_slug)]

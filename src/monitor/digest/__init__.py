@@ -6,7 +6,13 @@
 """
 
 from monitor.digest.build import build_digest
-from monitor.digest.model import CoverageLine, Digest, UndeliveredDigest, WatchSection
+from monitor.digest.model import (
+    CoverageLine,
+    Digest,
+    UndeliveredDigest,
+    WaitingAlert,
+    WatchSection,
+)
 from monitor.digest.render import findings_csv, render_html, render_text
 from monitor.findings import (
     AlsoAt,
@@ -29,6 +35,7 @@ __all__ = [
     "Party",
     "TenderEntry",
     "UndeliveredDigest",
+    "WaitingAlert",
     "WatchSection",
     "build_digest",
     "describe_event",

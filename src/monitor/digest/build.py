@@ -6,6 +6,7 @@ Reads the store and returns data: never prints, never sends, never marks anythin
     store.undelivered_matches ──group by (watch, item)──> DigestEntry ──by watch──> WatchSection
     store.runs_finished_between ──group by source──────> CoverageLine
     health.assess + store.health_reports ──health_news──> HealthNotice ("Needs attention")
+    store.alerted_matches / alerted_tenders ───────────> entries "already alerted"
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from monitor import notify
 from monitor.config import Config, Recipient
 from monitor.digest.model import (
     FAILED_STATUSES,
@@ -23,6 +25,7 @@ from monitor.digest.model import (
     CoverageLine,
     Digest,
     UndeliveredDigest,
+    WaitingAlert,
     WatchSection,
 )
 from monitor.findings.build import article_entries, for_watch, tender_entry
@@ -45,18 +48,19 @@ def build_digest(
     """What is new for `recipient` since their last digest, and how every source fared."""
     now = now or datetime.now(UTC)
     until = _iso(now)
-    last = store.last_digest_at(recipient.email)
+    key = recipient.key
+    last = store.last_digest_at(key)
     # first digest: the flood guard bounds both the matches and the runs reported
     window_start = last or _iso(now - timedelta(days=FIRST_DIGEST_DAYS))
     wanted = [w for w in config.watches if recipient.wants(w)]
     rows = store.undelivered_matches(
-        recipient.email, [w.name for w in wanted], since=None if last else window_start
+        key, [w.name for w in wanted], since=None if last else window_start
     )
     # matches stored after `until` belong to the next digest, so `now` means what it says
     rows = [r for r in rows if r.matched_at <= until]
 
     tender_rows = store.undelivered_tenders(
-        recipient.email, [w.name for w in wanted], since=None if last else window_start,
+        key, [w.name for w in wanted], since=None if last else window_start,
         until=until)
     # marked not relevant in `monitor web` before this digest: left out (and not delivered:
     # cleared again, it comes in the next one)
@@ -73,7 +77,7 @@ def build_digest(
             key=lambda t: (t.date, t.tender_id), reverse=True))
         if entries or tenders:
             sections.append(WatchSection(watch.name, watch.priority, entries, tenders))
-    sections = _one_entry_per_finding(sections)
+    sections = _mark_alerted(store, key, _one_entry_per_finding(sections))
     shown: dict[str, int] = defaultdict(int)
     for section in sections:
         for entry in (*section.entries, *section.tenders):
@@ -83,12 +87,17 @@ def build_digest(
     backfill_since = min((r.backfill_since for r in runs if r.backfill_since),
                          default=None)
     notices = tuple(health_news(assess(store, config, now=now),
-                                store.health_reports(recipient.email), config, now))
+                                store.health_reports(key), config, now))
     undelivered = tuple(
         UndeliveredDigest(outbox_id=r.id, recipient=r.recipient, subject=r.subject,
                           created_at=r.created_at, attempts=r.attempts,
-                          error=r.last_error or "", eml_path=r.eml_path)
+                          error=r.last_error or "", eml_path=r.eml_path, kind=r.kind,
+                          channel=notify.label(r.channel))
         for r in store.failed_messages(after=window_start) if r.last_attempt_at <= until)
+    waiting = tuple(
+        WaitingAlert(outbox_id=r.id, recipient=r.recipient, channel=notify.label(r.channel),
+                     subject=r.subject, attempts=r.attempts, error=r.last_error or "")
+        for r in store.queued_messages() if r.kind == "alert" and r.attempts)
     removed = tuple(
         RemovedEntry(item_id=r.item_id, source=r.source, title=r.title, url=r.url,
                      removed_at=r.removed_at, reason=r.removed_reason,
@@ -98,7 +107,7 @@ def build_digest(
         for r in store.removed_findings(window_start, until, [w.name for w in wanted]))
     prefix = config.digest.subject_prefix
     return Digest(
-        recipient=recipient.email,
+        recipient=key,
         generated_at=until,
         since=last,
         until=until,
@@ -109,7 +118,40 @@ def build_digest(
         undelivered=undelivered,
         backfill_since=backfill_since,
         removed=removed,
+        waiting_alerts=waiting,
     ).limited(config.digest.max_per_watch)
+
+
+def _mark_alerted(store: Store, recipient: str,
+                  sections: list[WatchSection]) -> list[WatchSection]:
+    """Entries whose every match (article) or every change (tender, for every watch it
+    concerns) the recipient was sent as an immediate alert: marked with when, so the digest
+    shows them as "already alerted" and not as new. Their matches are delivered with the
+    digest all the same."""
+    match_ids = [i for s in sections for e in s.entries for i in e.match_ids]
+    alerted = store.alerted_matches(recipient, match_ids) if match_ids else {}
+    tender_ids = [t.tender_id for s in sections for t in s.tenders]
+    marks = store.alerted_tenders(recipient, tender_ids) if tender_ids else {}
+    if not alerted and not marks:
+        return sections
+    out = []
+    for section in sections:
+        entries = tuple(
+            replace(e, alerted_at=max(alerted[i] for i in e.match_ids))
+            if e.match_ids and all(i in alerted for i in e.match_ids) else e
+            for e in section.entries)
+        tenders = []
+        for tender in section.tenders:
+            told = [((tender_id, watch), match_id, event_id)
+                    for tender_id, watch, match_id, event_id in (
+                        (tender.tender_id, tender.watch, tender.last_match_id,
+                         tender.last_event_id), *tender.other_marks)]
+            if all(key in marks and marks[key].covers(m, e) for key, m, e in told):
+                tender = replace(tender, alerted_at=max(marks[key].alerted_at
+                                                        for key, _, _ in told))
+            tenders.append(tender)
+        out.append(replace(section, entries=entries, tenders=tuple(tenders)))
+    return out
 
 
 def _one_entry_per_finding(sections: list[WatchSection]) -> list[WatchSection]:
@@ -199,7 +241,11 @@ def _subject(prefix: str, sections: list[WatchSection], notices: tuple[HealthNot
         counts = [f"{s.watch} {s.count}" for s in sections[:SUBJECT_WATCHES]]
         if len(sections) > SUBJECT_WATCHES:
             counts.append(f"+{len(sections) - SUBJECT_WATCHES} more")
-        subject = f"{prefix}: {total} new ({', '.join(counts)})"
+        alerted = sum(s.alerted for s in sections)
+        # what an immediate alert told already is not news again
+        told = (f"{total - alerted} new, {alerted} already alerted" if alerted
+                else f"{total} new")
+        subject = f"{prefix}: {told} ({', '.join(counts)})"
     elif attention:
         needs = "source needs" if attention == 1 else "sources need"
         subject = f"{prefix}: nothing new; {attention} {needs} attention"

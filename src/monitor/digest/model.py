@@ -34,6 +34,19 @@ class WatchSection:
         return len(self.entries) + len(self.tenders)
 
     @property
+    def alerted(self) -> int:
+        """Entries already sent as immediate alerts (counted, shown, but not as new)."""
+        return (sum(e.alerted_at is not None for e in self.entries)
+                + sum(t.alerted_at is not None for t in self.tenders))
+
+    @property
+    def counts(self) -> str:
+        """"3 new", "2 new, 1 already alerted"."""
+        if not self.alerted:
+            return f"{self.count} new"
+        return f"{self.count - self.alerted} new, {self.alerted} already alerted"
+
+    @property
     def shown_tenders(self) -> tuple[TenderEntry, ...]:
         return self.tenders if self.limit is None else self.tenders[: self.limit]
 
@@ -81,8 +94,8 @@ class CoverageLine:
 
 @dataclass(frozen=True, slots=True)
 class UndeliveredDigest:
-    """An earlier digest the mail server refused for good (or too often): kept, not retried,
-    and said in the next digest so that nobody takes its silence for a quiet day."""
+    """An earlier digest or alert the server refused for good (or too often): kept, not
+    retried, and said in the next digest so that nobody takes its silence for a quiet day."""
 
     outbox_id: int
     recipient: str
@@ -91,6 +104,22 @@ class UndeliveredDigest:
     attempts: int
     error: str
     eml_path: str | None
+    # digest | alert, and the channel's label (never a secret): email, $TELEGRAM_URL, ...
+    kind: str = "digest"
+    channel: str = "email"
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingAlert:
+    """An immediate alert still in the outbox after failed attempts (retried with
+    back-off): said in the digest, as a failing source is."""
+
+    outbox_id: int
+    recipient: str
+    channel: str  # its label
+    subject: str
+    attempts: int
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +139,8 @@ class Digest:
     backfill_since: str | None = None
     # findings whose pages were taken down since the last digest
     removed: tuple[RemovedEntry, ...] = ()
+    # immediate alerts (to anyone) that failed and are being retried
+    waiting_alerts: tuple[WaitingAlert, ...] = ()
 
     def limited(self, limit: int) -> Digest:
         """The same digest showing at most `limit` entries per watch."""
@@ -157,6 +188,11 @@ class Digest:
     @property
     def recoveries(self) -> tuple[HealthNotice, ...]:
         return tuple(n for n in self.health if n.kind == "recovered")
+
+    @property
+    def alerted_count(self) -> int:
+        """Entries already sent as immediate alerts."""
+        return sum(section.alerted for section in self.sections)
 
     @property
     def is_empty(self) -> bool:

@@ -1,6 +1,6 @@
 """A finding as a person sees it: an article or a tender that concerns a watch, with where
 the watch was found (snippets, roles), what changed, the other watches it concerns and the
-links; shared by the digest now and by the web pages and alerts later."""
+links; shared by the digest, the web pages and immediate alerts."""
 
 from __future__ import annotations
 
@@ -127,6 +127,8 @@ class DigestEntry:
     other_watches: tuple[OtherWatch, ...] = ()
     # the response the item's current version was read from
     evidence: Evidence | None = None
+    # when the recipient was sent it as an immediate alert (monitor.alerts): not new then
+    alerted_at: str | None = None
 
     @property
     def date(self) -> str:
@@ -205,6 +207,8 @@ class TenderEntry:
     # red flags on the current version ("single bid; submission period 6 days (threshold
     # 15)"), one line each (`monitor.flags`)
     flags: tuple[str, ...] = ()
+    # when the recipient was sent all of this as an immediate alert (monitor.alerts)
+    alerted_at: str | None = None
 
     @property
     def date(self) -> str:
@@ -237,7 +241,10 @@ class TenderEntry:
     @property
     def novelty(self) -> str:
         """"new", "updated", or, for a tender stored before (a silent baseline, a watch added
-        later) that this recipient hears of now, what it is and since when it was tracked."""
+        later) that this recipient hears of now, what it is and since when it was tracked;
+        "already alerted ..." when an immediate alert told it."""
+        if self.alerted_at:
+            return f"already alerted {when(self.alerted_at)}"
         if not self.first_report:
             return "updated"
         if self.tracked_since:

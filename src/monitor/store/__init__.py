@@ -1,5 +1,5 @@
-"""All storage: items and their versions, matches, runs, the digest outbox, tenders with
-their versions and events, and where portal spiders stopped reading.
+"""All storage: items and their versions, matches, runs, the outbox (digests and alerts),
+tenders with their versions and events, and where portal spiders stopped reading.
 
     interface.py     `Store`: what the rest of monitor may ask of a store (a Protocol)
     rows.py          the typed rows it answers with
@@ -10,6 +10,7 @@ their versions and events, and where portal spiders stopped reading.
     tenders.py       SQLite: tenders, versions, events, tender matches
     portal_state.py  SQLite: portal cursors
     outbox.py        SQLite: digests, deliveries, the outbox and its claims
+    alerts.py        SQLite: immediate alerts, what each recipient was alerted of
     search.py        SQLite: the full-text index (FTS5) of items and tenders, and search
     inbox.py         SQLite: what `monitor web` lists: findings newest first, versions
     triage.py        SQLite: what people said of findings, the audit log, feed tokens
@@ -24,13 +25,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from monitor.store.alerts import AlertStore
 from monitor.store.db import DB_NAME, utcnow
 from monitor.store.flags import FlagStore
 from monitor.store.furniture import FurnitureStore
 from monitor.store.inbox import InboxFilter, InboxStore
 from monitor.store.interface import Store
 from monitor.store.items import ItemStore
-from monitor.store.outbox import MAX_SEND_ATTEMPTS, OutboxStore
+from monitor.store.outbox import MAX_SEND_ATTEMPTS
 from monitor.store.portal_state import PortalStateStore
 from monitor.store.runs import RunStore
 from monitor.store.search import SearchStore
@@ -41,7 +43,7 @@ __all__ = ["DB_NAME", "MAX_SEND_ATTEMPTS", "TRIAGE_STATES", "InboxFilter", "SQLi
            "open_store", "utcnow"]
 
 
-class SQLiteStore(RunStore, ItemStore, TenderStore, PortalStateStore, OutboxStore, InboxStore,
+class SQLiteStore(RunStore, ItemStore, TenderStore, PortalStateStore, AlertStore, InboxStore,
                   TriageStore, SearchStore, FlagStore, FurnitureStore):
     """The `Store` of one state directory in SQLite (`<state>/monitor.db`)."""
 

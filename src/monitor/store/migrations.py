@@ -465,3 +465,48 @@ def _flags(db: sqlite_utils.Database) -> None:
         CREATE INDEX tenders_buyer ON tenders (source, buyer_id);
         """
     )
+
+
+@migrations(name="022_alerts")
+def _alerts(db: sqlite_utils.Database) -> None:
+    # immediate alerts (`monitor.alerts`) share the outbox with digests: each message to
+    # each channel is its own row with its own retries. `kind` digest | alert; `channel`
+    # email | notify:<URL without secrets> | env:<NAME of the variable holding the URL>
+    db.executescript(
+        """
+        -- one immediate message to one recipient (on every channel of theirs): one finding,
+        -- or several folded into one past `alert_limit`; `created_at` by the clock of the
+        -- process that queued it, which the hourly limit counts with
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            recipient TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            source TEXT,
+            findings INTEGER NOT NULL DEFAULT 1,
+            folded INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX alerts_recipient ON alerts (recipient, created_at);
+        ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'digest';
+        ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
+        ALTER TABLE outbox ADD COLUMN alert_id INTEGER REFERENCES alerts (id);
+        -- what each recipient was alerted of, as deliveries / tender_deliveries record what
+        -- their digests told: a match is in one alert per recipient at most, and the next
+        -- digest shows it as "already alerted"
+        CREATE TABLE alerted_matches (
+            match_id INTEGER NOT NULL REFERENCES matches (id),
+            recipient TEXT NOT NULL,
+            alert_id INTEGER NOT NULL REFERENCES alerts (id),
+            PRIMARY KEY (match_id, recipient)
+        );
+        CREATE TABLE alerted_tenders (
+            recipient TEXT NOT NULL,
+            tender_id INTEGER NOT NULL REFERENCES tenders (id),
+            watch TEXT NOT NULL,
+            match_id INTEGER NOT NULL DEFAULT 0,
+            event_id INTEGER NOT NULL DEFAULT 0,
+            alert_id INTEGER NOT NULL REFERENCES alerts (id),
+            PRIMARY KEY (recipient, tender_id, watch)
+        );
+        """
+    )

@@ -1,5 +1,6 @@
-"""The digest outbox: what each recipient was told (deliveries), queued and sent digests,
-claims so two senders never send one message twice, retries and given-up digests."""
+"""The outbox: what each recipient was told (deliveries), queued and sent digests and
+immediate alerts (one row per channel), claims so two senders never send one message twice,
+retries and given-up messages."""
 
 from __future__ import annotations
 
@@ -200,8 +201,8 @@ class OutboxStore(Database):
         )
 
     def queued_messages(self, *, due_only: bool = False) -> list[OutboxRow]:
-        """Queued digests, message included, oldest first; `due_only`: those whose retry
-        time has come."""
+        """Queued digests and alerts, message included, oldest first; `due_only`: those whose
+        retry time has come."""
         sql = "SELECT * FROM outbox WHERE status = 'queued'"
         if due_only:
             sql += " AND COALESCE(next_attempt_at, '') <= ?"
@@ -215,7 +216,8 @@ class OutboxStore(Database):
         """The newest digests, without their message."""
         return self._outbox_rows(
             "SELECT id, recipient, subject, status, created_at, attempts, last_error, sent_at, "
-            "sent_via, eml_path, html_path, findings FROM outbox ORDER BY id DESC LIMIT ?",
+            "sent_via, eml_path, html_path, findings, kind, channel, alert_id FROM outbox "
+            "ORDER BY id DESC LIMIT ?",
             (limit,),
         )
 
@@ -249,8 +251,8 @@ class OutboxStore(Database):
     def claims(self) -> list[OutboxRow]:
         """Digests being sent, with who claimed them and when."""
         return self._outbox_rows(
-            "SELECT id, recipient, subject, status, created_at, claimed_by, claimed_at "
-            "FROM outbox WHERE status = 'sending'")
+            "SELECT id, recipient, subject, status, created_at, claimed_by, claimed_at, kind, "
+            "channel FROM outbox WHERE status = 'sending'")
 
     def mark_sent(self, outbox_id: int, via: str) -> None:
         now = utcnow()
@@ -292,6 +294,6 @@ class OutboxStore(Database):
         since then."""
         return self._outbox_rows(
             """SELECT id, recipient, subject, status, created_at, attempts, last_attempt_at,
-                      last_error, eml_path FROM outbox
+                      last_error, eml_path, kind, channel, alert_id FROM outbox
                WHERE status = 'failed' AND COALESCE(last_attempt_at, '') >= COALESCE(?, '')
                ORDER BY id""", (after,))

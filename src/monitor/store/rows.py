@@ -60,7 +60,8 @@ class HealthReportRow(Row):
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow(Row):
-    """A composed digest: queued, being sent (claimed), sent or given up (`failed`)."""
+    """A composed digest or immediate alert for one channel: queued, being sent (claimed),
+    sent or given up (`failed`)."""
 
     id: int
     recipient: str
@@ -81,6 +82,23 @@ class OutboxRow(Row):
     findings: int = 0
     claimed_by: str | None = None
     claimed_at: str | None = None
+    # digest | alert; email | notify:<URL without secrets> | env:<NAME> (monitor.alerts)
+    kind: str = "digest"
+    channel: str = "email"
+    alert_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMark:
+    """How far a recipient was alerted of a tender for a watch: the last match and event the
+    alert told of, and when it was queued."""
+
+    match_id: int
+    event_id: int
+    alerted_at: str
+
+    def covers(self, match_id: int, event_id: int) -> bool:
+        return self.match_id >= match_id and self.event_id >= event_id
 
 
 @dataclass(frozen=True, slots=True)

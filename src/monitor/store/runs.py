@@ -66,6 +66,18 @@ class RunStore(Database):
                 closed += cursor.rowcount
         return closed
 
+    def add_run_warning(self, run_id: int, warning: str) -> None:
+        """Add what the run's aftermath noticed (an alert that could not be delivered) to its
+        warnings, once: `monitor status` and the digest's Coverage show them."""
+        with self._write() as conn:
+            row = conn.execute("SELECT warnings FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                return
+            warnings = json.loads(row[0] or "[]")
+            if warning not in warnings:
+                conn.execute("UPDATE runs SET warnings = ? WHERE id = ?",
+                             (to_json([*warnings, warning]), run_id))
+
     def relabel_run(self, run_id: int, status: str, error: str) -> None:
         """Correct a finished run's status (a graceful stop that was really a time limit)."""
         with self._write() as conn:

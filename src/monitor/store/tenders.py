@@ -88,7 +88,7 @@ class TenderStore(Database):
                     (now, record.modified, record.raw_hash, stored.id),
                 )
                 added = self._insert_tender_matches(conn, stored.id, stored.version, matches,
-                                                    run_id, origin)
+                                                    run_id, origin, now)
                 self._insert_captures(conn, captures, run_id, tender_id=stored.id,
                                       version=stored.version)
                 return TenderOutcome(tender_id=stored.id, state="unchanged",
@@ -114,8 +114,10 @@ class TenderStore(Database):
                 [(tender_id, version, e.kind, e.field, to_json(e.old), to_json(e.new), run_id, now)
                  for e in change.events],
             )
+            # the matches carry the events' time: a second that ticked in between would put
+            # the events before the tender's first match, and out of every digest and alert
             added = self._insert_tender_matches(conn, tender_id, version, matches, run_id,
-                                                origin)
+                                                origin, now)
             self._insert_captures(conn, captures, run_id, tender_id=tender_id, version=version)
             insert_flags(conn, tender_id, version, flags)
         return TenderOutcome(tender_id=tender_id, state=change.state, version=version,
@@ -124,8 +126,8 @@ class TenderStore(Database):
     @staticmethod
     def _insert_tender_matches(conn: sqlite3.Connection, tender_id: int, version: int,
                                matches: Sequence[Match], run_id: int | None,
-                               origin: str) -> list[Match]:
-        now = utcnow()
+                               origin: str, now: str | None = None) -> list[Match]:
+        now = now or utcnow()
         added = []
         for m in matches:
             cursor = conn.execute(
