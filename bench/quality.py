@@ -137,8 +137,10 @@ class Site:
                      main=_fill(self.listing_page, items=items))
 
     def render_sitemap(self, pages: Sequence[Page], base: str, today: str) -> str:
-        urls = "\n".join(f"  <url><loc>{base}{self.path(p)}</loc><lastmod>{today}</lastmod></url>"
-                         for p in reversed(pages))
+        # each article's own date, as a news sitemap gives it (the source's max_age_days
+        # reaches back to the oldest)
+        urls = "\n".join(f"  <url><loc>{base}{self.path(p)}</loc><lastmod>{p.date}</lastmod>"
+                         "</url>" for p in reversed(pages))
         return ('<?xml version="1.0" encoding="UTF-8"?>\n'
                 '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
                 f"{urls}\n</urlset>\n")
@@ -455,7 +457,8 @@ def write_config(path: Path, served: Sequence[_Served], root: Path = LABELLED) -
         site = one.site
         if site.kind == "sitemap":
             sources.append({"name": site.name, "kind": "sitemap",
-                            "url": one.base + site.sitemap, "language": "en"})
+                            "url": one.base + site.sitemap, "language": "en",
+                            "max_age_days": 36500})
         else:
             sources.append({"name": site.name, "kind": "page", "url": one.base + site.listing,
                             "language": "en", "selectors": {"links": site.links}})
