@@ -149,13 +149,15 @@ class Matcher:
 
     def _scan(self, fields: Mapping[str, str] | Iterable[tuple[str, str]],
               explain: bool) -> _Scan:
-        pairs = fields.items() if isinstance(fields, Mapping) else fields
+        # (a dict first: isinstance of an ABC costs more than the rest of a field's overhead)
+        pairs = fields.items() if isinstance(fields, dict | Mapping) else fields
         scan = _Scan(texts={name: text or "" for name, text in pairs})
         if self._scanner is None:
             return scan
+        chinese = self._chinese
         for name, text in scan.texts.items():
             if text:
-                self._scan_field(scan, name, text, explain, self._chinese)
+                self._scan_field(scan, name, text, explain, chinese)
         return scan
 
     def _scan_field(self, scan: _Scan, name: str, text: str, explain: bool,

@@ -322,8 +322,10 @@ class ScriptCodec:
 
     def fold(self, text: str) -> bytes | None:
         """`fold_wide(text)` in this encoding, or None when the text is not all in it."""
-        data = self.encode(text)
-        return None if data is None else data.translate(self._fold)
+        try:
+            return codecs.charmap_encode(text, "strict", self._encoding)[0].translate(self._fold)
+        except UnicodeEncodeError:
+            return None
 
     def decode(self, data: bytes) -> str:
         return codecs.charmap_decode(data, "strict", self.decoding)[0]
