@@ -8,8 +8,6 @@ _SPACE = re.compile(r"\s")
 
 
 _LAST_SPACE = re.compile(r"\s(?=\S*\Z)")
-# whitespace that `_one_line` changes: any but a single space between two other characters
-_UNEVEN_SPACE = re.compile(r"(?!\ )\s|\ \s")
 
 
 def _snippet(text: str, start: int, end: int, chars: int) -> tuple[str, int, int]:
@@ -37,12 +35,13 @@ def _snippet(text: str, start: int, end: int, chars: int) -> tuple[str, int, int
     suffix = "…" if s_end < length else ""
     before = text[s_start:start]
     after = text[end:s_end]
-    # on one line: runs of whitespace become one space (most contexts have none to change)
-    if _UNEVEN_SPACE.search(before):
+    # on one line: runs of whitespace become one space. Most contexts have none to change:
+    # printable text has no whitespace but the space (all other is a separator or a control)
+    if _uneven(before):
         before = _one_line(before, strip="left")
     else:
         before = before.lstrip(" ")
-    if _UNEVEN_SPACE.search(after):
+    if _uneven(after):
         after = _one_line(after, strip="right")
     elif after[:1] == " ":
         after = " " + after[1:].rstrip(" ")  # a space after the found text stays
@@ -51,6 +50,11 @@ def _snippet(text: str, start: int, end: int, chars: int) -> tuple[str, int, int
     found = text[start:end]
     at = len(prefix) + len(before)
     return f"{prefix}{before}{found}{after}{suffix}", at, at + len(found)
+
+
+def _uneven(text: str) -> bool:
+    """Whether `text` has whitespace other than single spaces (or may have: not printable)."""
+    return not text.isprintable() or "  " in text
 
 
 def _one_line(text: str, strip: str) -> str:
