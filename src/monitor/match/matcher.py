@@ -111,6 +111,8 @@ class Matcher:
         """Findings in several named fields of one item (title, body, buyer, winner, ...).
         Rules and context look at all the fields together; `source` for watches' mutes."""
         scan = self._scan(fields, explain=False)
+        if not scan.hits:
+            return []
         matches: list[Match] = []
         for index, hits in scan.hits.items():
             kept, _ = self._judge(index, hits, scan.texts, language, source)
