@@ -226,13 +226,14 @@ class Matcher:
         by_anchor = self._by_anchor
         gates = self._gates
         for slot, start, end in found:
-            after_gate, before_gate, reach = gates[slot]
+            after_gate, before_gate, reach, candidates = gates[slot]
             # a term with words after (before) the anchor can match only where one of them
             # does: one regex for all of an anchor's terms instead of one per term
             no_after = after_gate is not None and after_gate.match(folded, end) is None
             no_before = before_gate is not None and before_gate.search(
                 folded, max(0, start - reach), start) is None
-            for term in by_anchor[slot]:
+            # (explaining lists every term that failed, so it goes through them all)
+            for term in by_anchor[slot] if explain else candidates[2 * no_after + no_before]:
                 if (no_after and term.after is not None) or (
                         no_before and term.before is not None):
                     span = None
@@ -376,17 +377,23 @@ def _item_fields(item: Item) -> tuple[tuple[str, str], ...]:
     return (("title", item.title), ("body", item.text))
 
 
-def _gates(terms: list[_Term]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None, int]:
-    """(after, before, reach) for one anchor's terms: the union of their `after` patterns,
-    which must match right after an anchor hit for any of them to, and of their `before`
-    patterns (searched `reach` characters back); None where fewer than two terms have one
-    (the term's own check is then as cheap)."""
+def _gates(terms: list[_Term]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None, int,
+                                        tuple[list[_Term], ...]]:
+    """(after, before, reach, candidates) for one anchor's terms: the union of their `after`
+    patterns, which must match right after an anchor hit for any of them to, and of their
+    `before` patterns (searched `reach` characters back), None where fewer than two terms
+    have one (the term's own check is then as cheap); and the terms that remain, in their
+    order, when both match, when `after` does not, when `before` does not, when neither."""
     afters = [t.after.pattern for t in terms if t.after is not None]
     befores = [t.before.pattern for t in terms if t.before is not None]
     after = re.compile("|".join(f"(?:{p})" for p in afters)) if len(afters) > 1 else None
     before = (re.compile("|".join(f"(?:{p})" for p in befores)) if len(befores) > 1
               else None)
-    return after, before, max((t.reach for t in terms if t.before is not None), default=0)
+    candidates = tuple([t for t in terms if not (no_after and t.after is not None)
+                        and not (no_before and t.before is not None)]
+                       for no_after in (False, True) for no_before in (False, True))
+    return (after, before, max((t.reach for t in terms if t.before is not None), default=0),
+            candidates)
 
 
 # -- judging helpers -------------------------------------------------------------------------------
