@@ -389,8 +389,14 @@ def _gates(terms: list[_Term]) -> tuple[re.Pattern[str] | None, re.Pattern[str] 
     after = re.compile("|".join(f"(?:{p})" for p in afters)) if len(afters) > 1 else None
     before = (re.compile("|".join(f"(?:{p})" for p in befores)) if len(befores) > 1
               else None)
-    candidates = tuple([t for t in terms if not (no_after and t.after is not None)
-                        and not (no_before and t.before is not None)]
+    # (a gate that is None never rules out: the lists it would pick are shared)
+    lists: dict[tuple[bool, bool], list[_Term]] = {(False, False): terms}
+    for no_after in (False, after is not None):
+        for no_before in (False, before is not None):
+            lists[no_after, no_before] = terms if not (no_after or no_before) else [
+                t for t in terms if not (no_after and t.after is not None)
+                and not (no_before and t.before is not None)]
+    candidates = tuple(lists[no_after and after is not None, no_before and before is not None]
                        for no_after in (False, True) for no_before in (False, True))
     return (after, before, max((t.reach for t in terms if t.before is not None), default=0),
             candidates)
