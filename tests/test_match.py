@@ -388,6 +388,9 @@ TRICKY = [
     "ΟΤΕ ΣΥΣΤΗΜΑΣ και ο ΟΤΕ Σύστημας; ᲜᲣᲥᲢᲔᲥᲘ და ნუქტექის 😀 Nuctech",
     "公司名称：ＨＵＡＷＥＩ，华为技术有限公司\U00020000；ﬁnal Nuctech²",
     "Қазақтелеком ҚАЗАҚТЕЛЕКОМНЫҢ and Ꭰ CHEROKEE, ꭰ cherokee‿x",
+    # all in one ScriptCodec (Cyrillic, Georgian with Mtavruli capitals)
+    "Заявление Ираклия Кобахидзе и «ХУАВЕЯ» —\xa0Ёлкин, ЁЛКИНЫМ… ҚАЗАҚТЕЛЕКОМНЫҢ; Nuctech Co., Ltd",
+    "ᲜᲣᲥᲢᲔᲥᲘ და ნუქტექის —\xa0ნუქტექმა და ჩინური ნუქტექისთვის «Nuctech»… NUCTECH-ის",
 ]
 TRICKY_WATCHES = [
     *WATCHES, Watch(name="Skoda Transportation"), Watch(name="Société Générale"),
@@ -404,15 +407,41 @@ def tricky_matcher() -> Matcher:
 
 @pytest.mark.parametrize("text", TRICKY + [case["text"] for case in CASES["cases"].values()])
 def test_fast_folding_finds_what_fold_finds(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """fold_narrow (Latin-1 text, bytes.translate) and fold_wide (str.lower, accents and
-    casefold-only letters found by the automaton) give the matches that the slow path through
-    fold() gives, offsets and snippets included."""
+    """fold_narrow (Latin-1 text, bytes.translate), the script codecs (Cyrillic, Georgian: a
+    charmap and bytes.translate) and fold_wide (str.lower, accents and casefold-only letters
+    found by the automaton) give the matches that the slow path through fold() gives, offsets
+    and snippets included."""
     fast = tricky_matcher().match_text("body", text)
     import monitor.match.matcher
+    from monitor.names import ScriptCodec
 
+    none = ScriptCodec("")  # ASCII alone: no Cyrillic or Georgian text is in it
+    monkeypatch.setattr(monitor.match.matcher, "CYRILLIC_CODEC", none)
+    monkeypatch.setattr(monitor.match.matcher, "GEORGIAN_CODEC", none)
+    assert tricky_matcher().match_text("body", text) == fast  # through fold_wide
     monkeypatch.setattr(monitor.match.matcher, "fold_narrow", lambda text: None)
     monkeypatch.setattr(monitor.match.matcher, "fold_wide", lambda text, full=False: None)
     assert tricky_matcher().match_text("body", text) == fast
+
+
+@pytest.mark.parametrize("codec", ["CYRILLIC_CODEC", "GEORGIAN_CODEC"])
+def test_script_codec_folds_as_fold_wide(codec: str) -> None:
+    """Each character of a script codec folds, and decodes, as fold_wide folds it; the text
+    of a codec's script with its press's punctuation is in it, another script's is not."""
+    import monitor.names
+    from monitor.names import fold_wide
+
+    script = getattr(monitor.names, codec)
+    chars = script.decoding.rstrip("\ufffe")
+    assert "\ufffe" not in chars
+    for ch in chars:
+        data = script.fold(ch)
+        assert data is not None and script.decode(data) == fold_wide(ch)[0], hex(ord(ch))
+    text = TRICKY[-2] if codec == "CYRILLIC_CODEC" else TRICKY[-1]
+    folded = script.fold(text)
+    assert not text[len(text) >> 1].isascii()  # the matcher takes the codec's path
+    assert folded is not None and script.decode(folded) == fold_wide(text)[0]
+    assert script.fold("华为") is None and script.fold(TRICKY[-2 if text == TRICKY[-1] else -1]) is None
 
 
 def test_fast_folding_markers_cover_every_character() -> None:

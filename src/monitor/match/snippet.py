@@ -14,25 +14,47 @@ def _snippet(text: str, start: int, end: int, chars: int) -> tuple[str, int, int
     """About `chars` characters of whole words around text[start:end], on one line, with
     where the found text sits in it."""
     half = max(10, (chars - (end - start)) // 2)
-    s_start = max(0, start - half)
-    s_end = min(len(text), end + half)
+    length = len(text)
     # widen to whole words (by up to 15 characters) so the snippet does not start or end
     # mid-word
-    left = max(0, start - half - 15)
-    if s_start > left:
+    s_start = start - half
+    if s_start > 0:
+        left = s_start - 15 if s_start > 15 else 0
         space = _LAST_SPACE.search(text, left, s_start)
         s_start = space.end() if space else left
-    right = min(len(text), end + half + 15)
-    if s_end < right:
+    else:
+        s_start = 0
+    s_end = end + half
+    if s_end < length:
+        right = min(length, s_end + 15)
         space = _SPACE.search(text, s_end, right)
         s_end = space.start() if space else right
-    prefix = "…" if s_start > 0 else ""
-    suffix = "…" if s_end < len(text) else ""
-    before = _one_line(text[s_start:start], strip="left")
-    after = _one_line(text[end:s_end], strip="right")
+    else:
+        s_end = length
+    prefix = "…" if s_start else ""
+    suffix = "…" if s_end < length else ""
+    before = text[s_start:start]
+    after = text[end:s_end]
+    # on one line: runs of whitespace become one space. Most contexts have none to change:
+    # printable text has no whitespace but the space (all other is a separator or a control)
+    if _uneven(before):
+        before = _one_line(before, strip="left")
+    else:
+        before = before.lstrip(" ")
+    if _uneven(after):
+        after = _one_line(after, strip="right")
+    elif after[:1] == " ":
+        after = " " + after[1:].rstrip(" ")  # a space after the found text stays
+    else:
+        after = after.rstrip(" ")
     found = text[start:end]
-    snippet = f"{prefix}{before}{found}{after}{suffix}"
-    return snippet, len(prefix) + len(before), len(prefix) + len(before) + len(found)
+    at = len(prefix) + len(before)
+    return f"{prefix}{before}{found}{after}{suffix}", at, at + len(found)
+
+
+def _uneven(text: str) -> bool:
+    """Whether `text` has whitespace other than single spaces (or may have: not printable)."""
+    return not text.isprintable() or "  " in text
 
 
 def _one_line(text: str, strip: str) -> str:

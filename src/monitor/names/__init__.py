@@ -6,7 +6,8 @@ text; everything here decides what a term's pattern is.
 - `fold`: the one normalisation of aliases and text (NFKC, case folding, ё = е, Latin
   diacritics dropped), with maps back to the original offsets when lengths change;
   `fold_narrow` / `fold_wide` / `strip_accents`: the same for text to scan, one to one and
-  a few times faster, with `ACCENTED` and `CASEFOLD_ONLY`, the letters the matcher's
+  a few times faster (`ScriptCodec`: Cyrillic or Georgian text as a byte a character),
+  with `ACCENTED` and `CASEFOLD_ONLY`, the letters the matcher's
   automaton looks for to know when a text needs more.
 - `name_tokens`: an alias as folded words, legal forms (LLC, ООО, შპს, 有限公司) stripped from
   its edges.
@@ -19,7 +20,8 @@ text; everything here decides what a term's pattern is.
   `ordinary_word`: whether such a spelling is a common word of its script's languages (our
   word lists in common/).
 
-    fold.py      fold, fold_narrow, fold_wide, strip_accents, ACCENTED, CASEFOLD_ONLY
+    fold.py      fold, fold_narrow, fold_wide, strip_accents, ACCENTED, CASEFOLD_ONLY,
+                 ScriptCodec (CYRILLIC_CODEC, GEORGIAN_CODEC)
     words.py     scripts, word characters
     legal.py     legal forms at name edges, name_tokens
     pattern.py   case endings, term_pattern
@@ -27,7 +29,17 @@ text; everything here decides what a term's pattern is.
     ordinary.py  ordinary_word, over common/{ka,ru,uk,kk,en}.txt
 """
 
-from monitor.names.fold import ACCENTED, CASEFOLD_ONLY, fold, fold_narrow, fold_wide, strip_accents
+from monitor.names.fold import (
+    ACCENTED,
+    CASEFOLD_ONLY,
+    CYRILLIC_CODEC,
+    GEORGIAN_CODEC,
+    ScriptCodec,
+    fold,
+    fold_narrow,
+    fold_wide,
+    strip_accents,
+)
 from monitor.names.legal import legal_tail, name_tokens
 from monitor.names.ordinary import ordinary_word
 from monitor.names.pattern import TermPattern, term_pattern
@@ -37,7 +49,10 @@ from monitor.names.words import WORD, script_of, unspaced
 __all__ = [
     "ACCENTED",
     "CASEFOLD_ONLY",
+    "CYRILLIC_CODEC",
+    "GEORGIAN_CODEC",
     "WORD",
+    "ScriptCodec",
     "TermPattern",
     "fold",
     "fold_narrow",

@@ -4,6 +4,7 @@ for text to scan."""
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from functools import lru_cache
@@ -284,3 +285,57 @@ CASEFOLD_ONLY = tuple(sorted(
 ACCENTED = tuple(sorted(
     ch for ch in map(chr, _ACCENTS)
     if ch != "ё" and ch not in CASEFOLD_ONLY and ch in (ch.lower(), ch.casefold())))
+
+
+class ScriptCodec:
+    """A one-byte encoding of ASCII and one script's letters (`letters`, both cases) with the
+    usual punctuation of its press, and the table that folds it: for a text in it, `fold_wide`
+    as one `charmap_encode` and one `bytes.translate` (no NFKC check: nothing in it is a
+    compatibility character), and half the bytes of UTF-16 for the automaton. Offsets into
+    the bytes are offsets into the text. A character whose fold is not one character of the
+    table (an accented letter, one `str.lower` and `str.casefold` disagree on) is left out:
+    a text with it takes `fold_wide`."""
+
+    def __init__(self, letters: str) -> None:
+        chars = [chr(code) for code in range(128)]
+        for ch in dict.fromkeys(letters + letters.upper() + _CODEC_PUNCTUATION):
+            if (ord(ch) >= 128 and not _COMPAT.match(ch) and not unicodedata.combining(ch)
+                    and ch not in CASEFOLD_ONLY and ch not in ACCENTED):
+                chars.append(ch)
+        folds = [ch.lower().replace("ё", "е") for ch in chars]
+        kept = [ch for ch, f in zip(chars, folds, strict=True)
+                if len(f) == 1 and f in chars and f not in ACCENTED]
+        if len(kept) > 256:
+            raise ValueError(f"ScriptCodec: {len(kept)} characters, more than a byte holds")
+        self.decoding = "".join(kept) + "\ufffe" * (256 - len(kept))
+        self._encoding = codecs.charmap_build(self.decoding)
+        index = {ch: i for i, ch in enumerate(kept)}
+        self._fold = bytes([index[ch.lower().replace("ё", "е")] for ch in kept]
+                           + list(range(len(kept), 256)))
+
+    def encode(self, text: str) -> bytes | None:
+        """`text` in this encoding, or None when a character of it is not in the table."""
+        try:
+            return codecs.charmap_encode(text, "strict", self._encoding)[0]
+        except UnicodeEncodeError:
+            return None
+
+    def fold(self, text: str) -> bytes | None:
+        """`fold_wide(text)` in this encoding, or None when the text is not all in it."""
+        try:
+            return codecs.charmap_encode(text, "strict", self._encoding)[0].translate(self._fold)
+        except UnicodeEncodeError:
+            return None
+
+    def decode(self, data: bytes) -> str:
+        return codecs.charmap_decode(data, "strict", self.decoding)[0]
+
+
+# what news text in these scripts writes between words besides ASCII (not №, which NFKC
+# changes to "No")
+_CODEC_PUNCTUATION = "«»—–“”„’‘…\xa0"
+# the scripts with a `ScriptCodec` of their own: Cyrillic of Russian, Ukrainian, Belarusian
+# and Kazakh (what fits beside ASCII in a byte), Georgian Mkhedruli (and Mtavruli capitals)
+CYRILLIC_CODEC = ScriptCodec(
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюяєіїґўәғқңөұүһ")
+GEORGIAN_CODEC = ScriptCodec("".join(map(chr, range(0x10D0, 0x10FB))))
