@@ -22,6 +22,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import NotifySink, SmtpSink
+from test_digest import NUCTECH, OTHER, store_tender, tender  # the same tenders
 
 from monitor.alerts import after_crawl, alert_events, notify_test, plan, queue_alerts
 from monitor.alerts.rules import wanted
@@ -31,12 +32,11 @@ from monitor.crawl.process import _child_environment
 from monitor.digest import build_digest, render_html, render_text
 from monitor.flags import Flag
 from monitor.mail import deliver, queue_digests
-from monitor.match import Matcher, match_tender
-from monitor.models import Item, Organisation, RunResult, TenderRecord
+from monitor.match import Matcher
+from monitor.models import Item, RunResult
 from monitor.normalise import content_hash
 from monitor.status import status
 from monitor.store import Store, open_store
-from monitor.tender import normalise_tender, record_tender
 
 RULES: dict[str, Any] = yaml.safe_load(
     (Path(__file__).parent / "cases" / "alert_rules.yaml").read_text("utf-8"))
@@ -67,27 +67,6 @@ def add_article(store: Store, config: Config, key: str, title: str,
                 title=title, text=body, published_at="2026-12-01T10:00:00+00:00",
                 content_hash=content_hash(title, body))
     store.add(item, Matcher(config.watches).match(item))
-
-
-REVENUE = Organisation("Revenue Service", "204385929", "GE-NAPR")
-NUCTECH = Organisation("Nuctech Company Limited", "404409497", "GE-NAPR")
-OTHER = Organisation("Smart Scan LLC", "205001234", "GE-NAPR")
-
-
-def tender(**fields: Any) -> TenderRecord:
-    data: dict[str, Any] = {
-        "source": "georgia_spa", "native_id": "NAT230021830",
-        "title": "X-ray inspection systems for customs checkpoints",
-        "url": "https://tenders.procurement.gov.ge/public/?go=500123", "buyer": REVENUE,
-        "status": "active", "value": 2_100_000.0, "currency": "GEL", **fields,
-    }
-    return normalise_tender(TenderRecord(**data))
-
-
-def store_tender(store: Store, config: Config, record: TenderRecord, *,
-                 baseline: bool = False) -> Any:
-    matches = match_tender(Matcher(config.watches), record)
-    return record_tender(store, record, None, baseline=baseline, matches=matches)
 
 
 def alerts_in_outbox(store: Store) -> list[Any]:
