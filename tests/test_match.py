@@ -388,6 +388,11 @@ TRICKY = [
     "ΟΤΕ ΣΥΣΤΗΜΑΣ και ο ΟΤΕ Σύστημας; ᲜᲣᲥᲢᲔᲥᲘ და ნუქტექის 😀 Nuctech",
     "公司名称：ＨＵＡＷＥＩ，华为技术有限公司\U00020000；ﬁnal Nuctech²",
     "Қазақтелеком ҚАЗАҚТЕЛЕКОМНЫҢ and Ꭰ CHEROKEE, ꭰ cherokee‿x",
+    # Latin text that names someone in Cyrillic (the Cyrillic codec), and in Georgian
+    "The deal with «Хуавей» and ХУАВЕЕМ — Nuctech Co., Ltd and Ираклий Кобахидзе",
+    "Nuctech, or ნუქტექი, and NUCTECH-ის bid: Irakli Kobakhidze",
+    # characters whose low bytes in UTF-16 are those of 华为 (N: and 乎为): candidates only
+    "型号N:7，乎为华为公司的，N:华为",
     # all in one ScriptCodec (Cyrillic, Georgian with Mtavruli capitals)
     "Заявление Ираклия Кобахидзе и «ХУАВЕЯ» —\xa0Ёлкин, ЁЛКИНЫМ… ҚАЗАҚТЕЛЕКОМНЫҢ; Nuctech Co., Ltd",
     "ᲜᲣᲥᲢᲔᲥᲘ და ნუქტექის —\xa0ნუქტექმა და ჩინური ნუქტექისთვის «Nuctech»… NUCTECH-ის",
@@ -416,10 +421,9 @@ def test_fast_folding_finds_what_fold_finds(text: str, monkeypatch: pytest.Monke
     from monitor.names import ScriptCodec
 
     none = ScriptCodec("")  # ASCII alone: no Cyrillic or Georgian text is in it
-    monkeypatch.setattr(monitor.match.matcher, "CYRILLIC_CODEC", none)
-    monkeypatch.setattr(monitor.match.matcher, "GEORGIAN_CODEC", none)
+    monkeypatch.setattr(monitor.match.matcher, "script_codec", lambda ch: none)
     assert tricky_matcher().match_text("body", text) == fast  # through fold_wide
-    monkeypatch.setattr(monitor.match.matcher, "fold_narrow", lambda text: None)
+    monkeypatch.setattr(monitor.match.matcher, "fold_narrow", lambda text: "")
     monkeypatch.setattr(monitor.match.matcher, "fold_wide", lambda text, full=False: None)
     assert tricky_matcher().match_text("body", text) == fast
 

@@ -27,13 +27,12 @@ from monitor.match.snippet import _snippet
 from monitor.match.terms import _FINDING_ROLES, _compile, _endings, _Term, _term_specs
 from monitor.models import Item, Match
 from monitor.names import (
-    CYRILLIC_CODEC,
-    GEORGIAN_CODEC,
     TermPattern,
     fold,
     fold_narrow,
     fold_wide,
     legal_tail,
+    script_codec,
     term_pattern,
 )
 
@@ -171,27 +170,27 @@ class Matcher:
         # that out through an exception (a tenth of the time of all the rest on short text)
         middle = text[len(text) >> 1]
         if middle > "\u024f" and middle.isalpha():
+            codec = script_codec(middle)
+        else:
+            narrow = fold_narrow(text)
+            if isinstance(narrow, bytes):
+                found = scanner.find_narrow(narrow)
+                if found:
+                    self._add(scan, *self._verify(name, text, narrow.decode("ascii"), found,
+                                                  explain))
+                return
+            # Latin text that names someone in Cyrillic or Georgian
+            codec = script_codec(narrow) if narrow else None
+        if codec is not None:
             # Cyrillic or Georgian with nothing beyond ASCII and the press's punctuation: a
             # byte a character, folded by a table (a third of fold_wide's and UTF-16's cost)
-            codec = (CYRILLIC_CODEC if "\u0400" <= middle <= "\u04ff" else GEORGIAN_CODEC
-                     if "\u10a0" <= middle <= "\u10ff" or "\u1c90" <= middle <= "\u1cbf"
-                     else None)
-            data = None if codec is None else codec.fold(text)
-            if codec is not None and data is not None:
+            data = codec.fold(text)
+            if data is not None:
                 found = scanner.find_codec(codec, data)
                 if found:
                     self._add(scan, *self._verify(name, text, codec.decode(data), found,
                                                   explain, chinese))
                 return
-            narrow = None
-        else:
-            narrow = fold_narrow(text)
-        if narrow is not None:
-            found = scanner.find_narrow(narrow)
-            if found:
-                self._add(scan, *self._verify(name, text, narrow.decode("ascii"), found,
-                                              explain))
-            return
         wide = fold_wide(text)
         result = None if wide is None else scanner.find(wide[0])
         if wide is not None and result is None:  # ß, ς: str.lower keeps them, casefold not

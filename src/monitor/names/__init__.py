@@ -21,7 +21,7 @@ text; everything here decides what a term's pattern is.
   word lists in common/).
 
     fold.py      fold, fold_narrow, fold_wide, strip_accents, ACCENTED, CASEFOLD_ONLY,
-                 ScriptCodec (CYRILLIC_CODEC, GEORGIAN_CODEC)
+                 ScriptCodec (CYRILLIC_CODEC, GEORGIAN_CODEC, script_codec)
     words.py     scripts, word characters
     legal.py     legal forms at name edges, name_tokens
     pattern.py   case endings, term_pattern
@@ -38,6 +38,7 @@ from monitor.names.fold import (
     fold,
     fold_narrow,
     fold_wide,
+    script_codec,
     strip_accents,
 )
 from monitor.names.legal import legal_tail, name_tokens
@@ -60,6 +61,7 @@ __all__ = [
     "legal_tail",
     "name_tokens",
     "ordinary_word",
+    "script_codec",
     "script_of",
     "strip_accents",
     "term_pattern",

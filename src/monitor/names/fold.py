@@ -163,10 +163,11 @@ def _fold_piece(piece: str) -> str:
     return _fold_chars(piece)
 
 
-def fold_narrow(text: str) -> bytes | None:
+def fold_narrow(text: str) -> bytes | str:
     """`fold` of a text in Latin letters, as ASCII bytes, one per character, so offsets into it
-    are offsets into `text`; None for other text, and for text with a character that folds to
-    more than one (ß, ½) or to a letter outside ASCII (æ).
+    are offsets into `text`; for other text, and for text with a character that folds to
+    more than one (ß, ½) or to a letter outside ASCII (æ), the character that stopped it
+    ("" when it was a Latin-1 one), which tells `script_codec` may take the text instead.
 
     Latin-1 text (ASCII, «», é, no-break space) takes one `bytes.translate`, where other text
     needs `str.lower` and more. Other characters that fold to an ASCII letter (Š, ł), and
@@ -178,13 +179,14 @@ def fold_narrow(text: str) -> bytes | None:
         try:
             folded = text.encode("latin-1").translate(_NARROW)
         except UnicodeEncodeError as error:
-            stand_in = _stand_in(text[error.start])
+            stop = text[error.start]
+            stand_in = _stand_in(stop)
             if stand_in is None:
-                return None
-            text = text.replace(text[error.start], stand_in)
+                return stop
+            text = text.replace(stop, stand_in)
             continue
-        return folded if folded.isascii() else None
-    return None
+        return folded if folded.isascii() else ""
+    return ""
 
 
 _MAX_STAND_INS = 8
@@ -339,3 +341,12 @@ _CODEC_PUNCTUATION = "«»—–“”„’‘…\xa0"
 CYRILLIC_CODEC = ScriptCodec(
     "абвгдеёжзийклмнопрстуфхцчшщъыьэюяєіїґўәғқңөұүһ")
 GEORGIAN_CODEC = ScriptCodec("".join(map(chr, range(0x10D0, 0x10FB))))
+
+
+def script_codec(ch: str) -> ScriptCodec | None:
+    """The `ScriptCodec` of a letter's script (Cyrillic, Georgian), or None."""
+    if "\u0400" <= ch <= "\u04ff":
+        return CYRILLIC_CODEC
+    if "\u10a0" <= ch <= "\u10ff" or "\u1c90" <= ch <= "\u1cbf":
+        return GEORGIAN_CODEC
+    return None
