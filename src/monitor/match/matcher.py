@@ -151,8 +151,9 @@ class Matcher:
     def _scan(self, fields: Mapping[str, str] | Iterable[tuple[str, str]],
               explain: bool) -> _Scan:
         # (a dict first: isinstance of an ABC costs more than the rest of a field's overhead)
-        pairs = fields.items() if isinstance(fields, dict | Mapping) else fields
-        scan = _Scan(texts={name: text or "" for name, text in pairs})
+        pairs = (fields.items() if type(fields) is dict or isinstance(fields, Mapping)
+                 else fields)
+        scan = _Scan({name: text or "" for name, text in pairs})
         if self._scanner is None:
             return scan
         chinese = self._chinese

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import ahocorasick_rs
 
@@ -42,13 +42,16 @@ class _Miss:
     reason: str | None = None
 
 
-@dataclass(slots=True)
 class _Scan:
-    """One item's hits, grouped by watch, plus (when explaining) the anchor hits that failed."""
+    """One item's hits, grouped by watch, plus (when explaining) the anchor hits that failed.
+    (A plain class: a dataclass's default factories cost more than a field without hits.)"""
 
-    texts: dict[str, str]
-    hits: dict[int, list[_Hit]] = field(default_factory=dict)
-    misses: dict[int, list[_Miss]] = field(default_factory=dict)
+    __slots__ = ("texts", "hits", "misses")
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self.texts = texts
+        self.hits: dict[int, list[_Hit]] = {}
+        self.misses: dict[int, list[_Miss]] = {}
 
 
 class _Scanner:
@@ -104,17 +107,21 @@ class _Scanner:
     def find_narrow(self, folded: bytes) -> list[tuple[int, int, int]]:
         if self.narrow is None:
             return []
+        found = self.narrow.find_matches_as_indexes(folded, overlapping=True)
+        if not found:
+            return found
         slots = self.narrow_slots
-        return [(slots[i], start, end) for i, start, end
-                in self.narrow.find_matches_as_indexes(folded, overlapping=True)]
+        return [(slots[i], start, end) for i, start, end in found]
 
     def find_codec(self, codec: ScriptCodec, folded: bytes) -> list[tuple[int, int, int]]:
         """The anchors in text that `codec.fold` folded (none when it encodes no anchor)."""
         automaton, slots = self.codecs.get(codec, (None, []))
         if automaton is None:
             return []
-        return [(slots[i], start, end) for i, start, end
-                in automaton.find_matches_as_indexes(folded, overlapping=True)]
+        found = automaton.find_matches_as_indexes(folded, overlapping=True)
+        if not found:
+            return found
+        return [(slots[i], start, end) for i, start, end in found]
 
     def find(self, folded: str) -> tuple[str, list[tuple[int, int, int]]] | None:
         """The folded text with accents stripped, and the anchors in it; None when the text
