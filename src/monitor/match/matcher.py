@@ -24,7 +24,7 @@ from monitor.match.judge import (
 from monitor.match.scan import _Hit, _Miss, _Scan, _Scanner
 from monitor.match.segment import ChineseWords
 from monitor.match.snippet import _snippet
-from monitor.match.terms import _FINDING_ROLES, _compile, _endings, _Term, _term_specs
+from monitor.match.terms import _FINDING_ROLES, _WORDISH, _compile, _endings, _Term, _term_specs
 from monitor.models import Item, Match
 from monitor.names import (
     TermPattern,
@@ -226,7 +226,13 @@ class Matcher:
         by_anchor = self._by_anchor
         gates = self._gates
         for slot, start, end in found:
-            after_gate, before_gate, reach, candidates = gates[slot]
+            after_gate, before_gate, reach, candidates, edges = gates[slot]
+            # a letter right before (after) an anchor whose every term must start (end)
+            # there: a longer word, whatever the terms (one check for all of them)
+            if edges and not explain and (
+                    (edges & 1 and start and _WORDISH.match(folded, start - 1))
+                    or (edges & 2 and _WORDISH.match(folded, end))):
+                continue
             # a term with words after (before) the anchor can match only where one of them
             # does: one regex for all of an anchor's terms instead of one per term
             no_after = after_gate is not None and after_gate.match(folded, end) is None
@@ -378,12 +384,14 @@ def _item_fields(item: Item) -> tuple[tuple[str, str], ...]:
 
 
 def _gates(terms: list[_Term]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None, int,
-                                        tuple[list[_Term], ...]]:
-    """(after, before, reach, candidates) for one anchor's terms: the union of their `after`
-    patterns, which must match right after an anchor hit for any of them to, and of their
-    `before` patterns (searched `reach` characters back), None where fewer than two terms
-    have one (the term's own check is then as cheap); and the terms that remain, in their
-    order, when both match, when `after` does not, when `before` does not, when neither."""
+                                        tuple[list[_Term], ...], int]:
+    """(after, before, reach, candidates, edges) for one anchor's terms: the union of their
+    `after` patterns, which must match right after an anchor hit for any of them to, and of
+    their `before` patterns (searched `reach` characters back), None where fewer than two
+    terms have one (the term's own check is then as cheap); the terms that remain, in their
+    order, when both match, when `after` does not, when `before` does not, when neither;
+    and 1 | 2 when every term starts | ends at the anchor's edge, which must then be a
+    word's (`_Term.verify`'s boundaries)."""
     afters = [t.after.pattern for t in terms if t.after is not None]
     befores = [t.before.pattern for t in terms if t.before is not None]
     after = re.compile("|".join(f"(?:{p})" for p in afters)) if len(afters) > 1 else None
@@ -398,8 +406,11 @@ def _gates(terms: list[_Term]) -> tuple[re.Pattern[str] | None, re.Pattern[str] 
                 and not (no_before and t.before is not None)]
     candidates = tuple(lists[no_after and after is not None, no_before and before is not None]
                        for no_after in (False, True) for no_before in (False, True))
+    edges = (all(t.before is None and t.bounded_left for t in terms)
+             | all(t.after is None and t.endings is None and t.bounded_right
+                   for t in terms) << 1)
     return (after, before, max((t.reach for t in terms if t.before is not None), default=0),
-            candidates)
+            candidates, edges)
 
 
 # -- judging helpers -------------------------------------------------------------------------------

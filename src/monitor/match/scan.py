@@ -92,7 +92,8 @@ class _Scanner:
                 low.setdefault(anchor.encode("utf-16-le")[::2], []).append(i)
         self.low_slots = list(low.values())
         self.low = ahocorasick_rs.BytesAhoCorasick(
-            list(low), implementation=dfa) if low else None
+            list(low), implementation=ahocorasick_rs.Implementation.ContiguousNFA,
+        ) if low else None
         self.codecs: dict[ScriptCodec, tuple[ahocorasick_rs.BytesAhoCorasick, list[int]]] = {}
         for codec in (CYRILLIC_CODEC, GEORGIAN_CODEC):
             encoded = [(i, codec.encode(a)) for i, a in enumerate(anchors)]

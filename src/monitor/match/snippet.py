@@ -15,6 +15,12 @@ def _snippet(text: str, start: int, end: int, chars: int) -> tuple[str, int, int
     where the found text sits in it."""
     half = max(10, (chars - (end - start)) // 2)
     length = len(text)
+    lo = start - half - 15
+    window = text[lo if lo > 0 else 0:end + half + 15]
+    if window.isprintable() and "  " not in window:
+        # the usual text around a finding: single spaces its only whitespace (printable text
+        # has no other), so str methods find word edges and nothing is collapsed
+        return _plain_snippet(text, start, end, half, length)
     # widen to whole words (by up to 15 characters) so the snippet does not start or end
     # mid-word
     s_start = start - half
@@ -50,6 +56,31 @@ def _snippet(text: str, start: int, end: int, chars: int) -> tuple[str, int, int
     found = text[start:end]
     at = len(prefix) + len(before)
     return f"{prefix}{before}{found}{after}{suffix}", at, at + len(found)
+
+
+def _plain_snippet(text: str, start: int, end: int, half: int,
+                   length: int) -> tuple[str, int, int]:
+    """`_snippet` where spaces are the only whitespace within reach."""
+    s_start = start - half
+    if s_start > 0:
+        left = s_start - 15 if s_start > 15 else 0
+        s_start = text.rfind(" ", left, s_start) + 1 or left
+    else:
+        s_start = 0
+    s_end = end + half
+    if s_end < length:
+        right = s_end + 15 if s_end + 15 < length else length
+        space = text.find(" ", s_end, right)
+        s_end = right if space < 0 else space
+    else:
+        s_end = length
+    before = text[s_start:start].lstrip(" ")
+    after = text[end:s_end]
+    after = " " + after[1:].rstrip(" ") if after[:1] == " " else after.rstrip(" ")
+    prefix = "…" if s_start else ""
+    at = len(prefix) + len(before)
+    return (f"{prefix}{before}{text[start:end]}{after}{'…' if s_end < length else ''}",
+            at, at + end - start)
 
 
 def _uneven(text: str) -> bool:
