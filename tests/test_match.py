@@ -424,7 +424,7 @@ def test_fast_folding_finds_what_fold_finds(text: str, monkeypatch: pytest.Monke
     monkeypatch.setattr(monitor.match.matcher, "script_codec", lambda ch: none)
     assert tricky_matcher().match_text("body", text) == fast  # through fold_wide
     monkeypatch.setattr(monitor.match.matcher, "fold_narrow", lambda text: "")
-    monkeypatch.setattr(monitor.match.matcher, "fold_wide", lambda text, full=False: None)
+    monkeypatch.setattr(monitor.match.matcher, "fold_wide_utf16", lambda text, full=False: None)
     assert tricky_matcher().match_text("body", text) == fast
 
 

@@ -30,7 +30,7 @@ from monitor.names import (
     TermPattern,
     fold,
     fold_narrow,
-    fold_wide,
+    fold_wide_utf16,
     legal_tail,
     script_codec,
     term_pattern,
@@ -192,17 +192,17 @@ class Matcher:
                     self._add(scan, *self._verify(name, text, codec.decode(data), found,
                                                   explain, chinese))
                 return
-        wide = fold_wide(text)
-        result = None if wide is None else scanner.find(wide[0])
+        wide = fold_wide_utf16(text)
+        result = None if wide is None else scanner.find(*wide[:3])
         if wide is not None and result is None:  # ß, ς: str.lower keeps them, casefold not
-            wide = fold_wide(text, full=True)
-            result = None if wide is None else scanner.find(wide[0])
+            wide = fold_wide_utf16(text, full=True)
+            result = None if wide is None else scanner.find(*wide[:3])
         if wide is not None and result is not None:
             folded, found = result
             if not found:
                 return
             hits, misses = self._verify(name, text, folded, found, explain, chinese)
-            if wide[1] or all(fold(text[h.start:h.tail])[0] == folded[h.start:h.tail]
+            if wide[3] or all(fold(text[h.start:h.tail])[0] == folded[h.start:h.tail]
                               for h in hits):
                 self._add(scan, hits, misses)
                 return

@@ -124,16 +124,20 @@ class _Scanner:
             return found
         return [(slots[i], start, end) for i, start, end in found]
 
-    def find(self, folded: str) -> tuple[str, list[tuple[int, int, int]]] | None:
+    def find(self, folded: str, data: bytes | None = None,
+             high: bytes | None = None) -> tuple[str, list[tuple[int, int, int]]] | None:
         """The folded text with accents stripped, and the anchors in it; None when the text
-        has a `CASEFOLD_ONLY` letter: fold it with `full` and look again."""
-        data = folded.encode("utf-16-le", "surrogatepass")
+        has a `CASEFOLD_ONLY` letter: fold it with `full` and look again. (`data` and `high`:
+        its UTF-16-LE and their high bytes, when `fold_wide_utf16` has them.)"""
+        if data is None or high is None:
+            data = folded.encode("utf-16-le", "surrogatepass")
+            high = data[1::2]
         if len(data) != 2 * len(folded):
             if _CASEFOLD_ONLY.search(folded):
                 return None
             folded = strip_accents(folded)
             return folded, self.exact.find_matches_as_indexes(folded, overlapping=True)
-        if _maybe_marked(folded, data):
+        if _maybe_marked(folded, high):
             if _CASEFOLD_ONLY.search(folded):
                 return None
             stripped = strip_accents(folded)
@@ -159,9 +163,10 @@ _UNMARKED_HIGH = bytes(sorted(set(range(256)) - {ord(ch) >> 8 for ch in _MARKED}
 _UNMARKED_LATIN1 = bytes(sorted(set(range(256)) - {ord(ch) for ch in _MARKED if ch < "\u0100"}))
 
 
-def _maybe_marked(folded: str, data: bytes) -> bool:
-    """Whether `folded` (as UTF-16-LE `data`) may have an `ACCENTED` or `CASEFOLD_ONLY`
-    letter: one of its characters shares its high byte with one beyond Latin-1 (Chinese and
-    Cyrillic never do; Greek and Latin Extended do), or its Latin-1 characters include one."""
-    return bool(data[1::2].translate(None, _UNMARKED_HIGH)
+def _maybe_marked(folded: str, high: bytes) -> bool:
+    """Whether `folded` (`high`: the high bytes of its UTF-16) may have an `ACCENTED` or
+    `CASEFOLD_ONLY` letter: one of its characters shares its high byte with one beyond
+    Latin-1 (Chinese and Cyrillic never do; Greek and Latin Extended do), or its Latin-1
+    characters include one."""
+    return bool(high.translate(None, _UNMARKED_HIGH)
                 or folded.encode("latin-1", "ignore").translate(None, _UNMARKED_LATIN1))

@@ -20,7 +20,7 @@ text; everything here decides what a term's pattern is.
   `ordinary_word`: whether such a spelling is a common word of its script's languages (our
   word lists in common/).
 
-    fold.py      fold, fold_narrow, fold_wide, strip_accents, ACCENTED, CASEFOLD_ONLY,
+    fold.py      fold, fold_narrow, fold_wide(_utf16), strip_accents, ACCENTED, CASEFOLD_ONLY,
                  ScriptCodec (CYRILLIC_CODEC, GEORGIAN_CODEC, script_codec)
     words.py     scripts, word characters
     legal.py     legal forms at name edges, name_tokens
@@ -38,6 +38,7 @@ from monitor.names.fold import (
     fold,
     fold_narrow,
     fold_wide,
+    fold_wide_utf16,
     script_codec,
     strip_accents,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "fold",
     "fold_narrow",
     "fold_wide",
+    "fold_wide_utf16",
     "legal_tail",
     "name_tokens",
     "ordinary_word",

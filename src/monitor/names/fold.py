@@ -237,10 +237,19 @@ def fold_wide(text: str, *, full: bool = False) -> tuple[str, bool] | None:
     words. Case goes with `str.lower`, a third faster than `str.casefold`: the two differ only
     on `CASEFOLD_ONLY` letters (ß, ς, Cherokee), which the caller looks for and then folds
     again with `full`. Looking for accents would cost a regex pass over every text; the
-    matcher's automaton looks for `ACCENTED` letters instead, and only a text with one goes
-    through `strip_accents`. `checked` is False when NFKC changed the text but not its
-    length (full-width letters in Chinese text): the caller then checks each hit against
-    `fold`."""
+    matcher looks for `ACCENTED` letters instead (by the high bytes of the text's UTF-16),
+    and only a text with one goes through `strip_accents`. `checked` is False when NFKC
+    changed the text but not its length (full-width letters in Chinese text): the caller
+    then checks each hit against `fold`."""
+    wide = fold_wide_utf16(text, full=full)
+    return None if wide is None else (wide[0], wide[3])
+
+
+def fold_wide_utf16(text: str, *,
+                    full: bool = False) -> tuple[str, bytes, bytes, bool] | None:
+    """`fold_wide`, with the folded text's UTF-16-LE bytes and their high bytes: (folded,
+    utf16, high, checked). Reading the high bytes first tells when `str.lower` has nothing
+    to do (Chinese text, with ASCII in lower case): no letter of a cased script is there."""
     normal = text
     checked = True
     # NFKC only where it changes letters or digits (Ｎｕｃｔｅｃｈ, и + ◌̆): full-width punctuation
@@ -248,12 +257,30 @@ def fold_wide(text: str, *, full: bool = False) -> tuple[str, bool] | None:
     if not unicodedata.is_normalized("NFKC", text) and _has_compat(text):
         normal = unicodedata.normalize("NFKC", text)
         checked = False
-    folded = normal.casefold() if full else normal.lower()
-    if len(folded) != len(text):  # ß -> ss, İ -> i̇, ﬁ -> fi: offsets would shift
+    data = normal.encode("utf-16-le", "surrogatepass")
+    high = data[1::2]
+    if (full or high.translate(None, _UNCASED_HIGH)
+            or normal.encode("latin-1", "ignore").translate(None, _UNCASED_LATIN1)):
+        folded = normal.casefold() if full else normal.lower()
+        if len(folded) != len(text):  # ß -> ss, İ -> i̇, ﬁ -> fi: offsets would shift
+            return None
+        if "ё" in folded:  # the accent of Russian text: a C-speed search and replace
+            folded = folded.replace("ё", "е")
+        data = folded.encode("utf-16-le", "surrogatepass")
+        high = data[1::2]
+        return folded, data, high, checked
+    if len(normal) != len(text):
         return None
-    if "ё" in folded:  # the accent of Russian text: a C-speed search and replace
-        folded = folded.replace("ё", "е")
-    return folded, checked
+    return normal, data, high, checked
+
+
+# the high bytes (in UTF-16) of the letters that `str.lower` changes, beyond Latin-1 and
+# other than compatibility characters (which NFKC has changed first: Ａ, Ⓐ), and of
+# surrogates (tests/test_match.py checks the list against Unicode); and those of Latin-1
+_CASED_HIGH = {0x01, 0x02, 0x03, 0x04, 0x05, 0x10, 0x13, 0x1C, 0x1E, 0x1F, 0x21, 0x2C, 0xA6,
+               0xA7, *range(0xD8, 0xE0)}
+_UNCASED_HIGH = bytes(sorted(set(range(256)) - _CASED_HIGH))
+_UNCASED_LATIN1 = bytes(code for code in range(256) if chr(code).lower() == chr(code))
 
 
 # what NFKC changes in running text that is neither a letter nor a digit: Chinese full-width

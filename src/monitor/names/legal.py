@@ -36,13 +36,22 @@ _LEGAL_TAIL = re.compile(
     + rf")(?!{WORD}|-))+"
 )
 _LEGAL_TAIL_CJK = re.compile("(?:" + "|".join(_LEGAL_CJK) + ")")
+# what `_LEGAL_TAIL` can start with: the first word of a legal form after separators
+_NEXT_WORD = re.compile(rf"[\s.,]+({WORD}+)")
+_FIRST_WORDS = frozenset(seq[0] for seq in _LEGAL_SEQS)
 
 
 def legal_tail(folded: str, end: int) -> int:
     """Where a legal form written right after a name ends ("Nuctech| Co., Ltd."), else `end`:
     the found text then shows the whole company name."""
-    pattern = _LEGAL_TAIL_CJK if end and unspaced(folded[end - 1]) else _LEGAL_TAIL
-    found = pattern.match(folded, end)
+    if end and unspaced(folded[end - 1]):
+        found = _LEGAL_TAIL_CJK.match(folded, end)
+    else:
+        # the word after the name first: one short regex, where most are no legal form
+        word = _NEXT_WORD.match(folded, end)
+        if word is None or word.group(1) not in _FIRST_WORDS:
+            return end
+        found = _LEGAL_TAIL.match(folded, end)
     return found.end() if found else end
 
 
