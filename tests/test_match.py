@@ -393,6 +393,9 @@ TRICKY = [
     "Nuctech, or ნუქტექი, and NUCTECH-ის bid: Irakli Kobakhidze",
     # characters whose low bytes in UTF-16 are those of 华为 (N: and 乎为): candidates only
     "型号N:7，乎为华为公司的，N:华为",
+    # Chinese text with upper case to fold: ASCII, full-width (NFKC first), Cyrillic
+    "华为与NUCTECH公司，同方威视（ＮＵＣＴＥＣＨ）及ХУАВЕЙ",
+    "华为与NUCTECH公司，同方威视",
     # all in one ScriptCodec (Cyrillic, Georgian with Mtavruli capitals)
     "Заявление Ираклия Кобахидзе и «ХУАВЕЯ» —\xa0Ёлкин, ЁЛКИНЫМ… ҚАЗАҚТЕЛЕКОМНЫҢ; Nuctech Co., Ltd",
     "ᲜᲣᲥᲢᲔᲥᲘ და ნუქტექის —\xa0ნუქტექმა და ჩინური ნუქტექისთვის «Nuctech»… NUCTECH-ის",
@@ -446,6 +449,20 @@ def test_script_codec_folds_as_fold_wide(codec: str) -> None:
     assert not text[len(text) >> 1].isascii()  # the matcher takes the codec's path
     assert folded is not None and script.decode(folded) == fold_wide(text)[0]
     assert script.fold("华为") is None and script.fold(TRICKY[-2 if text == TRICKY[-1] else -1]) is None
+
+
+def test_fold_wide_knows_every_cased_block() -> None:
+    """fold_wide skips str.lower for text whose UTF-16 high bytes are none of _CASED_HIGH and
+    whose Latin-1 letters are in lower case: no other letter that str.lower changes (but
+    compatibility characters, which NFKC has changed before) is outside those blocks."""
+    from monitor.names.fold import _CASED_HIGH, _COMPAT, _UNCASED_LATIN1
+
+    for code in range(0x100, 0x10000):
+        ch = chr(code)
+        if not 0xD800 <= code < 0xE000 and ch.lower() != ch and not _COMPAT.match(ch):
+            assert code >> 8 in _CASED_HIGH, hex(code)
+    assert {c for c in range(256) if chr(c).lower() != chr(c)} == set(range(256)) - set(
+        _UNCASED_LATIN1)
 
 
 def test_fast_folding_markers_cover_every_character() -> None:
