@@ -193,16 +193,16 @@ class Matcher:
                                                   explain, chinese))
                 return
         wide = fold_wide_utf16(text)
-        result = None if wide is None else scanner.find(*wide[:3])
+        result = None if wide is None else scanner.find(*wide[:3], wide.plain)
         if wide is not None and result is None:  # ß, ς: str.lower keeps them, casefold not
             wide = fold_wide_utf16(text, full=True)
-            result = None if wide is None else scanner.find(*wide[:3])
+            result = None if wide is None else scanner.find(*wide[:3], wide.plain)
         if wide is not None and result is not None:
             folded, found = result
             if not found:
                 return
             hits, misses = self._verify(name, text, folded, found, explain, chinese)
-            if wide[3] or all(fold(text[h.start:h.tail])[0] == folded[h.start:h.tail]
+            if wide.checked or all(fold(text[h.start:h.tail])[0] == folded[h.start:h.tail]
                               for h in hits):
                 self._add(scan, hits, misses)
                 return

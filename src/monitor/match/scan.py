@@ -124,11 +124,11 @@ class _Scanner:
             return found
         return [(slots[i], start, end) for i, start, end in found]
 
-    def find(self, folded: str, data: bytes | None = None,
-             high: bytes | None = None) -> tuple[str, list[tuple[int, int, int]]] | None:
+    def find(self, folded: str, data: bytes | None = None, high: bytes | None = None,
+             plain: bool = False) -> tuple[str, list[tuple[int, int, int]]] | None:
         """The folded text with accents stripped, and the anchors in it; None when the text
-        has a `CASEFOLD_ONLY` letter: fold it with `full` and look again. (`data` and `high`:
-        its UTF-16-LE and their high bytes, when `fold_wide_utf16` has them.)"""
+        has a `CASEFOLD_ONLY` letter: fold it with `full` and look again. (`data`, `high`
+        and `plain` as `fold_wide_utf16` gives them, when it has.)"""
         if data is None or high is None:
             data = folded.encode("utf-16-le", "surrogatepass")
             high = data[1::2]
@@ -137,7 +137,7 @@ class _Scanner:
                 return None
             folded = strip_accents(folded)
             return folded, self.exact.find_matches_as_indexes(folded, overlapping=True)
-        if _maybe_marked(folded, high):
+        if not plain and _maybe_marked(folded, high):
             if _CASEFOLD_ONLY.search(folded):
                 return None
             stripped = strip_accents(folded)

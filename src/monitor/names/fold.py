@@ -8,6 +8,7 @@ import codecs
 import re
 import unicodedata
 from functools import lru_cache
+from typing import NamedTuple
 
 
 def _latin_base(ch: str) -> str | None:
@@ -242,14 +243,24 @@ def fold_wide(text: str, *, full: bool = False) -> tuple[str, bool] | None:
     changed the text but not its length (full-width letters in Chinese text): the caller
     then checks each hit against `fold`."""
     wide = fold_wide_utf16(text, full=full)
-    return None if wide is None else (wide[0], wide[3])
+    return None if wide is None else (wide.folded, wide.checked)
 
 
-def fold_wide_utf16(text: str, *,
-                    full: bool = False) -> tuple[str, bytes, bytes, bool] | None:
-    """`fold_wide`, with the folded text's UTF-16-LE bytes and their high bytes: (folded,
-    utf16, high, checked). Reading the high bytes first tells when `str.lower` has nothing
-    to do (Chinese text, with ASCII in lower case): no letter of a cased script is there."""
+class Wide(NamedTuple):
+    """`fold_wide_utf16`'s fold of a text."""
+
+    folded: str
+    utf16: bytes  # UTF-16-LE
+    high: bytes  # its high bytes
+    checked: bool  # see `fold_wide`
+    plain: bool  # no letter of `ACCENTED` or `CASEFOLD_ONLY` for certain
+
+
+def fold_wide_utf16(text: str, *, full: bool = False) -> Wide | None:
+    """`fold_wide`, with the folded text's UTF-16-LE bytes and their high bytes. Reading
+    the high bytes (and the Latin-1 letters) first tells when `str.lower` has nothing to do
+    and no letter needs more (Chinese text, with ASCII in lower case): no letter of a cased
+    script, or an accented one, is there."""
     normal = text
     checked = True
     # NFKC only where it changes letters or digits (Ｎｕｃｔｅｃｈ, и + ◌̆): full-width punctuation
@@ -259,19 +270,19 @@ def fold_wide_utf16(text: str, *,
         checked = False
     data = normal.encode("utf-16-le", "surrogatepass")
     high = data[1::2]
+    latin1 = normal.encode("latin-1", "ignore")
+    if not (full or high.translate(None, _PLAIN_HIGH) or latin1.translate(None, _PLAIN_LATIN1)):
+        return None if len(normal) != len(text) else Wide(normal, data, high, checked, True)
     if (full or high.translate(None, _UNCASED_HIGH)
-            or normal.encode("latin-1", "ignore").translate(None, _UNCASED_LATIN1)):
+            or latin1.translate(None, _UNCASED_LATIN1)):
         folded = normal.casefold() if full else normal.lower()
         if len(folded) != len(text):  # ß -> ss, İ -> i̇, ﬁ -> fi: offsets would shift
             return None
         if "ё" in folded:  # the accent of Russian text: a C-speed search and replace
             folded = folded.replace("ё", "е")
         data = folded.encode("utf-16-le", "surrogatepass")
-        high = data[1::2]
-        return folded, data, high, checked
-    if len(normal) != len(text):
-        return None
-    return normal, data, high, checked
+        return Wide(folded, data, data[1::2], checked, False)
+    return None if len(normal) != len(text) else Wide(normal, data, high, checked, False)
 
 
 # the high bytes (in UTF-16) of the letters that `str.lower` changes, beyond Latin-1 and
@@ -314,6 +325,14 @@ CASEFOLD_ONLY = tuple(sorted(
 ACCENTED = tuple(sorted(
     ch for ch in map(chr, _ACCENTS)
     if ch != "ё" and ch not in CASEFOLD_ONLY and ch in (ch.lower(), ch.casefold())))
+
+
+# what `fold_wide_utf16` finds plain: the high bytes (UTF-16) and Latin-1 characters of no
+# cased, `ACCENTED` or `CASEFOLD_ONLY` letter
+_PLAIN_HIGH = bytes(sorted(set(range(256)) - _CASED_HIGH
+                           - {ord(ch) >> 8 for ch in ACCENTED + CASEFOLD_ONLY} | {0}))
+_PLAIN_LATIN1 = bytes(sorted(set(_UNCASED_LATIN1)
+                             - {ord(ch) for ch in ACCENTED + CASEFOLD_ONLY if ch < "\u0100"}))
 
 
 class ScriptCodec:
