@@ -45,6 +45,7 @@ class Matcher:
         """`chinese_words=False` takes a hit of a Chinese alias wherever it is, as before
         word boundaries were checked (bench/match.py measures their cost with it)."""
         self.watches = tuple(watches)
+        self._names = [watch.name for watch in self.watches]
         self.snippet_chars = snippet_chars
         terms: dict[tuple[object, ...], list[str]] = {}
         meta: dict[tuple[object, ...], dict[str, object]] = {}
@@ -354,8 +355,8 @@ class Matcher:
         found = text[start:end]
         snippet, s_start, s_end = _snippet(text, start, end, self.snippet_chars)
         return Match(
-            watch=self.watches[term.watch].name,
-            term=_as_written(term.texts, found),
+            watch=self._names[term.watch],
+            term=_as_written(term.texts, found) if len(term.texts) > 1 else term.texts[0],
             term_kind=term.kind,  # type: ignore[arg-type]  # alias | keyword | id
             field=hit.field,
             start=start,
