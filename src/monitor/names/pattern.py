@@ -69,7 +69,15 @@ _KA_STEM = ("ი", "ის", "ს", "სა", "ისადმი", "ით", "�
 # (სარტყელი -> სარტყლის, სარტყლით, სარტყლები; but სარტყელმა, სარტყელს keep it)
 _KA_SYNCOPE = ("ის", "ით", "ად", "ისა", "ისთვის", "ისგან", "იდან", "ისკენ", "ივით", "ები",
                "ების", "ებს", "ებმა", "ებით", "ებში", "ებთან", "ებზე")
+_KA_CONJUNCTIONS = ("და", "ან")  # and, or
 _ADJ_ENDINGS = ("ая", "яя", "ый", "ий", "ой", "ое", "ее", "ые", "ие")
+# words whose stem changes as they decline, by the prefix all their forms share: the numeral
+# "one" loses its и (один пояс -> одного пояса, одному поясу; Ukrainian один шлях -> одного
+# шляху, однієї)
+_CYR_FLEETING = {
+    "один": ("од", ("ин", "ного", "ному", "ним", "ном", "на", "ной", "ною", "ну", "но", "ни",
+                    "них", "ними", "нім", "нієї", "ній", "нією", "нієї")),
+}
 _MIN_INFLECTED = 4  # letters a word needs before it takes endings
 # Ukrainian dative/locative of a noun in -ка/-га/-ха: Республіка -> Республіці, Ольга -> Ользі
 _UK_SOFTENED = {"к": "ц", "г": "з", "х": "с"}
@@ -119,6 +127,9 @@ def _word_forms(word: str, acronym: bool, last: bool,
         return word, ()
     if script != "cyrillic":
         return word, ()
+    if word in _CYR_FLEETING:
+        stem, fleeting = _CYR_FLEETING[word]
+        return stem, _ordered(set(fleeting))
     if last:
         endings = set(_CYR_NOUN) | (set(_KK_POSSESSIVE) if word[-1] in "ыі" else
                                     set(_KK_POSSESSED))
@@ -127,8 +138,9 @@ def _word_forms(word: str, acronym: bool, last: bool,
     stem, forms = word, {""} | endings
     # a last word keeps a stem of 4 letters (it may be the whole name, and the anchor); a
     # four-letter first name may drop to 3 (Анн-ы Петровой, Юри-я Иванова), since the
-    # surname after it must follow for a hit
-    if word[-1] in _CYR_DROP and len(word) > _MIN_INFLECTED - (not last):
+    # surname after it must follow for a hit, and so may the last word of a phrase, after
+    # the words before it (один путь -> одного пути)
+    if word[-1] in _CYR_DROP and len(word) > _MIN_INFLECTED - (not last or in_phrase):
         # the stem is the anchor; the full word is one of its forms (and on the last word the
         # full word takes endings too: Хуавэй-ге)
         stem = word[:-1]
@@ -218,6 +230,9 @@ def term_pattern(text: str, *, inflect: bool = True,
     for part in text.split(",")[:-1]:
         count += len(list(name_tokens(part, strip_legal=False)))
         part_ends.add(count - 1)
+    # ... and so does a Georgian noun before "and" / "or": "სარტყელი და გზა" -> "სარტყლისა
+    # და გზის"
+    part_ends.update(i for i in range(len(words) - 1) if words[i + 1] in _KA_CONJUNCTIONS)
     for i, word in enumerate(words):
         last = i == len(words) - 1 or (i in part_ends and script_of(word) == "georgian")
         prefix, forms = (_word_forms(word, word in acronyms, last, compound,
