@@ -12,8 +12,8 @@ word boundaries). Matching one field is then
 
 so the cost grows with the text, not with the number of aliases. The fold and the automaton
 are the cheapest the text allows (`_Scanner`: Latin text as ASCII bytes, Cyrillic and
-Georgian text a byte a character through a `ScriptCodec`, other text as UTF-16, and `fold`
-with its offset maps when folding changes lengths). `explain(item)` runs
+Georgian text a byte a character through a `ScriptCodec`, other text by the low bytes of its
+UTF-16, and `fold` with its offset maps when folding changes lengths). `explain(item)` runs
 the same steps and also returns every hit that was dropped, with the reason.
 
     terms.py    what each watch looks for: anchors and whole-term patterns

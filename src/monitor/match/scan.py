@@ -63,10 +63,10 @@ class _Scanner:
       a character, so offsets are character offsets): each hit is a candidate, kept where
       the folded text there is the anchor. Two characters share a low byte one time in 256,
       so candidates that are not hits are few, and the automaton reads half the bytes that
-      UTF-16 has, which halves the time of Chinese text, where every character can start
-      an anchor and the automaton seldom rests in its start state. A text that may hold an
-      `ACCENTED` or `CASEFOLD_ONLY` letter (its high byte says so, or its Latin-1 part) is
-      looked at further and folded again first;
+      UTF-16 has, where every Chinese character can start an anchor and the automaton
+      seldom rests in its start state. A text that may hold an `ACCENTED` or
+      `CASEFOLD_ONLY` letter (its high byte says so, or its Latin-1 part) is looked at
+      further and folded again first;
     - per `ScriptCodec` (Cyrillic, Georgian): the anchors it encodes, over text folded in
       it (a byte a character): a Cyrillic or Georgian text without other scripts' letters
       skips `fold_wide`'s NFKC check and `str.lower`, and the automaton reads half the bytes;
@@ -74,9 +74,11 @@ class _Scanner:
       offsets would shift; a contiguous NFA, as such text is rare.
 
     Bytes automata over our own encodings skip what the str API does on every call: a UTF-8
-    copy of the text and a table of its offsets, longer than the text. Narrow and wide are
-    DFAs: three times faster than the NFA, for memory in proportion to the anchors (about
-    40 MB for 5,000 aliases in four scripts)."""
+    copy of the text and a table of its offsets, longer than the text. Narrow and the codecs'
+    are DFAs (three times faster than an NFA; 0.5-3 MB each for 5,000 aliases in four
+    scripts). Wide is a contiguous NFA: its DFA takes 20 MB (a low byte can be any of 256)
+    and, read from memory rather than cache on Chinese text, is no faster in a pass that
+    also verifies and builds matches."""
 
     def __init__(self, anchors: list[str]) -> None:
         dfa = ahocorasick_rs.Implementation.DFA
