@@ -705,3 +705,31 @@ def test_findings_csv_quotes_cells_a_spreadsheet_would_run() -> None:
                     subject="s")
     [_, row] = list(csv.reader(io.StringIO(findings_csv(digest).lstrip("\ufeff"))))
     assert row[3] == "'=HYPERLINK(\"http://x\")"
+
+
+def test_a_long_subject_of_non_ascii_names_keeps_its_spaces(
+    store: Store, state_dir: Path, write_config: Callable[..., Config], smtp_server: SmtpSink
+) -> None:
+    """Python folds a long subject of non-ASCII words into encoded words and can lose the
+    space between two of them: digests are written with the subject on
+    one line, as alerts are."""
+    watches = [{"name": "China Railway"}, {"name": "Китайская железнодорожная корпорация"}]
+    config = write_config({
+        "watches": watches,
+        "recipients": [{"email": "ana@example.org", "name": "Ana"}],
+        "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "security": "none",
+                 "sender": "digest@monitor.example"},
+    })
+    add_hit(store, config, key="1", title="China Railway", body="")
+    add_hit(store, config, key="2", title="China Railway wins", body="")
+    add_hit(store, config, key="3", body="Китайская железнодорожная корпорация")
+
+    (queued,) = queue_digests(store, config, state_dir)
+    deliver(store, config)
+
+    # (folded at 78 characters, this one reads "Китайскаяжелезнодорожная")
+    assert queued.subject == (
+        "monitor: 3 new (China Railway 2, Китайская железнодорожная корпорация 1)")
+    (message,) = smtp_server.messages
+    assert message["Subject"] == queued.subject
+    assert read_eml(queued.eml_path)["Subject"] == queued.subject

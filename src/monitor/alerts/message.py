@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from monitor.findings.model import DigestEntry, OtherWatch, TenderEntry, when
+from monitor.mail import email_bytes
 
 __all__ = ["Alert", "article_alert", "email_bytes", "email_message", "fold", "tender_alert",
            "test_alert"]
@@ -27,10 +27,6 @@ TITLE_CHARS = 200
 LINE_CHARS = 300
 # a folded message lists this many findings, then "and N more"
 FOLD_SHOWN = 5
-# headers written on one line up to RFC 5322's limit: Python 3.11 folds a long subject of
-# non-ASCII words into encoded words and loses the space between two of them (a Georgian
-# title reads "ვიდეოკამერებისშესყიდვა"); the body was encoded when it was set
-_ONE_LINE_HEADERS = policy.default.clone(max_line_length=998)
 
 
 def _line(value: object, limit: int = LINE_CHARS) -> str:
@@ -156,11 +152,6 @@ def test_alert(recipient: str) -> Alert:
                  body=(f"A test message for {recipient}, sent at {when(now)} by "
                        "`monitor notify-test`: immediate alerts reach this channel."),
                  source=None, line="test alert")
-
-
-def email_bytes(msg: EmailMessage) -> bytes:
-    """The message as stored in the outbox and sent, its subject on one line."""
-    return msg.as_bytes(policy=_ONE_LINE_HEADERS)
 
 
 def email_message(alert: Alert, *, to: str, name: str | None, sender: str,
