@@ -335,7 +335,9 @@ def test_quiet_hours_hold_alerts_until_the_window_ends(
     add_article(store, config, "1", "Nuctech wins at Sarpi")
     assert len(queue_alerts(store, config, now=NOW - timedelta(hours=3)).queued) == 1
     held = deliver(store, config, now=NOW, kinds=("alert",))
-    assert held.sent == [] and held.still_queued == 2  # the email and the json row
+    # the email and the json row wait, and are not counted as stuck
+    assert held.sent == [] and held.still_queued == 0
+    assert [who for _, who in held.held] == ["ana@example.org"] * 2
 
     add_article(store, config, "2", "Nuctech scanners arrive")
     quiet_pass = queue_alerts(store, config, now=NOW)
@@ -352,6 +354,27 @@ def test_quiet_hours_hold_alerts_until_the_window_ends(
     assert len(sent.sent) == 4  # both findings, email (file) and json each
     assert sorted(m["title"] for m in notify_sink.messages) == [
         "Nuctech: Nuctech scanners arrive", "Nuctech: Nuctech wins at Sarpi"]
+
+
+def test_monitor_digest_says_alerts_held_by_quiet_hours_wait_and_exits_0(
+        store: Store, state_dir: Path, tmp_path: Path, write_config: Callable[..., Config],
+        notify_sink: NotifySink) -> None:
+    """An alert queued before its recipient's quiet hours began waits in the outbox; a
+    `monitor digest` in those hours sends the digest and neither calls the alert stuck nor
+    fails."""
+    now = datetime.now(UTC)  # the command's own clock; daemon.timezone is UTC by default
+    config = config_with(write_config, notify_sink, quiet=_window_around(now, "UTC"))
+    add_article(store, config, "1", "Nuctech wins at Sarpi")
+    assert len(queue_alerts(store, config, now=now - timedelta(hours=3)).queued) == 1
+
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "sources.yaml"), "--state",
+                                      str(state_dir), "digest"])
+
+    assert result.exit_code == 0, result.output
+    assert "2 alert message(s) held by quiet hours" in result.output
+    assert "stuck" not in result.output
+    assert notify_sink.attempts == 0
+    assert [r.status for r in alerts_in_outbox(store)] == ["queued", "queued"]
 
 
 def test_news_older_than_a_day_waits_for_the_digest(

@@ -77,7 +77,10 @@ class DeliveryReport:
     failed: list[tuple[int, str, str]] = field(default_factory=list)  # id, to, error
     # of `failed`, those given up for good (a permanent refusal, or too many tries)
     given_up: list[tuple[int, str, str]] = field(default_factory=list)
+    # queued and not sent, but for those `held`
     still_queued: int = 0
+    # alerts to recipients in their quiet hours: (outbox id, recipient); they go out after
+    held: list[tuple[int, str]] = field(default_factory=list)
     # outbox id -> alert id, for the immediate alerts among them
     alerts: dict[int, int] = field(default_factory=dict)
 
@@ -262,10 +265,10 @@ def deliver(store: Store, config: Config, *, force: bool = True,
     report = DeliveryReport()
     owner = _owner()
     store.release_claims(dead_owners=_dead_owners(store))
-    held = _quiet_now(config, now or datetime.now(UTC))
+    quiet = _quiet_now(config, now or datetime.now(UTC))
     messages = [row for row in store.queued_messages(due_only=not force)
                 if (kinds is None or row.kind in kinds)
-                and not (row.kind == "alert" and row.recipient in held)
+                and not (row.kind == "alert" and row.recipient in quiet)
                 and store.claim(row.id, owner)]
     report.alerts = {row.id: row.alert_id for row in messages if row.alert_id}
     email = [row for row in messages if row.channel == notify.EMAIL]
@@ -284,7 +287,11 @@ def deliver(store: Store, config: Config, *, force: bool = True,
     finally:
         # whatever was claimed and neither sent nor failed (an exception) goes back
         store.release_claims(dead_owners=[owner])
-    report.still_queued = len(store.queued_messages())
+    for row in store.queued_messages():
+        if row.kind == "alert" and row.recipient in quiet:
+            report.held.append((row.id, row.recipient))
+        else:
+            report.still_queued += 1
     return report
 
 

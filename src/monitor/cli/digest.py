@@ -29,7 +29,8 @@ def digest(obj: Context, preview: bool, html_path: str | None, recipient: str | 
     Digests go to the outbox first and are marked sent only when the SMTP server accepts
     them; a digest that could not be sent stays queued and goes out with the next
     `monitor digest`. Without `smtp:` in the config, digests are written as .eml files
-    under <state>/outbox/. Exit code 1 when something is still queued.
+    under <state>/outbox/. Exit code 1 when something is still queued (alerts held
+    by their recipients' quiet hours are not: they wait as they should).
 
     \b
     Example:
@@ -50,12 +51,14 @@ def digest(obj: Context, preview: bool, html_path: str | None, recipient: str | 
             return
         queued = mail.queue_digests(store, config, obj.state)
         report = mail.deliver(store, config, force=True)
-        stuck = store.queued_messages()
+        # alerts held by their recipients' quiet hours wait as they should: not stuck
+        held = {outbox_id for outbox_id, _ in report.held}
+        stuck = [row for row in store.queued_messages() if row.id not in held]
     if as_json:
         click.echo(json.dumps(
             {"queued": [asdict(q) for q in queued], "sent": report.sent,
              "failed": report.failed, "given_up": report.given_up,
-             "still_queued": report.still_queued},
+             "still_queued": report.still_queued, "held": report.held},
             ensure_ascii=False, indent=2, default=str))
     else:
         if not queued:
@@ -74,9 +77,15 @@ def digest(obj: Context, preview: bool, html_path: str | None, recipient: str | 
             else:
                 click.echo(f"Not sent #{outbox_id} to {recipient_email}: {error} "
                            "(kept in the outbox; the next `monitor digest` retries)", err=True)
+        if report.held:
+            click.echo(f"{len(report.held)} alert message(s) held by quiet hours: "
+                       "they go out when the quiet hours end")
         if stuck:
             oldest = stuck[0]
-            click.echo(f"{len(stuck)} digest(s) stuck in the outbox, the oldest #{oldest.id} "
+            kinds = {row.kind for row in stuck}
+            noun = ("digest(s)" if kinds == {"digest"} else "alert message(s)"
+                    if kinds == {"alert"} else "message(s)")
+            click.echo(f"{len(stuck)} {noun} stuck in the outbox, the oldest #{oldest.id} "
                        f"to {oldest.recipient} since {_at(oldest.created_at)} after "
                        f"{oldest.attempts} attempt(s); last error: "
                        f"{_short(oldest.last_error, 200) or 'none recorded'}", err=True)
