@@ -16,6 +16,7 @@ import copy
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,8 @@ def test_award_notice_becomes_a_record_of_its_procedure() -> None:
     # the stamp orders notices: publication date, publication number's serial
     assert record.modified == "2025-03-07T00:00:00.151207+00:00"
     assert record.raw_hash is not None
+    # three tenders for the first lot, one for the second: the fewest
+    assert record.bids_received == 1
 
 
 def test_contract_notice_is_announced_with_its_deadline_and_estimated_value() -> None:
@@ -548,6 +551,17 @@ def test_award_of_some_lots_adds_its_winners_to_the_other_lots() -> None:
     # a notice over every lot replaces the winners (a corrected award)
     corrected = merge(merged, announced(("LOT-1", "LOT-2"), ("Smiths Detection",), "awarded"))
     assert [w.name for w in corrected.winners] == ["Smiths Detection"]
+
+
+def test_tenders_received_are_the_fewest_of_the_lots_the_notices_cover() -> None:
+    lot_1 = replace(announced(("LOT-1", "LOT-2"), ("Nuctech Company Limited",), "awarded"),
+                    bids_received=3)
+    lot_2 = replace(announced(("LOT-2",), ("UAB Skenavimo sprendimai",), "awarded"),
+                    bids_received=1)
+    assert merge(lot_1, lot_2).bids_received == 1  # of some lots: the fewest of both
+    assert merge(lot_2, lot_1).bids_received == 3  # of every lot: the new notice's count
+    # a notice that gives no count keeps the known one
+    assert merge(lot_1, announced(("LOT-1",))).bids_received == 3
 
 
 def test_correction_of_the_call_after_the_award_keeps_the_award() -> None:

@@ -92,6 +92,7 @@ def notice_record(notice: dict[str, Any], *, source: str) -> TenderRecord:
         winners=tuple(winners),
         award_value=award_value if winners else None,
         award_currency=award_currency if winners else None,
+        bids_received=_received(notice),
         lots=tuple(
             TenderLot(id=lot, title=lot_titles[i] if len(lot_titles) == len(lot_ids) else "")
             for i, lot in enumerate(lot_ids)
@@ -222,6 +223,21 @@ def registry_id(identifier: str, country: str) -> tuple[str | None, str | None]:
 # -- status, money, dates ----------------------------------------------------------------------
 
 
+def _received(notice: dict[str, Any]) -> int | None:
+    """The tenders received (eForms BT-759, where its type BT-760 is `tenders`), the fewest
+    of any lot: a result notice lists, per lot result, the counts by type (`tenders`,
+    `t-sme`, `t-esubm`, `part-req`, ...) as two lists in step, with nothing that ties them
+    to a lot; so one lot that drew a single tender makes the whole a single bid. None when
+    the notice gives none, or lists that are not in step."""
+    codes = texts(notice.get("received-submissions-type-code"))
+    values = texts(notice.get("received-submissions-type-val"))
+    if len(codes) != len(values):
+        return None
+    counts = [int(value) for code, value in zip(codes, values, strict=True)
+              if code == "tenders" and value.isdigit()]
+    return min(counts) if counts else None
+
+
 def status_of(form_type: str, notice_type: str, has_winners: bool) -> str:
     """The tender's status from the notice's form type (eForms `form-type`)."""
     if form_type == "cont-modif" or notice_type.startswith("can-modif"):
@@ -259,6 +275,9 @@ def merge(old: TenderRecord | None, new: TenderRecord) -> TenderRecord:
         elif new.award_value is None:
             award = (old.award_value, old.award_currency)
     value = (new.value, new.currency) if new.value is not None else (old.value, old.currency)
+    received = new.bids_received if old.bids_received is None else old.bids_received if (
+        new.bids_received is None) else min(new.bids_received, old.bids_received) if (
+        partial) else new.bids_received
     urls = {d.url for d in new.documents}
     return replace(
         new,
@@ -278,6 +297,7 @@ def merge(old: TenderRecord | None, new: TenderRecord) -> TenderRecord:
         bidders=bidders,
         award_value=award[0],
         award_currency=award[1],
+        bids_received=received,
         lots=new.lots + tuple(lot for lot in old.lots if lot.id not in new_lots),
         documents=new.documents + tuple(d for d in old.documents if d.url not in urls),
     )

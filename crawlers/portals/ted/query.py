@@ -28,6 +28,7 @@ FIELDS = (
     "deadline-receipt-tender-date-lot", "deadline-receipt-tender-time-lot",
     "deadline-receipt-request-date-lot", "deadline-receipt-request-time-lot",
     "winner-decision-date", "contract-conclusion-date", "identifier-lot", "title-lot",
+    "received-submissions-type-code", "received-submissions-type-val",
 )
 
 # the API's limits: notices per batch, and notices x fields per batch
