@@ -396,6 +396,8 @@ TRICKY = [
     # Chinese text with upper case to fold: ASCII, full-width (NFKC first), Cyrillic
     "华为与NUCTECH公司，同方威视（ＮＵＣＴＥＣＨ）及ХУАВЕЙ",
     "华为与NUCTECH公司，同方威视",
+    # a credit glued to the name (a capital after a small letter), in text with ß
+    "Photo: ReutersNuctech scanners at Straße Bau; ФотоХуавей",
     # all in one ScriptCodec (Cyrillic, Georgian with Mtavruli capitals)
     "Заявление Ираклия Кобахидзе и «ХУАВЕЯ» —\xa0Ёлкин, ЁЛКИНЫМ… ҚАЗАҚТЕЛЕКОМНЫҢ; Nuctech Co., Ltd",
     "ᲜᲣᲥᲢᲔᲥᲘ და ნუქტექის —\xa0ნუქტექმა და ჩინური ნუქტექისთვის «Nuctech»… NUCTECH-ის",

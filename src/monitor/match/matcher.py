@@ -24,7 +24,15 @@ from monitor.match.judge import (
 from monitor.match.scan import _Hit, _Miss, _Scan, _Scanner
 from monitor.match.segment import ChineseWords
 from monitor.match.snippet import _snippet
-from monitor.match.terms import _FINDING_ROLES, _WORDISH, _compile, _endings, _Term, _term_specs
+from monitor.match.terms import (
+    _FINDING_ROLES,
+    _WORDISH,
+    _compile,
+    _endings,
+    _glued,
+    _Term,
+    _term_specs,
+)
 from monitor.models import Item, Match
 from monitor.names import (
     TermPattern,
@@ -224,6 +232,8 @@ class Matcher:
         Chinese hit must also be whole words of the text (`chinese`)."""
         hits: list[_Hit] = []
         misses: list[_Miss] = []
+        # the text as written, character for character with `folded` (for glued words)
+        cased = text if starts is None else "".join(map(text.__getitem__, starts))
         by_anchor = self._by_anchor
         gates = self._gates
         for slot, start, end in found:
@@ -231,7 +241,8 @@ class Matcher:
             # a letter right before (after) an anchor whose every term must start (end)
             # there: a longer word, whatever the terms (one check for all of them)
             if edges and not explain and (
-                    (edges & 1 and start and _WORDISH.match(folded, start - 1))
+                    (edges & 1 and start and _WORDISH.match(folded, start - 1)
+                     and not _glued(cased, start))
                     or (edges & 2 and _WORDISH.match(folded, end))):
                 continue
             # a term with words after (before) the anchor can match only where one of them
@@ -245,7 +256,7 @@ class Matcher:
                         no_before and term.before is not None):
                     span = None
                 else:
-                    span = term.verify(folded, start, end)
+                    span = term.verify(folded, start, end, cased)
                 if span is None:
                     if explain and term.role in _FINDING_ROLES:
                         misses.append(_Miss(term, name, *_span(starts, ends, start, end)))

@@ -44,8 +44,12 @@ class _Term:
     def kind(self) -> str:
         return self.role if self.role in _FINDING_ROLES else "alias"
 
-    def verify(self, folded: str, start: int, end: int) -> tuple[int, int] | None:
-        """The whole term's span around an anchor hit at folded[start:end], or None."""
+    def verify(self, folded: str, start: int, end: int,
+               text: str | None = None) -> tuple[int, int] | None:
+        """The whole term's span around an anchor hit at folded[start:end], or None. `text`:
+        the text as written, when folding kept its offsets: a capital right after a small
+        letter starts a word there too ("Photo: ReutersChina Railway", a credit glued to
+        the sentence it stands before)."""
         if self.before is not None:
             found = self.before.search(folded, max(0, start - self.reach), start)
             if found is None:
@@ -62,11 +66,17 @@ class _Term:
                 return None
             end = found.end()
         # the longest ending that fits is taken; if a letter follows it, no shorter one helps
-        if self.bounded_left and start and _WORDISH.match(folded, start - 1):
+        if self.bounded_left and start and _WORDISH.match(folded, start - 1) and not (
+                text is not None and _glued(text, start)):
             return None
         if self.bounded_right and _WORDISH.match(folded, end):
             return None
         return start, end
+
+
+def _glued(text: str, at: int) -> bool:
+    """A capital right after a small letter: where two words were glued together."""
+    return text[at].isupper() and text[at - 1].islower()
 
 
 def _term_specs(watch: Watch) -> Iterable[tuple[str, str, dict[str, object]]]:
