@@ -178,6 +178,27 @@ def test_the_inbox_exports_csv_and_json_of_a_filter(web: Site, client: httpx.Cli
     assert len(lines) == 2 and "Hikvision cameras" in lines[1]
 
 
+def test_the_inbox_says_which_findings_an_alert_told_of(web: Site,
+                                                       client: httpx.Client) -> None:
+    item_id = web.items["Nuctech scanners for the Sarpi crossing"]
+    with open_store(web.state) as store:
+        match_ids = [m.match_id for m in store.item_matches(item_id)]
+        store.queue_alert(recipient="ana@example.org", created_at="2026-11-30T09:00:00+00:00",
+                          subject="monitor alert: Nuctech", source="civil_ge",
+                          messages=[("email", "<a@monitor.local>", b"Subject: x\r\n\r\nx")],
+                          match_ids=match_ids,
+                          tenders=[(web.tender_id, "Nuctech", 0, 0)], findings=2)
+
+    data = client.get("/findings.json").json()["findings"]
+    alerted = {f["title"]: f["alerted_at"] for f in data}
+    assert alerted["Nuctech scanners for the Sarpi crossing"] == "2026-11-30T09:00:00+00:00"
+    assert alerted["X-ray scanners for customs"] == "2026-11-30T09:00:00+00:00"
+    assert alerted["华为公司中标"] is None
+    assert client.get("/findings").text.count('<span class="alerted">alerted ') == 2
+    lines = client.get("/findings.csv").text.lstrip("\ufeff").splitlines()
+    assert lines[0].endswith(",removed_at,alerted_at")
+
+
 def test_pages_escape_crawled_text_and_load_nothing_from_outside(
         web: Site, client: httpx.Client) -> None:
     item_id = web.items["<script>alert(1)</script> Hikvision cameras"]

@@ -128,7 +128,11 @@ class InboxStore(Database):
                                i.language, i.removed_at, t.state AS triage,
                                (SELECT MAX(matched_at) FROM matches WHERE item_id = i.id) AS at,
                                (SELECT json_group_array(DISTINCT watch) FROM matches
-                                WHERE item_id = i.id) AS watches
+                                WHERE item_id = i.id) AS watches,
+                               (SELECT MIN(a.created_at) FROM matches m
+                                JOIN alerted_matches am ON am.match_id = m.id
+                                JOIN alerts a ON a.id = am.alert_id
+                                WHERE m.item_id = i.id) AS alerted_at
                         FROM items i LEFT JOIN triage t ON t.kind = 'article' AND t.ref_id = i.id
                         WHERE i.id IN ({marks})""", articles):
                 found["article", r["id"]] = InboxRow.from_mapping(
@@ -141,7 +145,10 @@ class InboxStore(Database):
                                (SELECT MAX(matched_at) FROM tender_matches
                                 WHERE tender_id = d.id) AS at,
                                (SELECT json_group_array(DISTINCT watch) FROM tender_matches
-                                WHERE tender_id = d.id) AS watches
+                                WHERE tender_id = d.id) AS watches,
+                               (SELECT MIN(a.created_at) FROM alerted_tenders at
+                                JOIN alerts a ON a.id = at.alert_id
+                                WHERE at.tender_id = d.id) AS alerted_at
                         FROM tenders d LEFT JOIN triage t ON t.kind = 'tender' AND t.ref_id = d.id
                         WHERE d.id IN ({marks})""", tenders):
                 found["tender", r["id"]] = InboxRow.from_mapping(

@@ -510,3 +510,11 @@ def _alerts(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="023_alerted_tenders_index")
+def _alerted_tenders_index(db: sqlite_utils.Database) -> None:
+    # the inbox says which findings an alert told of: tenders are looked up by id
+    db.executescript(
+        "CREATE INDEX alerted_tenders_tender ON alerted_tenders (tender_id);"
+    )

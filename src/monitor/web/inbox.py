@@ -22,7 +22,8 @@ PAGE_SIZE = 50
 # a CSV export is every row of the filter, up to this many
 CSV_LIMIT = 100_000
 CSV_COLUMNS = ("kind", "id", "found_at", "watches", "source", "title", "url", "published_at",
-               "first_seen_at", "language", "tender_number", "status", "triage", "removed_at")
+               "first_seen_at", "language", "tender_number", "status", "triage", "removed_at",
+               "alerted_at")
 
 
 def _date(value: str | None, name: str) -> str | None:
@@ -67,7 +68,8 @@ def inbox_filter(request: Request, config: Config) -> InboxFilter:
 
 def _row(r: InboxRow) -> list[object]:
     return [r.kind, r.id, r.at, "; ".join(r.watches), r.source, r.title, r.url, r.published_at,
-            r.first_seen_at, r.language, r.native_id, r.status, r.triage, r.removed_at]
+            r.first_seen_at, r.language, r.native_id, r.status, r.triage, r.removed_at,
+            r.alerted_at]
 
 
 def link(row: InboxRow) -> str:
