@@ -398,6 +398,8 @@ TRICKY = [
     "华为与NUCTECH公司，同方威视",
     # a credit glued to the name (a capital after a small letter), in text with ß
     "Photo: ReutersNuctech scanners at Straße Bau; ФотоХуавей",
+    # № grows under NFKC and и + ◌̆ shrinks: the same length, the case read from the NFKC text
+    "Лот № 5: ФотоХуавей, ООО Краи\u0306",
     # all in one ScriptCodec (Cyrillic, Georgian with Mtavruli capitals)
     "Заявление Ираклия Кобахидзе и «ХУАВЕЯ» —\xa0Ёлкин, ЁЛКИНЫМ… ҚАЗАҚТЕЛЕКОМНЫҢ; Nuctech Co., Ltd",
     "ᲜᲣᲥᲢᲔᲥᲘ და ნუქტექის —\xa0ნუქტექმა და ჩინური ნუქტექისთვის «Nuctech»… NUCTECH-ის",

@@ -562,6 +562,8 @@ def test_tenders_received_are_the_fewest_of_the_lots_the_notices_cover() -> None
     assert merge(lot_2, lot_1).bids_received == 3  # of every lot: the new notice's count
     # a notice that gives no count keeps the known one
     assert merge(lot_1, announced(("LOT-1",))).bids_received == 3
+    # a lot that drew no tender says nothing of the others
+    assert merge(lot_2, replace(announced(("LOT-1",)), bids_received=0)).bids_received == 1
 
 
 def test_correction_of_the_call_after_the_award_keeps_the_award() -> None:

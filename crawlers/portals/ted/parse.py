@@ -225,17 +225,25 @@ def registry_id(identifier: str, country: str) -> tuple[str | None, str | None]:
 
 def _received(notice: dict[str, Any]) -> int | None:
     """The tenders received (eForms BT-759, where its type BT-760 is `tenders`), the fewest
-    of any lot: a result notice lists, per lot result, the counts by type (`tenders`,
-    `t-sme`, `t-esubm`, `part-req`, ...) as two lists in step, with nothing that ties them
-    to a lot; so one lot that drew a single tender makes the whole a single bid. None when
-    the notice gives none, or lists that are not in step."""
+    of any lot that drew one: a result notice lists, per lot result, the counts by type
+    (`tenders`, `t-sme`, `t-esubm`, `part-req`, ...) as two lists in step, with nothing that
+    ties them to a lot; so one lot that drew a single tender makes the whole a single bid,
+    and a lot that drew none (not awarded) says nothing of the others. None when the notice
+    gives no count, or lists that are not in step."""
     codes = texts(notice.get("received-submissions-type-code"))
     values = texts(notice.get("received-submissions-type-val"))
     if len(codes) != len(values):
         return None
     counts = [int(value) for code, value in zip(codes, values, strict=True)
               if code == "tenders" and value.isdigit()]
-    return min(counts) if counts else None
+    return _fewest(*counts)
+
+
+def _fewest(*counts: int | None) -> int | None:
+    """The fewest tenders of lots that drew any (0 when none did; None without a count)."""
+    known = [c for c in counts if c is not None]
+    drew = [c for c in known if c > 0]
+    return min(drew) if drew else (0 if known else None)
 
 
 def status_of(form_type: str, notice_type: str, has_winners: bool) -> str:
@@ -275,9 +283,8 @@ def merge(old: TenderRecord | None, new: TenderRecord) -> TenderRecord:
         elif new.award_value is None:
             award = (old.award_value, old.award_currency)
     value = (new.value, new.currency) if new.value is not None else (old.value, old.currency)
-    received = new.bids_received if old.bids_received is None else old.bids_received if (
-        new.bids_received is None) else min(new.bids_received, old.bids_received) if (
-        partial) else new.bids_received
+    received = (_fewest(new.bids_received, old.bids_received) if partial
+                or new.bids_received is None else new.bids_received)
     urls = {d.url for d in new.documents}
     return replace(
         new,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
 from monitor.config import Watch
@@ -210,7 +211,9 @@ class Matcher:
             folded, found = result
             if not found:
                 return
-            hits, misses = self._verify(name, text, folded, found, explain, chinese)
+            hits, misses = self._verify(
+                name, text, folded, found, explain, chinese,
+                cased=None if wide.checked else unicodedata.normalize("NFKC", text))
             if wide.checked or all(fold(text[h.start:h.tail])[0] == folded[h.start:h.tail]
                               for h in hits):
                 self._add(scan, hits, misses)
@@ -226,14 +229,16 @@ class Matcher:
     def _verify(self, name: str, text: str, folded: str, found: list[tuple[int, int, int]],
                 explain: bool, chinese: ChineseWords | None = None,
                 starts: list[int] | None = None, ends: list[int] | None = None,
-                ) -> tuple[list[_Hit], list[_Miss]]:
+                cased: str | None = None) -> tuple[list[_Hit], list[_Miss]]:
         """The hits whose whole term is there around the anchor, and (when explaining) the
         anchor hits of findings that are not; offsets mapped back through starts / ends. A
-        Chinese hit must also be whole words of the text (`chinese`)."""
+        Chinese hit must also be whole words of the text (`chinese`). `cased`: the text in
+        its own case, a character for each of `folded`'s (for glued words), when that is
+        not `text` (NFKC changed it, keeping its length)."""
         hits: list[_Hit] = []
         misses: list[_Miss] = []
-        # the text as written, character for character with `folded` (for glued words)
-        cased = text if starts is None else "".join(map(text.__getitem__, starts))
+        if cased is None:
+            cased = text if starts is None else "".join(map(text.__getitem__, starts))
         by_anchor = self._by_anchor
         gates = self._gates
         for slot, start, end in found:

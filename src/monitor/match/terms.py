@@ -76,7 +76,8 @@ class _Term:
 
 def _glued(text: str, at: int) -> bool:
     """A capital right after a small letter: where two words were glued together."""
-    return text[at].isupper() and text[at - 1].islower()
+    before, here = text[at - 1], text[at]
+    return here.isupper() and before.islower() and here.isalpha() and before.isalpha()
 
 
 def _term_specs(watch: Watch) -> Iterable[tuple[str, str, dict[str, object]]]:

@@ -129,7 +129,7 @@ class InboxStore(Database):
                                (SELECT MAX(matched_at) FROM matches WHERE item_id = i.id) AS at,
                                (SELECT json_group_array(DISTINCT watch) FROM matches
                                 WHERE item_id = i.id) AS watches,
-                               (SELECT MIN(a.created_at) FROM matches m
+                               (SELECT MAX(a.created_at) FROM matches m
                                 JOIN alerted_matches am ON am.match_id = m.id
                                 JOIN alerts a ON a.id = am.alert_id
                                 WHERE m.item_id = i.id) AS alerted_at
@@ -146,7 +146,7 @@ class InboxStore(Database):
                                 WHERE tender_id = d.id) AS at,
                                (SELECT json_group_array(DISTINCT watch) FROM tender_matches
                                 WHERE tender_id = d.id) AS watches,
-                               (SELECT MIN(a.created_at) FROM alerted_tenders at
+                               (SELECT MAX(a.created_at) FROM alerted_tenders at
                                 JOIN alerts a ON a.id = at.alert_id
                                 WHERE at.tender_id = d.id) AS alerted_at
                         FROM tenders d LEFT JOIN triage t ON t.kind = 'tender' AND t.ref_id = d.id

@@ -361,7 +361,7 @@ class InboxRow(Row):
     # what a person said of it (`triage`); None: not looked at yet
     triage: str | None = None
     removed_at: str | None = None
-    # when an immediate alert first told someone of it (queued then); None: never
+    # when an immediate alert last told someone of it (queued then); None: never
     alerted_at: str | None = None
 
 
